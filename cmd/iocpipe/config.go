@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+)
+
+// Config is the YAML configuration file. Secrets are never in it: it names
+// the environment variables that hold them.
+type Config struct {
+	Sinks    SinksConfig       `yaml:"sinks"`
+	Enclaves map[string]string `yaml:"enclaves"`
+	Routes   []RouteConfig     `yaml:"routes"`
+	// Workers is the number of validate and normalize workers; 0 means
+	// one per CPU.
+	Workers int `yaml:"workers"`
+
+	path string
+}
+
+// SinksConfig holds one section per API.
+type SinksConfig struct {
+	TruSTAR *TruSTARConfig `yaml:"trustar"`
+}
+
+// DeliveryConfig are the keys every sink shares. Each field's zero value
+// means the default documented in README.md (and in defaults()).
+type DeliveryConfig struct {
+	// RateLimit is calls per minute; 0 turns limiting off. Nil means the
+	// sink's default (TruSTAR: 60).
+	RateLimit *float64 `yaml:"rate_limit"`
+	// Burst lets this many calls go at once before the rate applies.
+	Burst int `yaml:"burst"`
+	// InFlight is the number of requests in flight.
+	InFlight int `yaml:"in_flight"`
+	// BatchSize is the most indicators per submission.
+	BatchSize int `yaml:"batch_size"`
+	// ByteBudget closes a batch when its body would exceed it.
+	ByteBudget ByteSize `yaml:"byte_budget"`
+	// Linger closes a batch that is not full after this long.
+	Linger Duration `yaml:"linger"`
+	// Timeout bounds one request.
+	Timeout Duration `yaml:"timeout"`
+	// RetryDeadline bounds the retries of one request.
+	RetryDeadline Duration `yaml:"retry_deadline"`
+	// MaxConns caps connections to the API.
+	MaxConns int `yaml:"max_conns"`
+	// InsecureSkipVerify turns TLS verification off (a warning is logged
+	// on every start).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// TruSTARConfig is sinks.trustar.
+type TruSTARConfig struct {
+	URL             string `yaml:"url"`
+	ClientIDEnv     string `yaml:"client_id_env"`
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	DeliveryConfig  `yaml:",inline"`
+}
+
+// RouteConfig is one entry of routes.
+type RouteConfig struct {
+	Name     string   `yaml:"name"`
+	Sink     string   `yaml:"sink"`
+	Enclaves []string `yaml:"enclaves"`
+	Tags     []string `yaml:"tags"`
+	Source   string   `yaml:"source"`
+	// Format forces csv, json or jsonl; empty detects it.
+	Format string `yaml:"format"`
+	// Delimiter forces the CSV delimiter: one character, or "tab".
+	Delimiter string `yaml:"delimiter"`
+}
+
+// Defaults, documented in README.md.
+const (
+	defaultTruSTARRate   = 60
+	defaultTruSTARFlight = 4
+	defaultBatchSize     = 10000
+	defaultByteBudget    = 8 << 20
+	defaultLinger        = 500 * time.Millisecond
+	defaultTimeout       = 60 * time.Second
+	defaultRetryDeadline = 5 * time.Minute
+	defaultBurst         = 1
+	defaultMaxConns      = 16
+)
+
+// A ConfigError is a problem with the configuration: exit code 2.
+type ConfigError struct {
+	File string
+	Key  string
+	Err  error
+}
+
+func (e *ConfigError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("config %s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("config %s: %s: %v", e.File, e.Key, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+var yamlField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// LoadConfig reads, checks and completes a configuration file.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Err: err}
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+			return nil, &ConfigError{File: path, Err: errors.New("the file is empty")}
+		}
+		msg := yamlField.ReplaceAllString(err.Error(), `line $1: unknown key "$2"`)
+		msg = strings.ReplaceAll(strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  "), "\n  ", "; ")
+		return nil, &ConfigError{File: path, Err: errors.New(msg)}
+	}
+	c.path = path
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var errEOF = errors.New("EOF")
+
+func (c *Config) errorf(key, format string, args ...any) error {
+	return &ConfigError{File: c.path, Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+// validate checks every key and fills defaults: the one place that does.
+func (c *Config) validate() error {
+	for name, id := range c.Enclaves {
+		if !pipeline.IsUUID(id) {
+			return c.errorf("enclaves."+name, "%q is not an enclave UUID", id)
+		}
+		c.Enclaves[name] = strings.ToLower(id)
+	}
+	if t := c.Sinks.TruSTAR; t != nil {
+		if err := checkURL(t.URL); err != nil {
+			return c.errorf("sinks.trustar.url", "%v", err)
+		}
+		if t.ClientIDEnv == "" {
+			t.ClientIDEnv = "TRUSTAR_API_KEY"
+		}
+		if t.ClientSecretEnv == "" {
+			t.ClientSecretEnv = "TRUSTAR_API_SECRET"
+		}
+		if err := t.DeliveryConfig.defaults("sinks.trustar", defaultTruSTARRate, defaultTruSTARFlight, c); err != nil {
+			return err
+		}
+		if t.BatchSize > 10000 {
+			return c.errorf("sinks.trustar.batch_size", "%d is over TruSTAR's limit of 10000 indicators per submission", t.BatchSize)
+		}
+	}
+	if c.Workers < 0 {
+		return c.errorf("workers", "must not be negative")
+	}
+	if len(c.Routes) == 0 {
+		return c.errorf("routes", "no route is configured")
+	}
+	seen := map[string]bool{}
+	for i := range c.Routes {
+		if err := c.validateRoute(i); err != nil {
+			return err
+		}
+		if seen[c.Routes[i].Name] {
+			return c.errorf(fmt.Sprintf("routes[%d].name", i), "route %q is defined twice", c.Routes[i].Name)
+		}
+		seen[c.Routes[i].Name] = true
+	}
+	return nil
+}
+
+func (d *DeliveryConfig) defaults(key string, rate float64, inFlight int, c *Config) error {
+	if d.RateLimit == nil {
+		d.RateLimit = &rate
+	}
+	switch {
+	case *d.RateLimit < 0:
+		return c.errorf(key+".rate_limit", "must not be negative (0 turns it off)")
+	case d.Burst < 0, d.InFlight < 0, d.BatchSize < 0, d.ByteBudget < 0, d.MaxConns < 0:
+		return c.errorf(key, "burst, in_flight, batch_size, byte_budget and max_conns must not be negative")
+	case d.Linger < 0, d.Timeout < 0, d.RetryDeadline < 0:
+		return c.errorf(key, "linger, timeout and retry_deadline must not be negative")
+	}
+	if d.Burst == 0 {
+		d.Burst = defaultBurst
+	}
+	if d.InFlight == 0 {
+		d.InFlight = inFlight
+	}
+	if d.BatchSize == 0 {
+		d.BatchSize = defaultBatchSize
+	}
+	if d.ByteBudget == 0 {
+		d.ByteBudget = defaultByteBudget
+	}
+	if d.Linger == 0 {
+		d.Linger = Duration(defaultLinger)
+	}
+	if d.Timeout == 0 {
+		d.Timeout = Duration(defaultTimeout)
+	}
+	if d.RetryDeadline == 0 {
+		d.RetryDeadline = Duration(defaultRetryDeadline)
+	}
+	if d.MaxConns == 0 {
+		d.MaxConns = max(defaultMaxConns, d.InFlight)
+	}
+	return nil
+}
+
+func (c *Config) validateRoute(i int) error {
+	r := &c.Routes[i]
+	key := fmt.Sprintf("routes[%d]", i)
+	if r.Name == "" {
+		return c.errorf(key+".name", "every route needs a name")
+	}
+	key = fmt.Sprintf("routes[%d] (%s)", i, r.Name)
+	switch r.Sink {
+	case "trustar":
+		if c.Sinks.TruSTAR == nil {
+			return c.errorf(key+".sink", "sink trustar is not configured under sinks:")
+		}
+		if len(r.Enclaves) == 0 {
+			return c.errorf(key+".enclaves", "a TruSTAR route needs at least one enclave")
+		}
+	case "":
+		return c.errorf(key+".sink", "missing: name the sink (trustar)")
+	default:
+		return c.errorf(key+".sink", "unknown sink %q (known: trustar)", r.Sink)
+	}
+	for j, e := range r.Enclaves {
+		if _, err := c.resolveEnclave(e); err != nil {
+			return c.errorf(fmt.Sprintf("%s.enclaves[%d]", key, j), "%v", err)
+		}
+	}
+	switch r.Format {
+	case "", pipeline.FormatCSV, pipeline.FormatJSON, pipeline.FormatJSONL:
+	default:
+		return c.errorf(key+".format", "unknown format %q (csv, json, jsonl; empty detects)", r.Format)
+	}
+	if _, err := delimiter(r.Delimiter); err != nil {
+		return c.errorf(key+".delimiter", "%v", err)
+	}
+	return nil
+}
+
+func delimiter(s string) (rune, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "tab", `\t`, "\t":
+		return '\t', nil
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	if size != len(s) || r == '"' || r == '\n' || r == '\r' || r == utf8.RuneError {
+		return 0, fmt.Errorf("%q is not a usable delimiter: give one character, or tab", s)
+	}
+	return r, nil
+}
+
+func (c *Config) resolveEnclave(s string) (string, error) {
+	r := pipeline.Route{EnclaveNames: c.Enclaves}
+	return r.ResolveEnclave(s)
+}
+
+// Route returns the named route, or the only one when name is empty.
+func (c *Config) Route(name string) (*RouteConfig, error) {
+	if name == "" {
+		if len(c.Routes) == 1 {
+			return &c.Routes[0], nil
+		}
+		return nil, usageErrorf("the config has %d routes: choose one with --route (%s)", len(c.Routes), strings.Join(c.routeNames(), ", "))
+	}
+	for i := range c.Routes {
+		if c.Routes[i].Name == name {
+			return &c.Routes[i], nil
+		}
+	}
+	return nil, usageErrorf("no route %q in %s (routes: %s)", name, c.path, strings.Join(c.routeNames(), ", "))
+}
+
+func (c *Config) routeNames() []string {
+	var names []string
+	for _, r := range c.Routes {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// PipelineRoute turns a route's config into the pipeline's Route.
+func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
+	pr := &pipeline.Route{
+		Name: r.Name, Sink: r.Sink, Tags: slices.Clone(r.Tags), Source: r.Source,
+		EnclaveNames: c.Enclaves, Format: r.Format,
+	}
+	pr.Delimiter, _ = delimiter(r.Delimiter)
+	for _, e := range r.Enclaves {
+		id, _ := c.resolveEnclave(e)
+		if !slices.Contains(pr.Enclaves, id) {
+			pr.Enclaves = append(pr.Enclaves, id)
+		}
+	}
+	return pr
+}
+
+// Delivery returns the delivery settings of a route's sink.
+func (c *Config) Delivery(r *RouteConfig) DeliveryConfig {
+	if r.Sink == "trustar" && c.Sinks.TruSTAR != nil {
+		return c.Sinks.TruSTAR.DeliveryConfig
+	}
+	return DeliveryConfig{}
+}
+
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		return fmt.Errorf("%q must start with http:// or https://", s)
+	}
+	return nil
+}
+
+// secret reads an environment variable named by the config.
+func (c *Config) secret(key, env string) (string, error) {
+	v, ok := os.LookupEnv(env)
+	if !ok || v == "" {
+		return "", c.errorf(key, "environment variable %s is not set (secrets come from the environment only)", env)
+	}
+	return v, nil
+}
+
+// A Duration is a YAML duration: "500ms", "2s", "5m", or a number of
+// seconds.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a duration must be a scalar such as 2s", n.Line)
+	}
+	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
+		*d = Duration(secs * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (such as 500ms, 2s, 5m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// A ByteSize is a YAML size: a number of bytes, or with a unit (KiB, MiB,
+// GiB, KB, MB, GB).
+type ByteSize int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a size (such as 8MiB or 1048576)", n.Line, n.Value)
+	}
+	*b = ByteSize(v * mult)
+	return nil
+}

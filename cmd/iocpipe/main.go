@@ -1,0 +1,133 @@
+// Command iocpipe bulk-imports threat-intelligence indicators from CSV,
+// JSON and JSONL files into the TruSTAR indicator API: it reads,
+// validates, normalizes and batches them, and explains every row it could
+// not deliver.
+//
+// Exit codes: 0 everything valid was delivered and nothing was rejected;
+// 3 everything valid was delivered but some rows or files were rejected;
+// 1 some valid row could not be delivered, or a fatal error; 2 a usage or
+// configuration error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitUsage    = 2
+	exitRejected = 3
+)
+
+// exitError carries an exit code up to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// env is what a command runs with: its streams and environment, so tests
+// can run the whole command in-process.
+type env struct {
+	stdout, stderr io.Writer
+	// isTerminal reports whether stderr is a terminal (progress bar, text
+	// logs).
+	isTerminal bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, isTerminal: isTerminal(os.Stderr)}
+	code := run(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args and returns the exit code.
+func run(ctx context.Context, e *env, args []string) int {
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(e.stderr, "iocpipe:", ee.err)
+		}
+		return ee.code
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		fmt.Fprintln(e.stderr, "iocpipe:", err)
+		return exitUsage
+	}
+	fmt.Fprintln(e.stderr, "iocpipe:", err)
+	if strings.HasPrefix(err.Error(), "required flag") || strings.HasPrefix(err.Error(), "unknown command") {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "iocpipe",
+		Short: "Bulk-import threat-intelligence indicators into TruSTAR",
+		Long: `iocpipe reads CSV, JSON and JSONL indicator files, validates and normalizes
+every row, batches them, and delivers them to the TruSTAR indicator API.
+Every row it cannot deliver is explained: file, line, field and reason.
+
+Exit codes: 0 all delivered; 3 delivered, but some rows or files were
+rejected; 1 something valid could not be delivered, or a fatal error;
+2 a usage or configuration error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
+	})
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newEmulateCmd(e), newVersionCmd(e))
+	return root
+}
+
+// minArgs wraps cobra's argument checks so that their errors exit 2.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
+			return usageErrorf("%v (see %s --help)", err, cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}

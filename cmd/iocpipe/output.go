@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+)
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// newLogger logs to stderr: text on a terminal, JSON otherwise.
+func newLogger(e *env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if e.isTerminal {
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+}
+
+// expand turns the named paths into inputs: files as named, folders walked
+// recursively in lexical order, leaving out dotfiles, *.part, *.tmp and
+// symlinks found inside folders. A path that does not exist stays in the
+// list: reading it fails, and it is reported as a rejected file.
+func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
+	var out []pipeline.Input
+	var total int64
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.IsDir() {
+			in := pipeline.Input{Path: p, Name: p}
+			if err == nil {
+				total += fi.Size()
+				if real, err := filepath.EvalSymlinks(p); err == nil {
+					in.Path = real
+				}
+			}
+			out = append(out, in)
+			continue
+		}
+		filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				log.Warn("cannot read folder", "path", path, "error", err)
+				out = append(out, pipeline.Input{Path: path, Name: path})
+				return nil
+			}
+			name := d.Name()
+			if path != p && strings.HasPrefix(name, ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") {
+				log.Info("skipping a file still being written", "file", path)
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				log.Warn("skipping a symlink inside a folder (name the file itself to import it)", "file", path)
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+			out = append(out, pipeline.Input{Path: path, Name: path})
+			return nil
+		})
+	}
+	return out, total
+}
+
+// rejectWriter writes rejects as JSONL to a file, or the first few to
+// stderr when no file was named.
+type rejectWriter struct {
+	e      *env
+	f      *os.File
+	w      *bufio.Writer
+	enc    *json.Encoder
+	shown  int
+	hidden int
+	dry    bool
+	once   sync.Once
+	err    error
+}
+
+const rejectsShown = 20
+
+func newRejectWriter(e *env, path string, dry bool) (*rejectWriter, error) {
+	rw := &rejectWriter{e: e, dry: dry}
+	if path != "" {
+		f, err := createPrivate(path)
+		if err != nil {
+			return nil, fmt.Errorf("--rejects: %w", err)
+		}
+		rw.f, rw.w = f, bufio.NewWriter(f)
+		rw.enc = json.NewEncoder(rw.w)
+		rw.enc.SetEscapeHTML(false)
+	}
+	return rw, nil
+}
+
+// Write records one reject; the pipeline serializes the calls.
+func (rw *rejectWriter) Write(r pipeline.Reject) {
+	if rw.enc != nil {
+		if err := rw.enc.Encode(r); err != nil && rw.err == nil {
+			rw.err = err
+		}
+		return
+	}
+	if r.Skipped && !rw.dry {
+		return
+	}
+	if rw.shown >= rejectsShown && !rw.dry {
+		rw.hidden++
+		return
+	}
+	rw.shown++
+	fmt.Fprintln(rw.e.stderr, formatReject(r))
+}
+
+func formatReject(r pipeline.Reject) string {
+	var b strings.Builder
+	b.WriteString(r.File)
+	switch {
+	case r.ID != "":
+		b.WriteString("#" + r.ID)
+	case r.Line > 0:
+		fmt.Fprintf(&b, ":%d", r.Line)
+	case r.Index != nil:
+		fmt.Fprintf(&b, "[%d]", *r.Index)
+	}
+	b.WriteString(": ")
+	if r.Skipped {
+		b.WriteString("skipped: ")
+	}
+	if r.Field != "" {
+		b.WriteString(r.Field)
+		if r.Value != "" {
+			fmt.Fprintf(&b, " %q", r.Value)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(r.Reason)
+	if r.ErrorID != "" {
+		b.WriteString(" (error id " + r.ErrorID + ")")
+	}
+	return b.String()
+}
+
+// Close flushes the file and says how many rejects were not shown.
+func (rw *rejectWriter) Close() error {
+	rw.once.Do(func() {
+		if rw.hidden > 0 {
+			fmt.Fprintf(rw.e.stderr, "… and %d more rejects (write them all with --rejects FILE)\n", rw.hidden)
+		}
+		if rw.w != nil {
+			if err := rw.w.Flush(); err != nil && rw.err == nil {
+				rw.err = err
+			}
+			if err := rw.f.Close(); err != nil && rw.err == nil {
+				rw.err = err
+			}
+		}
+	})
+	return rw.err
+}
+
+// startProgress shows a progress bar over the bytes read, on a terminal
+// only. The returned function stops and clears it.
+func startProgress(e *env, total int64, read func() int64) func() {
+	if !e.isTerminal || total <= 0 {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(e.stderr),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+	)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				bar.Set64(read())
+			case <-done:
+				bar.Finish()
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
+
+// printSummary writes the run's summary for a person.
+func printSummary(w io.Writer, s pipeline.Summary, dry bool) {
+	verb := "delivered"
+	if dry {
+		verb = "would send"
+	}
+	fmt.Fprintf(w, "files        %d (%d failed)\n", s.Files, s.FilesFailed)
+	fmt.Fprintf(w, "rows read    %d (%d yielding indicators, %d rejected, %d skipped", s.Rows, s.RowsYielding, s.RowsRejected, s.RowsSkipped)
+	if s.RowsResumed > 0 {
+		fmt.Fprintf(w, ", %d already delivered earlier", s.RowsResumed)
+	}
+	fmt.Fprintln(w, ")")
+	fmt.Fprintf(w, "indicators   %d (%d %s, %d merged duplicates, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb, s.Merged, s.Rejected, s.Failed)
+	fmt.Fprintf(w, "rejected     %d rows, %d indicators, %d files\n", s.RowsRejected, s.Rejected, s.FilesFailed)
+	fmt.Fprintf(w, "%-12s %d\n", verb, s.Delivered)
+	fmt.Fprintf(w, "submissions  %d\n", s.Submissions)
+	keys := make([]string, 0, len(s.Extra))
+	for k := range s.Extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%-12s %d\n", strings.ReplaceAll(k, "_", " "), s.Extra[k])
+	}
+	fmt.Fprintf(w, "duration     %s\n", s.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "rate         %.0f indicators/s\n", perSecond(s))
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/sinks"
+	"github.com/iocpipe/iocpipe/sinks/file"
+	"github.com/iocpipe/iocpipe/sinks/trustar"
+)
+
+// importFlags are the flags run and validate share.
+type importFlags struct {
+	config   string
+	route    string
+	rejects  string
+	report   string
+	dump     string
+	logLevel string
+}
+
+func (f *importFlags) register(cmd *cobra.Command, dry bool) {
+	cmd.Flags().StringVar(&f.config, "config", "", "configuration file (YAML; required)")
+	cmd.Flags().StringVar(&f.route, "route", "", "route to use (default: the only route in the config)")
+	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE as JSONL: {file, line, field, value, reason}")
+	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON summary to FILE")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if dry {
+		cmd.Flags().StringVar(&f.dump, "dump", "", "write the exact request bodies to FILE, as NDJSON")
+	}
+	_ = cmd.MarkFlagRequired("config")
+}
+
+func newRunCmd(e *env) *cobra.Command {
+	var f importFlags
+	cmd := &cobra.Command{
+		Use:   "run --config FILE [--route NAME] [--rejects FILE] [--report FILE] PATH...",
+		Short: "Import files and folders (recursively) once",
+		Long: `Import the named files, and every file in the named folders (recursively;
+dotfiles, *.part and *.tmp are left out), through one route, and exit.
+
+Exit codes: 0 everything valid was delivered and nothing was rejected;
+3 everything valid was delivered, but some rows or files were rejected;
+1 some valid row could not be delivered, or a fatal error; 2 usage or
+configuration error.`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return importFiles(cmd.Context(), e, &f, args, false)
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func newValidateCmd(e *env) *cobra.Command {
+	var f importFlags
+	cmd := &cobra.Command{
+		Use:   "validate --config FILE [--route NAME] [--dump FILE] PATH...",
+		Short: "Run the pipeline up to the sink, sending nothing",
+		Long: `Read, validate, normalize and batch the named files exactly as run would,
+but send nothing and need no secrets. Prints the rejects and what would be
+sent per submission key; --dump writes the exact request bodies as NDJSON.
+Exit codes as for run.`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return importFiles(cmd.Context(), e, &f, args, true)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// importFiles is run and validate: one pipeline over the named paths.
+func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dry bool) error {
+	log, err := newLogger(e, f.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	rc, err := cfg.Route(f.route)
+	if err != nil {
+		return err
+	}
+	route := cfg.PipelineRoute(rc)
+	d := cfg.Delivery(rc)
+
+	var sink pipeline.Sink
+	var dump *file.Sink
+	var retries func() int64
+	if dry {
+		var w io.Writer
+		if f.dump != "" {
+			df, err := createPrivate(f.dump)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			defer df.Close()
+			w = df
+		}
+		dump = file.New(trustar.Encoder, w)
+		sink = dump
+	} else {
+		client, err := newTruSTAR(cfg, d, log)
+		if err != nil {
+			return err
+		}
+		sink, retries = client, client.Retries
+	}
+
+	rejects, err := newRejectWriter(e, f.rejects, dry)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer rejects.Close()
+
+	inputs, total := expand(paths, log)
+	var mu sync.Mutex
+	var results []pipeline.FileResult
+	for i := range inputs {
+		inputs[i].Done = func(r pipeline.FileResult) {
+			mu.Lock()
+			results = append(results, r)
+			mu.Unlock()
+			log.Debug("file done", "file", r.File, "rows", r.Rows, "delivered", r.Delivered, "rejected", r.Rejected+r.RowsRejected)
+		}
+	}
+	p, err := pipeline.New(pipeline.Options{
+		Route: route, Sink: sink, Logger: log, Workers: cfg.Workers,
+		InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget), Linger: time.Duration(d.Linger),
+		OnReject: rejects.Write,
+	})
+	if err != nil {
+		return err
+	}
+	ch := make(chan pipeline.Input, len(inputs))
+	for _, in := range inputs {
+		ch <- in
+	}
+	close(ch)
+
+	stopBar := startProgress(e, total, p.BytesRead)
+	started := time.Now()
+	sum, runErr := p.Run(ctx, ch)
+	stopBar()
+	if err := rejects.Close(); err != nil {
+		log.Error("writing rejects", "error", err)
+	}
+	if dump != nil {
+		if err := dump.Flush(); err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("--dump: %w", err)}
+		}
+	}
+
+	printSummary(e.stdout, sum, dry)
+	if dump != nil {
+		fmt.Fprintln(e.stdout, "would send:")
+		for _, kc := range dump.Counts() {
+			fmt.Fprintln(e.stdout, "  "+kc.String())
+		}
+	}
+	if f.report != "" {
+		var r int64
+		if retries != nil {
+			r = retries()
+		}
+		if err := writeReport(f.report, rc, started, sum, results, r, dry); err != nil {
+			log.Error("writing the report", "error", err)
+		}
+	}
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		return &exitError{code: exitFailed, err: runErr}
+	case runErr != nil:
+		return &exitError{code: exitFailed, err: errors.New("interrupted: some rows were not delivered")}
+	case sum.Failed > 0:
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d indicators could not be delivered", sum.Failed)}
+	case !sum.OK():
+		return &exitError{code: exitRejected, err: nil}
+	}
+	return nil
+}
+
+func newTruSTAR(cfg *Config, d DeliveryConfig, log *slog.Logger) (*trustar.Client, error) {
+	t := cfg.Sinks.TruSTAR
+	key, err := cfg.secret("sinks.trustar.client_id_env", t.ClientIDEnv)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := cfg.secret("sinks.trustar.client_secret_env", t.ClientSecretEnv)
+	if err != nil {
+		return nil, err
+	}
+	if d.InsecureSkipVerify {
+		log.Warn("TLS verification is OFF for sinks.trustar (insecure_skip_verify: true): anyone on the path can read and change what is sent")
+	}
+	return trustar.New(trustar.Config{
+		URL: t.URL, Key: key, Secret: secret, Logger: log,
+		HTTP: httpOptions(d),
+	})
+}
+
+func httpOptions(d DeliveryConfig) sinks.HTTPOptions {
+	return sinks.HTTPOptions{
+		Timeout: time.Duration(d.Timeout), RetryDeadline: time.Duration(d.RetryDeadline),
+		RatePerMinute: *d.RateLimit, Burst: d.Burst, MaxConns: d.MaxConns,
+		InsecureSkipVerify: d.InsecureSkipVerify,
+	}
+}
+
+// report is the --report document.
+type report struct {
+	Route      string                `json:"route"`
+	Sink       string                `json:"sink"`
+	DryRun     bool                  `json:"dry_run,omitempty"`
+	Started    time.Time             `json:"started"`
+	DurationMS int64                 `json:"duration_ms"`
+	PerSecond  float64               `json:"indicators_per_second"`
+	Retries    int64                 `json:"retries"`
+	Summary    pipeline.Summary      `json:"summary"`
+	Files      []pipeline.FileResult `json:"files"`
+}
+
+func writeReport(path string, rc *RouteConfig, started time.Time, sum pipeline.Summary, files []pipeline.FileResult, retries int64, dry bool) error {
+	r := report{
+		Route: rc.Name, Sink: rc.Sink, DryRun: dry, Started: started.UTC(),
+		DurationMS: sum.Duration.Milliseconds(), PerSecond: perSecond(sum), Retries: retries,
+		Summary: sum, Files: files,
+	}
+	if r.Files == nil {
+		r.Files = []pipeline.FileResult{}
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writePrivate(path, append(b, '\n'))
+}
+
+func perSecond(s pipeline.Summary) float64 {
+	if s.Duration <= 0 {
+		return 0
+	}
+	return float64(s.Delivered) / s.Duration.Seconds()
+}
+
+// createPrivate creates (or truncates) a file only its owner can read:
+// rejects and reports quote the data.
+func createPrivate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func writePrivate(path string, data []byte) error {
+	f, err := createPrivate(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,212 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+)
+
+// A Batch is a set of indicators that share one submission: what a sink
+// sends in one request (TruSTAR) or one burst of requests (ThreatWinds).
+type Batch struct {
+	// Seq numbers batches in the order they were closed, from 1.
+	Seq int
+	// Sub is the batch's submission: enclaves and submission-level tags.
+	Sub *Submission
+	// Items are the indicators, duplicates within a file merged.
+	Items []*Indicator
+
+	bytes  int
+	opened time.Time
+	index  map[dedupKey]int
+	files  []*fileState
+}
+
+// dedupKey identifies duplicates: the same value and type from one file.
+type dedupKey struct {
+	file  *fileState
+	typ   Type
+	value string
+}
+
+// Split returns the two halves of b, for a sink that must send fewer
+// indicators at once (a 413) or isolate a refused one.
+func (b *Batch) Split() (*Batch, *Batch) {
+	h := len(b.Items) / 2
+	return &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[:h:h]}, &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[h:]}
+}
+
+// estimate is a cheap upper bound of an indicator's encoded size.
+func estimate(in *Indicator) int {
+	n := 96 + len(in.Value) + len(in.Source) + len(in.Notes)
+	for _, t := range in.Tags {
+		n += 64 + len(t.Name)
+	}
+	return n
+}
+
+// add puts in into the batch, merging it into an earlier duplicate from
+// the same file. It reports whether in was merged.
+func (b *Batch) add(in *Indicator) bool {
+	k := dedupKey{in.file, in.Type, in.Value}
+	if i, ok := b.index[k]; ok {
+		merge(b.Items[i], in)
+		return true
+	}
+	b.index[k] = len(b.Items)
+	b.Items = append(b.Items, in)
+	b.bytes += estimate(in)
+	if len(b.files) == 0 || b.files[len(b.files)-1] != in.file {
+		found := false
+		for _, f := range b.files {
+			if f == in.file {
+				found = true
+				break
+			}
+		}
+		if !found {
+			b.files = append(b.files, in.file)
+		}
+	}
+	return false
+}
+
+// merge folds dup into in: sightings summed, earliest firstSeen, latest
+// lastSeen, the tags of the highest precedence level present (united
+// when both are at that level), notes and source kept when new.
+func merge(in, dup *Indicator) {
+	in.Merged++
+	in.Sightings += dup.Sightings
+	if dup.FirstSeen != 0 && (in.FirstSeen == 0 || dup.FirstSeen < in.FirstSeen) {
+		in.FirstSeen = dup.FirstSeen
+	}
+	if dup.LastSeen > in.LastSeen {
+		in.LastSeen = dup.LastSeen
+	}
+	switch {
+	case dup.TagLevel > in.TagLevel:
+		in.Tags, in.TagLevel = dup.Tags, dup.TagLevel
+	case dup.TagLevel == in.TagLevel && dup.TagLevel == LevelRow:
+		in.Tags = uniteTags(in.Tags, dup.Tags)
+	}
+	if in.Source == "" {
+		in.Source = dup.Source
+	}
+	if dup.Notes != "" && dup.Notes != in.Notes && len(in.Notes) < 4096 {
+		if in.Notes == "" {
+			in.Notes = dup.Notes
+		} else {
+			in.Notes += "; " + dup.Notes
+		}
+	}
+	if in.Reputation == nil {
+		in.Reputation = dup.Reputation
+	}
+	in.rows = append(in.rows, dup.rows...)
+}
+
+func uniteTags(a, b []Tag) []Tag {
+	out := append([]Tag(nil), a...)
+	for _, t := range b {
+		found := false
+		for _, u := range out {
+			if u == t {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// batch is the batching stage: it takes normalized chunks in file order,
+// reports rejects and skipped rows, and groups indicators per submission
+// key into batches that close at MaxBatch indicators, at MaxBytes, after
+// Linger, or at the end of input.
+func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batch) error {
+	open := map[string]*Batch{}
+	var order []string // keys in the order their batches opened
+	seq := 0
+	tick := time.NewTicker(max(p.opts.Linger/4, 10*time.Millisecond))
+	defer tick.Stop()
+
+	emit := func(key string) error {
+		b := open[key]
+		delete(open, key)
+		for i, k := range order {
+			if k == key {
+				order = append(order[:i], order[i+1:]...)
+				break
+			}
+		}
+		seq++
+		b.Seq = seq
+		b.index = nil
+		p.tracker.closed(b)
+		select {
+		case out <- b:
+			return nil
+		case <-ctx.Done():
+			p.tracker.finish(b, Result{}, ctx.Err())
+			return ctx.Err()
+		}
+	}
+	abandon := func() {
+		for _, k := range order {
+			b := open[k]
+			b.index = nil
+			p.tracker.closed(b)
+			p.tracker.finish(b, Result{}, ctx.Err())
+		}
+	}
+	for {
+		select {
+		case c, ok := <-in:
+			if !ok {
+				for len(order) > 0 {
+					if err := emit(order[0]); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			for i := range c.rows {
+				r := &c.rows[i]
+				p.tracker.row(c.file, r)
+				for _, ind := range r.inds {
+					key := ind.sub.Key
+					b := open[key]
+					if b == nil {
+						b = &Batch{Sub: ind.sub, opened: time.Now(), index: map[dedupKey]int{}}
+						open[key] = b
+						order = append(order, key)
+					}
+					if b.add(ind) {
+						p.tracker.merged(ind)
+					}
+					if len(b.Items) >= p.opts.MaxBatch || b.bytes >= p.opts.MaxBytes {
+						if err := emit(key); err != nil {
+							abandon()
+							return err
+						}
+					}
+				}
+			}
+			if c.last {
+				p.tracker.fileRead(c)
+			}
+		case now := <-tick.C:
+			for len(order) > 0 && now.Sub(open[order[0]].opened) >= p.opts.Linger {
+				if err := emit(order[0]); err != nil {
+					abandon()
+					return err
+				}
+			}
+		case <-ctx.Done():
+			abandon()
+			return ctx.Err()
+		}
+	}
+}

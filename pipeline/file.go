@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"time"
+)
+
+// An Input is one file to import.
+type Input struct {
+	// Path is where to open the file.
+	Path string
+	// Name is how reports and rejects name it; empty means Path.
+	Name string
+	// Skip, when set, reports data rows already acknowledged by an earlier
+	// run (the ledger): they are read, counted as resumed, and not sent.
+	Skip func(row int) bool
+	// Done, when set, is called once when every row of the file was
+	// delivered, rejected or failed, with the file's result.
+	Done func(FileResult)
+}
+
+// FileResult is the outcome of one file.
+type FileResult struct {
+	File   string `json:"file"`
+	Format string `json:"format,omitempty"`
+	// Err is set when the file as a whole could not be read.
+	Err string `json:"error,omitempty"`
+	Counts
+	// Rows lists the acknowledged data rows as ranges [from, to), for the
+	// ledger.
+	Acked [][2]int `json:"-"`
+	// Rejects are the file's rejects, kept only when Options.KeepRejects.
+	Rejects []Reject `json:"-"`
+	// SinkIDs are ids the sink returned (trace ids, task ids).
+	SinkIDs []string `json:"sink_ids,omitempty"`
+	// Submissions counts the requests that carried rows of this file.
+	Submissions int64     `json:"submissions"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+}
+
+// Counts are the accounting of rows and indicators. Every row read is
+// either yielding indicators, rejected or skipped; every indicator yielded
+// is delivered, merged into a duplicate, rejected, or failed (could not
+// be delivered).
+type Counts struct {
+	Rows         int64 `json:"rows"`
+	RowsYielding int64 `json:"rows_yielding"`
+	RowsRejected int64 `json:"rows_rejected"`
+	RowsSkipped  int64 `json:"rows_skipped"`
+	RowsResumed  int64 `json:"rows_resumed,omitempty"`
+	Indicators   int64 `json:"indicators"`
+	Delivered    int64 `json:"delivered"`
+	Merged       int64 `json:"merged"`
+	Rejected     int64 `json:"rejected"`
+	Failed       int64 `json:"failed"`
+}
+
+// fileState is a file on its way through the pipeline. Readers set the
+// format, file-level tags and enclaves; the tracker owns the accounting.
+type fileState struct {
+	id    int
+	in    Input
+	name  string
+	route *Route
+
+	format string
+	subs   *fileSubs
+
+	// Accounting, guarded by the tracker's mutex.
+	res      FileResult
+	pending  int  // batches carrying rows of this file, not yet finished
+	readDone bool // the reader's last chunk went through the batcher
+	finished bool
+	acked    rangeSet
+	multi    map[int]int // rows with several indicators: how many are unacknowledged
+}
+
+// fileSubs holds a file's base submission (its own tags and enclaves, else
+// the route's) and builds the others its rows ask for.
+type fileSubs struct {
+	*submissions
+	base    *Submission
+	baseErr error
+}
+
+// setFileLevel sets the file's own tags and enclaves (a TruSTAR-shaped
+// JSON file, a MISP event); nil keeps the route's. It must be called
+// before the file's first row is emitted.
+func (f *fileState) setFileLevel(tags []rawTag, tagsSet bool, enclaves []string) {
+	s := &submissions{route: f.route, tags: rawFromNames(f.route.Tags), tagLevel: LevelRoute}
+	if tagsSet {
+		s.tags, s.tagLevel = tags, LevelFile
+	}
+	ids := f.route.Enclaves
+	var err error
+	if len(enclaves) > 0 {
+		ids = nil
+		for _, e := range enclaves {
+			id, rerr := f.route.ResolveEnclave(e)
+			if rerr != nil {
+				err = &FieldError{Field: FieldEnclaves, Value: e, Err: rerr}
+				break
+			}
+			if !contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	fs := &fileSubs{submissions: s}
+	if err == nil {
+		fs.base, err = s.get(ids)
+		if err != nil {
+			err = &FieldError{Field: FieldTags, Err: err}
+		}
+	}
+	fs.baseErr = err
+	f.subs = fs
+}
+
+func rawFromNames(names []string) []rawTag {
+	out := make([]rawTag, len(names))
+	for i, n := range names {
+		out[i] = rawTag{Name: n}
+	}
+	return out
+}
+
+// A chunk carries consecutive rows of one file between stages, so that
+// channel operations are paid per chunk, not per row.
+type chunk struct {
+	file *fileState
+	rows []Row
+	// last marks the file's final chunk (it may hold no rows).
+	last bool
+	// err is set on the final chunk when the file failed as a whole.
+	err error
+	// bytes is how much of the file was read when the chunk was cut.
+	bytes int64
+	// resumed counts, on the final chunk, the rows skipped because the
+	// ledger had them acknowledged.
+	resumed int64
+}
+
+// rangeSet is a set of non-negative ints kept as sorted [from, to)
+// ranges: acknowledged rows compress to a handful of ranges.
+type rangeSet struct{ r [][2]int }
+
+func (s *rangeSet) add(x int) {
+	r := s.r
+	// Fast path: rows mostly arrive in order.
+	if n := len(r); n > 0 && r[n-1][1] == x {
+		r[n-1][1]++
+		return
+	}
+	i := 0
+	for i < len(r) && r[i][1] < x {
+		i++
+	}
+	switch {
+	case i < len(r) && r[i][0] <= x && x < r[i][1]:
+		return // present
+	case i < len(r) && r[i][1] == x:
+		r[i][1]++
+		if i+1 < len(r) && r[i+1][0] == r[i][1] {
+			r[i][1] = r[i+1][1]
+			r = append(r[:i+1], r[i+2:]...)
+		}
+	case i < len(r) && r[i][0] == x+1:
+		r[i][0] = x
+	default:
+		r = append(r, [2]int{})
+		copy(r[i+1:], r[i:])
+		r[i] = [2]int{x, x + 1}
+	}
+	s.r = r
+}
+
+func (s *rangeSet) ranges() [][2]int { return s.r }

@@ -1,0 +1,394 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/iocpipe/iocpipe/schemas"
+)
+
+// A rawTag is a tag as read: a name, and an enclave name or UUID when the
+// input gave one ({name, enclaveId} objects).
+type rawTag struct {
+	Name    string
+	Enclave string
+}
+
+// submissions builds and caches the Submission of each enclave set for one
+// file: the file's (or route's) tags resolved against those enclaves.
+type submissions struct {
+	route    *Route
+	tags     []rawTag
+	tagLevel Level
+
+	mu    sync.Mutex
+	cache map[string]*Submission
+}
+
+// get returns the submission for enclaves (UUIDs), building it once.
+func (s *submissions) get(enclaves []string) (*Submission, error) {
+	key := strings.Join(enclaves, ",")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sub, ok := s.cache[key]; ok {
+		return sub, nil
+	}
+	tags, err := resolveTags(s.route, s.tags, enclaves)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString(key)
+	b.WriteByte('|')
+	for _, t := range tags {
+		b.WriteString(t.Name + "@" + t.Enclave + ";")
+	}
+	sub := &Submission{Key: b.String(), Enclaves: enclaves, Tags: tags, TagLevel: s.tagLevel}
+	if s.cache == nil {
+		s.cache = map[string]*Submission{}
+	}
+	s.cache[key] = sub
+	return sub, nil
+}
+
+// resolveTags cleans tag names and binds each tag to an enclave: its own
+// when given (it must be one of the submission's), else the first.
+func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]Tag, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if len(enclaves) == 0 {
+		return nil, errors.New("tags need an enclave, and none is configured")
+	}
+	out := make([]Tag, 0, len(raw))
+	seen := make(map[Tag]bool, len(raw))
+	for _, t := range raw {
+		name := cleanTag(t.Name)
+		if name == "" {
+			continue // nothing usable is left of it, e.g. "!!!"
+		}
+		enc := enclaves[0]
+		if t.Enclave != "" {
+			id, err := r.ResolveEnclave(t.Enclave)
+			if err != nil {
+				return nil, fmt.Errorf("tag %q: %w", t.Name, err)
+			}
+			if !contains(enclaves, id) {
+				return nil, fmt.Errorf("tag %q is in enclave %s, which is not among the submission's enclaves (%s)", t.Name, id, strings.Join(enclaves, ", "))
+			}
+			enc = id
+		}
+		tag := Tag{Name: name, Enclave: enc}
+		if !seen[tag] {
+			seen[tag] = true
+			out = append(out, tag)
+		}
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// A normalizer turns validated rows into indicators. Each worker has its
+// own: the tag cache is not shared.
+type normalizer struct {
+	route    *Route
+	tagCache map[tagCacheKey][]Tag
+}
+
+type tagCacheKey struct {
+	raw string
+	sub *Submission
+}
+
+func newNormalizer(r *Route) *normalizer {
+	return &normalizer{route: r, tagCache: map[tagCacheKey][]Tag{}}
+}
+
+// row normalizes r, read from f: it fills r.inds, or r.rejects.
+func (n *normalizer) row(f *fileState, r *Row) {
+	if r.skip != "" || len(r.rejects) > 0 {
+		return
+	}
+	if err := n.fill(f, r); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			r.rejects = append(r.rejects, newReject(r.Origin, fe.Field, fe.Value, fe.Err.Error()))
+		} else {
+			r.rejects = append(r.rejects, newReject(r.Origin, "", "", err.Error()))
+		}
+		r.inds = nil
+		r.rowRejected = true
+	}
+}
+
+// proto holds the row-level attributes shared by every value of a row.
+type proto struct {
+	typ                 Type
+	firstSeen, lastSeen int64
+	sightings           int64
+	source, notes       string
+	tags                []Tag
+	reputation          *int
+	sub                 *Submission
+}
+
+func (n *normalizer) fill(f *fileState, r *Row) error {
+	if f.subs.baseErr != nil {
+		return f.subs.baseErr
+	}
+	p := proto{source: n.route.Source, sub: f.subs.base}
+	if v := r.Get(FieldEnclaves); v.Kind != schemas.Missing {
+		var ids []string
+		for _, name := range listOf(v) {
+			id, err := n.route.ResolveEnclave(name)
+			if err != nil {
+				return &FieldError{FieldEnclaves, name, err}
+			}
+			if !contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			sub, err := f.subs.get(ids)
+			if err != nil {
+				return &FieldError{FieldEnclaves, display(v), err}
+			}
+			p.sub = sub
+		}
+	}
+	if v := r.Get(FieldType); v.Kind == schemas.String {
+		if name := cleanText(v.Str); name != "" && !isMissing(name) {
+			t, what, ok := lookupType(name)
+			switch {
+			case !ok:
+				return &FieldError{FieldType, name, errors.New("unknown indicator type")}
+			case what != "":
+				r.skip = fmt.Sprintf("type %q is %s, not an indicator", name, what)
+				return nil
+			}
+			p.typ = t
+		}
+	}
+	var err error
+	if p.firstSeen, err = timeField(r, FieldFirstSeen); err != nil {
+		return err
+	}
+	if p.lastSeen, err = timeField(r, FieldLastSeen); err != nil {
+		return err
+	}
+	if p.firstSeen != 0 && p.lastSeen != 0 && p.firstSeen > p.lastSeen {
+		return &FieldError{FieldLastSeen, display(r.Get(FieldLastSeen)), fmt.Errorf("is before first_seen (%s)", display(r.Get(FieldFirstSeen)))}
+	}
+	if v := r.Get(FieldSightings); v.Kind != schemas.Missing {
+		s := strings.TrimSpace(v.Str)
+		if s != "" && !isMissing(s) {
+			if p.sightings, err = strconv.ParseInt(s, 10, 64); err != nil || p.sightings < 0 {
+				return &FieldError{FieldSightings, s, errors.New("must be a whole number of sightings")}
+			}
+		}
+	}
+	if v := r.Get(FieldSource); v.Kind == schemas.String {
+		if s := cleanText(v.Str); s != "" && !isMissing(s) {
+			p.source = s
+		}
+	}
+	if v := r.Get(FieldNotes); v.Kind == schemas.String {
+		if s := cleanText(v.Str); !isMissing(s) {
+			p.notes = s
+		}
+	}
+	if v := r.Get(FieldTags); v.Kind != schemas.Missing {
+		if p.tags, err = n.tags(v, p.sub); err != nil {
+			return &FieldError{FieldTags, display(v), err}
+		}
+	}
+	if v := r.Get(FieldReputation); v.Kind != schemas.Missing {
+		if s := strings.TrimSpace(v.Str); s != "" && !isMissing(s) {
+			rep, err := strconv.Atoi(strings.TrimPrefix(s, "+"))
+			if err != nil || rep < -3 || rep > 3 {
+				return &FieldError{FieldReputation, s, errors.New("must be a whole number from -3 to 3")}
+			}
+			p.reputation = &rep
+		}
+	}
+	if p.reputation == nil {
+		p.reputation = n.route.Reputation
+	}
+	r.sub = p.sub
+	n.values(f, r, &p)
+	return nil
+}
+
+// values makes one indicator per value of the row; a bad value is rejected
+// alone, and the row's other values go on.
+func (n *normalizer) values(f *fileState, r *Row, p *proto) {
+	raw := r.Get(FieldValue).Str
+	for part := range strings.SplitSeq(raw, multiSep) {
+		declared := p.typ
+		if hint, rest, ok := strings.Cut(part, typeHintSep); ok {
+			declared, part = Type(hint), rest
+		}
+		v := refang(cleanText(part))
+		if v == "" || isMissing(v) {
+			if !strings.Contains(raw, multiSep) {
+				r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, "is empty"))
+			}
+			continue
+		}
+		t, canon, note, err := n.typed(declared, v)
+		if err != nil {
+			reason := err.Error()
+			if declared != "" {
+				reason = fmt.Sprintf("declared %s: %s", declared, reason)
+			}
+			r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, reason))
+			continue
+		}
+		ind := &Indicator{
+			Value: canon, Type: t,
+			FirstSeen: p.firstSeen, LastSeen: p.lastSeen, Sightings: p.sightings,
+			Source: p.source, Notes: joinNotes(p.notes, note),
+			Reputation: p.reputation,
+			Origin:     r.Origin,
+			file:       f, sub: p.sub, rows: []int{r.Row},
+		}
+		if p.tags != nil {
+			ind.Tags, ind.TagLevel = p.tags, LevelRow
+		} else {
+			ind.TagLevel = p.sub.TagLevel
+		}
+		r.inds = append(r.inds, ind)
+	}
+}
+
+func (n *normalizer) typed(declared Type, v string) (Type, string, string, error) {
+	if declared == "" {
+		return detect(v)
+	}
+	canon, note, err := canonical(declared, v)
+	if err != nil {
+		return "", "", "", err
+	}
+	// A declared IP that holds a CIDR block, or an IPv6 address, is that.
+	if declared == IP {
+		if strings.Contains(canon, "/") {
+			declared = CIDR
+		} else if strings.Contains(canon, ":") {
+			declared = IPv6
+		}
+	}
+	return declared, canon, note, nil
+}
+
+func (n *normalizer) tags(v schemas.Value, sub *Submission) ([]Tag, error) {
+	if v.Kind == schemas.String {
+		key := tagCacheKey{v.Str, sub}
+		if t, ok := n.tagCache[key]; ok {
+			return t, nil
+		}
+		t, err := resolveTags(n.route, rawTags(v), sub.Enclaves)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			t = []Tag{} // a tags column that cleans to nothing still sets the row level
+		}
+		if len(n.tagCache) > 4096 {
+			clear(n.tagCache)
+		}
+		n.tagCache[key] = t
+		return t, nil
+	}
+	t, err := resolveTags(n.route, rawTags(v), sub.Enclaves)
+	if t == nil && err == nil {
+		t = []Tag{}
+	}
+	return t, err
+}
+
+func timeField(r *Row, name string) (int64, error) {
+	v := r.Get(name)
+	if v.Kind == schemas.Missing || isMissing(strings.TrimSpace(v.Str)) {
+		return 0, nil
+	}
+	ms, err := ParseTime(v.Str)
+	if err != nil {
+		return 0, &FieldError{name, v.Str, err}
+	}
+	return ms, nil
+}
+
+// isMissing reports the spellings feeds use for "no value".
+func isMissing(s string) bool {
+	switch s {
+	case "", "-", "--", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "none", "nil":
+		return true
+	}
+	return false
+}
+
+func joinNotes(a, b string) string {
+	switch {
+	case b == "":
+		return a
+	case a == "":
+		return b
+	}
+	return a + " (" + b + ")"
+}
+
+// listOf returns the items of a list field: an array of strings, or a
+// string split on ';', '|' and ','.
+func listOf(v schemas.Value) []string {
+	var out []string
+	switch v.Kind {
+	case schemas.String:
+		for s := range strings.FieldsFuncSeq(v.Str, func(r rune) bool { return r == ';' || r == '|' || r == ',' }) {
+			if s = cleanText(s); s != "" && !isMissing(s) {
+				out = append(out, s)
+			}
+		}
+	case schemas.Array:
+		for _, e := range v.Items {
+			if e.Kind == schemas.String {
+				if s := cleanText(e.Str); s != "" {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// rawTags reads a tags field: a list of names, or {name, enclaveId}
+// objects as TruSTAR bodies carry them.
+func rawTags(v schemas.Value) []rawTag {
+	if v.Kind == schemas.Array {
+		var out []rawTag
+		for _, e := range v.Items {
+			switch e.Kind {
+			case schemas.String:
+				out = append(out, rawTag{Name: e.Str})
+			case schemas.Object:
+				out = append(out, rawTag{Name: e.Get("name").Str, Enclave: e.Get("enclaveId").Str})
+			}
+		}
+		return out
+	}
+	var out []rawTag
+	for _, s := range listOf(v) {
+		out = append(out, rawTag{Name: s})
+	}
+	return out
+}

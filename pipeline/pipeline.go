@@ -1,0 +1,320 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/iocpipe/iocpipe/schemas"
+)
+
+// A Sink delivers batches. Send blocks until the batch is acknowledged,
+// refused, or ctx is done. It returns the rows the sink refused in the
+// Result; an error means the batch (or what the Result does not account
+// for) was not delivered. An error wrapping ErrFatal stops the run.
+type Sink interface {
+	Send(ctx context.Context, b *Batch) (Result, error)
+}
+
+// ErrFatal marks sink errors that no retry can mend (bad credentials, a
+// missing role): the run stops.
+var ErrFatal = errors.New("fatal")
+
+// Result is what a sink reports about one batch.
+type Result struct {
+	// Rejects are the batch items the sink refused, by index in b.Items.
+	Rejects []ItemReject
+	// IDs are identifiers the sink returned (trace ids, scan task ids).
+	IDs []string
+	// Requests counts the requests that carried data and were accepted.
+	Requests int
+	// Extra counts sink-specific outcomes for the summary (for example
+	// "scans_new", "scans_existing", "associations").
+	Extra map[string]int64
+}
+
+// An ItemReject is one batch item the sink refused.
+type ItemReject struct {
+	Index   int
+	Reason  string
+	Status  int
+	ErrorID string
+	TraceID string
+}
+
+// Options configures a Pipeline. The zero value of each field means the
+// default given in its comment.
+type Options struct {
+	// Route says how to read and normalize files. Required.
+	Route *Route
+	// Sink receives the batches. Required.
+	Sink Sink
+	// SinkName names the sink in rejects; empty means Route.Sink.
+	SinkName string
+	// Logger receives the log; nil discards it.
+	Logger *slog.Logger
+	// Workers is the number of validate and normalize workers each;
+	// 0 means GOMAXPROCS.
+	Workers int
+	// InFlight is the number of batches handed to the sink at once; 0
+	// means 4.
+	InFlight int
+	// MaxBatch is the most indicators in one batch; 0 means 10,000 (the
+	// TruSTAR limit).
+	MaxBatch int
+	// MaxBytes is the byte budget of one batch's encoded indicators; 0
+	// means 8 MiB.
+	MaxBytes int
+	// Linger is how long a batch that is not full waits for more rows;
+	// 0 means 500ms. The end of input flushes at once.
+	Linger time.Duration
+	// OnReject receives every reject and skipped row; calls are
+	// serialized. Nil drops them (they are still counted).
+	OnReject func(Reject)
+	// KeepRejects keeps each file's rejects in its FileResult.
+	KeepRejects bool
+}
+
+// A Pipeline imports files: read, validate, normalize, batch and sink,
+// each stage in its own goroutines joined by bounded channels under one
+// errgroup. Create it with New and call Run once.
+type Pipeline struct {
+	opts   Options
+	route  *Route
+	log    *slog.Logger
+	schema *schemas.Schema
+
+	bytesRead atomic.Int64
+	tracker   *tracker
+	nextFile  int
+}
+
+// New checks opts and prepares a Pipeline.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Route == nil {
+		return nil, errors.New("pipeline: no route")
+	}
+	if opts.Sink == nil {
+		return nil, errors.New("pipeline: no sink")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.InFlight <= 0 {
+		opts.InFlight = 4
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 10000
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 8 << 20
+	}
+	if opts.Linger <= 0 {
+		opts.Linger = 500 * time.Millisecond
+	}
+	if opts.SinkName == "" {
+		opts.SinkName = opts.Route.Sink
+	}
+	schema, err := schemas.Load("row")
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{opts: opts, route: opts.Route, log: opts.Logger, schema: schema}
+	p.tracker = newTracker(p)
+	return p, nil
+}
+
+// BytesRead returns how many input bytes were read so far (for progress).
+func (p *Pipeline) BytesRead() int64 { return p.bytesRead.Load() }
+
+// Summary returns the counts so far; safe to call while Run runs.
+func (p *Pipeline) Summary() Summary { return p.tracker.summary() }
+
+// Run imports every input received until inputs is closed, then waits for
+// the last batch. It returns the run's summary, and an error when the run
+// stopped early (a fatal sink error, or ctx).
+func (p *Pipeline) Run(ctx context.Context, inputs <-chan Input) (Summary, error) {
+	start := time.Now()
+	g, ctx := errgroup.WithContext(ctx)
+	w := p.opts.Workers
+
+	read := make(chan *chunk, 2*w)
+	g.Go(func() error {
+		defer close(read)
+		for {
+			select {
+			case in, ok := <-inputs:
+				if !ok {
+					return nil
+				}
+				if err := p.readFile(ctx, p.newFile(in), read); err != nil {
+					return err
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	validated := ordered(ctx, g, read, w, func() func(*chunk) {
+		return p.validate
+	})
+	normalized := ordered(ctx, g, validated, w, func() func(*chunk) {
+		n := newNormalizer(p.route)
+		return func(c *chunk) {
+			for i := range c.rows {
+				n.row(c.file, &c.rows[i])
+			}
+		}
+	})
+	batches := make(chan *Batch, p.opts.InFlight)
+	g.Go(func() error {
+		defer close(batches)
+		return p.batch(ctx, normalized, batches)
+	})
+	for range p.opts.InFlight {
+		g.Go(func() error {
+			for b := range batches {
+				if err := p.send(ctx, b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	s := p.tracker.summary()
+	s.Duration = time.Since(start)
+	return s, err
+}
+
+func (p *Pipeline) newFile(in Input) *fileState {
+	p.nextFile++
+	name := in.Name
+	if name == "" {
+		name = in.Path
+	}
+	f := &fileState{id: p.nextFile, in: in, name: name, route: p.route}
+	f.res.File = name
+	f.res.Started = time.Now()
+	p.tracker.addFile(f)
+	return f
+}
+
+// validate checks every row of c against the row schema (fast path).
+func (p *Pipeline) validate(c *chunk) {
+	for i := range c.rows {
+		r := &c.rows[i]
+		if r.skip != "" || len(r.rejects) > 0 {
+			continue
+		}
+		if v := p.schema.Validate(r.Fields); v != nil {
+			r.rejects = append(r.rejects, violationReject(r.Origin, r.Fields, v))
+			r.rowRejected = true
+		}
+	}
+}
+
+func violationReject(o Origin, row schemas.Value, v []Violation) Reject {
+	first := v[0]
+	field, _, _ := cutField(first.Field)
+	msg := first.Message
+	if first.Keyword == "required" && field == FieldValue {
+		msg = "is empty: the row has no indicator value"
+	}
+	for _, more := range v[1:] {
+		msg += "; " + more.Field + " " + more.Message
+	}
+	return newReject(o, field, display(row.Get(field)), msg)
+}
+
+// Violation is a schema violation (see schemas.Violation).
+type Violation = schemas.Violation
+
+func cutField(path string) (string, string, bool) {
+	for i := 0; i < len(path); i++ {
+		if path[i] == '.' {
+			return path[:i], path[i+1:], true
+		}
+	}
+	return path, "", false
+}
+
+// send hands one batch to the sink and accounts for the outcome.
+func (p *Pipeline) send(ctx context.Context, b *Batch) error {
+	res, err := p.opts.Sink.Send(ctx, b)
+	p.tracker.finish(b, res, err)
+	if err != nil && errors.Is(err, ErrFatal) {
+		return fmt.Errorf("%s: %w", p.opts.SinkName, err)
+	}
+	return nil
+}
+
+// ordered runs f over the chunks of in with n workers and delivers them in
+// their original order: chunk i goes to worker i mod n, and the collector
+// takes from the workers in the same rotation. Order is what makes
+// batches, ledger ranges and golden outputs deterministic.
+func ordered(ctx context.Context, g *errgroup.Group, in <-chan *chunk, n int, newWorker func() func(*chunk)) <-chan *chunk {
+	ins := make([]chan *chunk, n)
+	outs := make([]chan *chunk, n)
+	for i := range n {
+		ins[i] = make(chan *chunk, 1)
+		outs[i] = make(chan *chunk, 1)
+	}
+	g.Go(func() error {
+		defer func() {
+			for _, c := range ins {
+				close(c)
+			}
+		}()
+		i := 0
+		for c := range in {
+			select {
+			case ins[i%n] <- c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			i++
+		}
+		return nil
+	})
+	for i := range n {
+		work := newWorker()
+		g.Go(func() error {
+			defer close(outs[i])
+			for c := range ins[i] {
+				work(c)
+				select {
+				case outs[i] <- c:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	out := make(chan *chunk, n)
+	g.Go(func() error {
+		defer close(out)
+		for i := 0; ; i++ {
+			c, ok := <-outs[i%n]
+			if !ok {
+				return nil
+			}
+			select {
+			case out <- c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	return out
+}

@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/iocpipe/iocpipe/schemas"
+)
+
+// The input formats.
+const (
+	FormatCSV   = "csv"
+	FormatJSON  = "json"
+	FormatJSONL = "jsonl"
+)
+
+// chunkRows is how many rows travel together between stages.
+const chunkRows = 256
+
+// An emitter cuts a file's rows into chunks and sends them on.
+type emitter struct {
+	ctx     context.Context
+	out     chan<- *chunk
+	f       *fileState
+	cur     *chunk
+	next    int // the next data row's sequence number
+	resumed int64
+	read    *countingReader
+	slab    []schemas.Member
+}
+
+// emit sends one row on. It numbers the row, and drops it when the
+// ledger says it was acknowledged before.
+func (e *emitter) emit(r Row) error {
+	r.Row = e.next
+	r.File = e.f.name
+	for i := range r.rejects {
+		r.rejects[i].Row, r.rejects[i].File = r.Row, r.File
+	}
+	e.next++
+	if e.f.in.Skip != nil && e.f.in.Skip(r.Row) {
+		e.resumed++
+		return nil
+	}
+	if e.cur == nil {
+		e.cur = &chunk{file: e.f, rows: make([]Row, 0, chunkRows)}
+	}
+	e.cur.rows = append(e.cur.rows, r)
+	if len(e.cur.rows) == chunkRows {
+		return e.send(false, nil)
+	}
+	return nil
+}
+
+// members returns room for n members, carved from a shared slab so that a
+// row costs no allocation of its own.
+func (e *emitter) members(n int) []schemas.Member {
+	if len(e.slab)+n > cap(e.slab) {
+		e.slab = make([]schemas.Member, 0, max(4096, n))
+	}
+	m := e.slab[len(e.slab) : len(e.slab)+n : len(e.slab)+n]
+	e.slab = e.slab[:len(e.slab)+n]
+	return m[:0]
+}
+
+func (e *emitter) send(last bool, err error) error {
+	c := e.cur
+	if c == nil {
+		c = &chunk{file: e.f}
+	}
+	e.cur = nil
+	c.last, c.err = last, err
+	if e.read != nil {
+		c.bytes = e.read.n.Load()
+	}
+	if last {
+		c.resumed = e.resumed
+	}
+	select {
+	case e.out <- c:
+		return nil
+	case <-e.ctx.Done():
+		return e.ctx.Err()
+	}
+}
+
+// countingReader counts the bytes read, for the progress bar.
+type countingReader struct {
+	r     io.Reader
+	n     atomic.Int64
+	total *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	if c.total != nil {
+		c.total.Add(int64(n))
+	}
+	return n, err
+}
+
+// A FileError is a file that cannot be read as a whole.
+type FileError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return e.File + ": " + e.Err.Error()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// readFile opens and reads one file to the end, emitting its rows. A
+// returned error is a file error (the context's error aside).
+func (p *Pipeline) readFile(ctx context.Context, f *fileState, out chan<- *chunk) error {
+	e := &emitter{ctx: ctx, out: out, f: f}
+	err := p.readInto(ctx, f, e)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var fe *FileError
+	if err != nil && !errors.As(err, &fe) {
+		err = &FileError{File: f.name, Err: err}
+	}
+	return e.send(true, err)
+}
+
+func (p *Pipeline) readInto(ctx context.Context, f *fileState, e *emitter) error {
+	fi, err := os.Lstat(f.in.Path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	file, err := os.Open(f.in.Path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	e.read = &countingReader{r: file, total: &p.bytesRead}
+	br := bufio.NewReaderSize(e.read, 64<<10)
+	head, _ := br.Peek(4096)
+	if err := checkEncoding(head); err != nil {
+		return err
+	}
+	if bytes.HasPrefix(head, utf8BOM) {
+		br.Discard(len(utf8BOM))
+		head = head[len(utf8BOM):]
+	}
+	f.format = detectFormat(f.in.Path, head, p.route.Format)
+	switch f.format {
+	case FormatJSON, FormatJSONL:
+		return p.readJSON(ctx, f, e, file, br)
+	}
+	return p.readCSV(ctx, f, e, br)
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// checkEncoding refuses what cannot be text in UTF-8: UTF-16 and UTF-32
+// (by byte order mark) and binary files (a NUL byte near the start).
+func checkEncoding(head []byte) error {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return errors.New("file is UTF-16 (byte order mark found): save it as UTF-8")
+	case bytes.IndexByte(head, 0) >= 0:
+		return errors.New("file looks binary (NUL bytes): not CSV or JSON text")
+	}
+	return nil
+}
+
+// detectFormat picks the format: forced by the route, else by extension,
+// else by the first bytes.
+func detectFormat(path string, head []byte, forced string) string {
+	if forced != "" {
+		return forced
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv", ".tsv", ".psv", ".tab":
+		return FormatCSV
+	case ".jsonl", ".ndjson":
+		return FormatJSONL
+	case ".json":
+		return FormatJSON
+	}
+	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return FormatJSON
+	}
+	return FormatCSV
+}

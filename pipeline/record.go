@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"strconv"
+	"strings"
+)
+
+// A Type is an indicator type. The zero Type is unknown: normalization
+// detects it from the value.
+type Type string
+
+// The indicator types iocpipe knows. Detection yields the first eleven;
+// the others need a type column.
+const (
+	IP          Type = "ip"
+	IPv6        Type = "ipv6"
+	CIDR        Type = "cidr"
+	Domain      Type = "domain"
+	URL         Type = "url"
+	Email       Type = "email"
+	MD5         Type = "md5"
+	SHA1        Type = "sha1"
+	SHA256      Type = "sha256"
+	SHA512      Type = "sha512"
+	CVE         Type = "cve"
+	Bitcoin     Type = "btc"
+	RegistryKey Type = "registry_key"
+	Malware     Type = "malware"
+	Software    Type = "software"
+)
+
+// Level is the precedence level a set of tags or enclaves came from. A
+// higher level replaces the lower ones; it does not merge with them.
+type Level uint8
+
+// The precedence levels, lowest first.
+const (
+	LevelRoute Level = iota
+	LevelFile
+	LevelRow
+)
+
+func (l Level) String() string {
+	switch l {
+	case LevelFile:
+		return "file"
+	case LevelRow:
+		return "row"
+	}
+	return "route"
+}
+
+// A Tag is a TruSTAR tag: a cleaned name and the UUID of the enclave it
+// lives in.
+type Tag struct {
+	Name    string
+	Enclave string
+}
+
+// An Origin says where a record came from, for reject reports, the ledger
+// and per-file accounting.
+type Origin struct {
+	// File is the file as the user named it (or as found in a folder).
+	File string
+	// Line is the 1-based line where the row starts; 0 when unknown.
+	Line int
+	// Index is the 0-based position in a JSON array; -1 when not JSON.
+	Index int
+	// Ref is an object id within the file (a STIX id), when there is one.
+	Ref string
+	// Row is the 0-based sequence number of the row among the file's data
+	// rows: stable across re-reads of the same file, so the ledger can
+	// record acknowledged ranges of it.
+	Row int
+}
+
+// Where returns a short human form of the origin: "file:line",
+// "file[index]" or "file#id".
+func (o Origin) Where() string {
+	var b strings.Builder
+	b.WriteString(o.File)
+	switch {
+	case o.Ref != "":
+		b.WriteString("#" + o.Ref)
+	case o.Line > 0:
+		b.WriteString(":" + strconv.Itoa(o.Line))
+	case o.Index >= 0:
+		b.WriteString("[" + strconv.Itoa(o.Index) + "]")
+	}
+	return b.String()
+}
+
+// An Indicator is one normalized indicator, ready for a sink.
+type Indicator struct {
+	Value string
+	Type  Type
+	// FirstSeen and LastSeen are epoch milliseconds; 0 means unknown and is
+	// left out of request bodies.
+	FirstSeen, LastSeen int64
+	// Sightings is the number of sightings; 0 means unknown.
+	Sightings int64
+	Source    string
+	Notes     string
+	// Tags are the indicator's own tags, set when they came from the row
+	// itself (TagLevel LevelRow); otherwise nil, and the submission's tags
+	// apply.
+	Tags     []Tag
+	TagLevel Level
+	// Reputation is the ThreatWinds reputation (-3..3); nil means the
+	// route's default.
+	Reputation *int
+	// Origin is where the indicator was first read.
+	Origin Origin
+	// Merged counts the duplicates merged into this indicator.
+	Merged int
+
+	file *fileState
+	sub  *Submission
+	rows []int // data rows (Origin.Row) that this indicator carries
+}
+
+// An Association links two indicators (a STIX relationship); ThreatWinds
+// receives it once both entities were acknowledged.
+type Association struct {
+	From, To Indicator
+	Kind     string
+	Origin   Origin
+}
+
+// A Submission is what must be equal for indicators to share one request:
+// the sink's submission key.
+type Submission struct {
+	// Key identifies the submission: enclaves and submission tags.
+	Key string
+	// Enclaves are enclave UUIDs, in the order configured.
+	Enclaves []string
+	// Tags are the submission-level tags: the file's, else the route's.
+	Tags     []Tag
+	TagLevel Level
+}

@@ -1,0 +1,65 @@
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// A Route says how files are read and normalized: the route section of the
+// configuration, with enclave names already checked. The zero Route has no
+// enclaves and cannot build submissions; cmd fills it from the config.
+type Route struct {
+	// Name is the route's name, for logs and reports.
+	Name string
+	// Sink names the sink the route delivers to ("trustar", "threatwinds").
+	Sink string
+	// Enclaves are the default enclaves, as UUIDs.
+	Enclaves []string
+	// Tags are the default (route-level) tags, as written in the config.
+	Tags []string
+	// Source is the default source of indicators.
+	Source string
+	// EnclaveNames maps enclave names (as configured) to UUIDs, for
+	// resolving names given in rows and files.
+	EnclaveNames map[string]string
+	// Format forces a format ("csv", "json", "jsonl"); empty detects.
+	Format string
+	// Delimiter forces the CSV delimiter; 0 detects it.
+	Delimiter rune
+	// Reputation is the default ThreatWinds reputation; nil leaves it to
+	// the sink's default.
+	Reputation *int
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// IsUUID reports whether s has the form of a UUID.
+func IsUUID(s string) bool { return len(s) == 36 && uuidRE.MatchString(s) }
+
+// ResolveEnclave returns the UUID for an enclave given by name or UUID:
+// names are matched exactly, then without regard to case.
+func (r *Route) ResolveEnclave(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if IsUUID(s) {
+		return strings.ToLower(s), nil
+	}
+	if id, ok := r.EnclaveNames[s]; ok {
+		return id, nil
+	}
+	for name, id := range r.EnclaveNames {
+		if strings.EqualFold(name, s) {
+			return id, nil
+		}
+	}
+	names := make([]string, 0, len(r.EnclaveNames))
+	for name := range r.EnclaveNames {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return "", fmt.Errorf("unknown enclave %q: no enclave names are configured (give a UUID, or name it under enclaves:)", s)
+	}
+	return "", fmt.Errorf("unknown enclave %q (configured: %s)", s, strings.Join(names, ", "))
+}

@@ -1,0 +1,260 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"time"
+)
+
+// Summary is the outcome of a run.
+type Summary struct {
+	Files       int `json:"files"`
+	FilesFailed int `json:"files_failed"`
+	Counts
+	// Submissions counts accepted requests that carried indicators.
+	Submissions int64 `json:"submissions"`
+	// Batches counts batches handed to the sink.
+	Batches int64 `json:"batches"`
+	// Extra holds sink-specific counts (scans, associations, ...).
+	Extra map[string]int64 `json:"extra,omitempty"`
+	// SinkIDs are ids the sink returned (trace ids, task ids), capped.
+	SinkIDs  []string      `json:"sink_ids,omitempty"`
+	Duration time.Duration `json:"-"`
+}
+
+// maxSinkIDs caps the ids kept in a summary or file result.
+const maxSinkIDs = 10000
+
+// OK reports whether everything read was delivered: no reject, no failed
+// indicator, no failed file. Skipped rows do not count against it.
+func (s Summary) OK() bool {
+	return s.FilesFailed == 0 && s.RowsRejected == 0 && s.Rejected == 0 && s.Failed == 0
+}
+
+// tracker does the accounting of rows, indicators and files as chunks and
+// batches go by, and tells each file's Done when its last row settled.
+type tracker struct {
+	p  *Pipeline
+	mu sync.Mutex
+	s  Summary
+}
+
+func newTracker(p *Pipeline) *tracker {
+	return &tracker{p: p, s: Summary{Extra: map[string]int64{}}}
+}
+
+func (t *tracker) summary() Summary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.s
+	s.Extra = maps.Clone(t.s.Extra)
+	return s
+}
+
+func (t *tracker) addFile(f *fileState) {
+	t.mu.Lock()
+	t.s.Files++
+	t.mu.Unlock()
+}
+
+func (t *tracker) reject(f *fileState, r Reject) {
+	if f != nil && t.p.opts.KeepRejects {
+		f.res.Rejects = append(f.res.Rejects, r)
+	}
+	if t.p.opts.OnReject != nil {
+		t.p.opts.OnReject(r)
+	}
+}
+
+// row accounts for one row leaving normalization.
+func (t *tracker) row(f *fileState, r *Row) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := &f.res.Counts
+	c.Rows++
+	t.s.Rows++
+	switch {
+	case r.skip != "":
+		c.RowsSkipped++
+		t.s.RowsSkipped++
+		rej := newReject(r.Origin, FieldValue, display(r.Get(FieldValue)), r.skip)
+		rej.Skipped = true
+		t.reject(f, rej)
+		f.acked.add(r.Row)
+		return
+	case len(r.inds) == 0:
+		if len(r.rejects) == 0 {
+			r.rejects = []Reject{newReject(r.Origin, FieldValue, "", "no indicator value")}
+		}
+		c.RowsRejected++
+		t.s.RowsRejected++
+		f.acked.add(r.Row)
+	default:
+		c.RowsYielding++
+		t.s.RowsYielding++
+		if n := len(r.inds); n > 1 {
+			if f.multi == nil {
+				f.multi = map[int]int{}
+			}
+			f.multi[r.Row] += n
+		}
+	}
+	valueRejects := 0
+	if !r.rowRejected {
+		valueRejects = len(r.rejects)
+	}
+	for _, rej := range r.rejects {
+		t.reject(f, rej)
+	}
+	n := int64(len(r.inds) + valueRejects)
+	c.Indicators += n
+	t.s.Indicators += n
+	c.Rejected += int64(valueRejects)
+	t.s.Rejected += int64(valueRejects)
+}
+
+func (t *tracker) merged(in *Indicator) {
+	t.mu.Lock()
+	in.file.res.Merged++
+	t.s.Merged++
+	t.mu.Unlock()
+}
+
+// closed registers a batch leaving the batcher with the files it carries.
+func (t *tracker) closed(b *Batch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.s.Batches++
+	for _, f := range b.files {
+		f.pending++
+	}
+}
+
+// finish accounts for a batch the sink handled (or that could not be
+// sent, when err is set).
+func (t *tracker) finish(b *Batch, res Result, err error) {
+	var done []*fileState
+	t.mu.Lock()
+	refused := make(map[int]ItemReject, len(res.Rejects))
+	for _, r := range res.Rejects {
+		refused[r.Index] = r
+	}
+	t.s.Submissions += int64(res.Requests)
+	for k, v := range res.Extra {
+		t.s.Extra[k] += v
+	}
+	t.s.SinkIDs = appendCapped(t.s.SinkIDs, res.IDs)
+	reason := ""
+	if err != nil {
+		reason = "not delivered: " + err.Error()
+		if errors.Is(err, context.Canceled) {
+			reason = "not delivered: the run stopped first"
+		}
+	}
+	for i, in := range b.Items {
+		f := in.file
+		c := &f.res.Counts
+		if ir, ok := refused[i]; ok {
+			c.Rejected++
+			t.s.Rejected++
+			rej := newReject(in.Origin, FieldValue, in.Value, ir.Reason)
+			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
+			t.reject(f, rej)
+			t.ack(f, in.rows)
+			continue
+		}
+		if err != nil {
+			c.Failed++
+			t.s.Failed++
+			rej := newReject(in.Origin, FieldValue, in.Value, reason)
+			rej.Sink = t.p.opts.SinkName
+			t.reject(f, rej)
+			continue
+		}
+		c.Delivered++
+		t.s.Delivered++
+		t.ack(f, in.rows)
+	}
+	for _, f := range b.files {
+		if res.Requests > 0 {
+			f.res.Submissions++
+		}
+		f.res.SinkIDs = appendCapped(f.res.SinkIDs, res.IDs)
+		f.pending--
+		if t.settled(f) {
+			done = append(done, f)
+		}
+	}
+	t.mu.Unlock()
+	t.notify(done)
+}
+
+// ack marks rows acknowledged; a row that yielded several indicators is
+// acknowledged with its last one.
+func (t *tracker) ack(f *fileState, rows []int) {
+	for _, r := range rows {
+		if n, ok := f.multi[r]; ok {
+			if n > 1 {
+				f.multi[r] = n - 1
+				continue
+			}
+			delete(f.multi, r)
+		}
+		f.acked.add(r)
+	}
+}
+
+// fileRead accounts for a file's last chunk leaving the batcher.
+func (t *tracker) fileRead(c *chunk) {
+	t.mu.Lock()
+	f := c.file
+	f.readDone = true
+	f.res.Format = f.format
+	f.res.RowsResumed += c.resumed
+	t.s.RowsResumed += c.resumed
+	if c.err != nil {
+		t.s.FilesFailed++
+		f.res.Err = c.err.Error()
+		rej := Reject{File: f.name, Reason: c.err.Error(), Row: -1}
+		var fe *FileError
+		if errors.As(c.err, &fe) {
+			rej.Line = fe.Line
+			rej.Reason = fe.Err.Error()
+		}
+		t.reject(f, rej)
+	}
+	var done []*fileState
+	if t.settled(f) {
+		done = append(done, f)
+	}
+	t.mu.Unlock()
+	t.notify(done)
+}
+
+// settled reports, once, that every row of f is accounted for.
+func (t *tracker) settled(f *fileState) bool {
+	if !f.readDone || f.pending > 0 || f.finished {
+		return false
+	}
+	f.finished = true
+	f.res.Finished = time.Now()
+	f.res.Acked = f.acked.ranges()
+	return true
+}
+
+func (t *tracker) notify(done []*fileState) {
+	for _, f := range done {
+		if f.in.Done != nil {
+			f.in.Done(f.res)
+		}
+	}
+}
+
+func appendCapped(dst, src []string) []string {
+	if room := maxSinkIDs - len(dst); room < len(src) {
+		src = src[:max(room, 0)]
+	}
+	return append(dst, src...)
+}

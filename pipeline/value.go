@@ -1,0 +1,499 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+)
+
+// cleanText removes what copy-paste and vendor tooling leave in values:
+// zero-width and direction marks, byte order marks, non-breaking spaces,
+// and surrounding white space.
+func cleanText(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if !ascii {
+		s = strings.Map(func(r rune) rune {
+			switch r {
+			case '\u200b', '\u200c', '\u200d', '\u200e', '\u200f', '\u2060', '\ufeff', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069':
+				return -1
+			case '\u00a0', '\u2007', '\u202f', '\u3000':
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	return strings.TrimSpace(s)
+}
+
+var fangs = strings.NewReplacer(
+	"[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".", "{dot}", ".", "[DOT]", ".", "(DOT)", ".", `\.`, ".",
+	"[:]", ":", "[://]", "://", "[:/]", ":/", "[/]", "/", "[//]", "//",
+	"[@]", "@", "(@)", "@", "[at]", "@", "(at)", "@", "[AT]", "@", "{at}", "@",
+)
+
+// refang undoes the usual defanging: hxxp, hxxps, fxp, [.], (.), [dot],
+// [:], [://], [@], [at] and the like.
+func refang(s string) string {
+	if strings.ContainsAny(s, `[({\`) {
+		s = fangs.Replace(s)
+	}
+	if len(s) > 4 && (s[0] == 'h' || s[0] == 'H' || s[0] == 'f' || s[0] == 'F') {
+		l := strings.ToLower(s[:min(len(s), 8)])
+		for _, p := range [...]struct{ from, to string }{{"hxxps", "https"}, {"hxxp", "http"}, {"hxtps", "https"}, {"hxtp", "http"}, {"hxps", "https"}, {"fxp", "ftp"}} {
+			if strings.HasPrefix(l, p.from) && (strings.HasPrefix(s[len(p.from):], ":") || strings.HasPrefix(s[len(p.from):], "[:")) {
+				s = p.to + strings.Replace(s[len(p.from):], "[:", ":", 1)
+				s = strings.Replace(s, ":]//", "://", 1)
+				break
+			}
+		}
+	}
+	return s
+}
+
+var (
+	errUnknownType = errors.New("cannot tell what kind of indicator this is (give a type column to say)")
+	errIPv6Zone    = errors.New("an IPv6 zone (%eth0) names a local interface, not an indicator")
+)
+
+// detect infers the type of a clean, refanged value and returns it with
+// the value's canonical form. note carries what was split off the value
+// (a port).
+func detect(v string) (t Type, canon, note string, err error) {
+	if v == "" {
+		return "", "", "", errors.New("empty value")
+	}
+	if i := strings.Index(v, "://"); i > 0 && isScheme(v[:i]) {
+		c, err := canonURL(v)
+		return URL, c, "", err
+	}
+	if a, err := netip.ParseAddr(v); err == nil {
+		return ipType(a)
+	} else if strings.Contains(v, "%") && strings.Contains(v, ":") {
+		return "", "", "", errIPv6Zone
+	}
+	if strings.IndexByte(v, '/') > 0 {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			return CIDR, p.String(), "", nil
+		}
+	}
+	if t := hashType(v); t != "" {
+		return t, strings.ToLower(v), "", nil
+	}
+	if isCVE(v) {
+		return CVE, strings.ToUpper(v), "", nil
+	}
+	if strings.IndexByte(v, '@') > 0 {
+		if c, err := canonEmail(v, true); err == nil {
+			return Email, c, "", nil
+		}
+	}
+	// ip:port, [v6]:port
+	if host, port, ok := splitHostPort(v); ok {
+		if a, err := netip.ParseAddr(host); err == nil {
+			t, c, _, err := ipType(a)
+			return t, c, "port " + port, err
+		}
+	}
+	// A schemeless URL: host[:port]/path.
+	if i := strings.IndexByte(v, '/'); i > 0 {
+		host := v[:i]
+		if h, _, ok := splitHostPort(host); ok {
+			host = h
+		}
+		if _, err := netip.ParseAddr(host); err == nil || isDomain(host, true) {
+			c, err := canonURL("http://" + v)
+			return URL, c, "", err
+		}
+	}
+	if host, port, ok := splitHostPort(v); ok && isDomain(host, true) {
+		c, err := canonDomain(host)
+		return Domain, c, "port " + port, err
+	}
+	if isDomain(v, true) {
+		c, err := canonDomain(v)
+		return Domain, c, "", err
+	}
+	if isBitcoin(v) {
+		return Bitcoin, v, "", nil
+	}
+	return "", "", "", errUnknownType
+}
+
+// canonical checks that v is a valid indicator of the declared type t and
+// returns its canonical form.
+func canonical(t Type, v string) (canon, note string, err error) {
+	switch t {
+	case IP, IPv6:
+		if a, err := netip.ParseAddr(v); err == nil {
+			got, c, _, err := ipType(a)
+			if err == nil && got != t && !(t == IP && got == IPv6) {
+				return "", "", fmt.Errorf("is an %s address, not %s", got, t)
+			}
+			return c, "", err
+		}
+		if host, port, ok := splitHostPort(v); ok {
+			if a, err := netip.ParseAddr(host); err == nil {
+				_, c, _, err := ipType(a)
+				return c, "port " + port, err
+			}
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			return p.String(), "", nil
+		}
+		if strings.Contains(v, "%") {
+			return "", "", errIPv6Zone
+		}
+		return "", "", fmt.Errorf("is not a valid IP address")
+	case CIDR:
+		if p, err := netip.ParsePrefix(v); err == nil {
+			return p.String(), "", nil
+		}
+		if a, err := netip.ParseAddr(v); err == nil {
+			return netip.PrefixFrom(a, a.BitLen()).String(), "", nil
+		}
+		return "", "", fmt.Errorf("is not a valid CIDR block")
+	case Domain:
+		if host, port, ok := splitHostPort(v); ok && isDomain(host, false) {
+			c, err := canonDomain(host)
+			return c, "port " + port, err
+		}
+		if !isDomain(v, false) {
+			return "", "", fmt.Errorf("is not a valid domain name")
+		}
+		c, err := canonDomain(v)
+		return c, "", err
+	case URL:
+		if i := strings.Index(v, "://"); i <= 0 || !isScheme(v[:i]) {
+			v = "http://" + v
+		}
+		c, err := canonURL(v)
+		return c, "", err
+	case Email:
+		c, err := canonEmail(v, false)
+		return c, "", err
+	case MD5, SHA1, SHA256, SHA512:
+		if got := hashType(v); got != t {
+			return "", "", fmt.Errorf("is not a valid %s hash (%d characters)", t, len(v))
+		}
+		return strings.ToLower(v), "", nil
+	case CVE:
+		if !isCVE(v) {
+			return "", "", fmt.Errorf("is not a CVE id (CVE-YYYY-NNNN)")
+		}
+		return strings.ToUpper(v), "", nil
+	case Bitcoin:
+		if !isBitcoin(v) {
+			return "", "", fmt.Errorf("is not a bitcoin address")
+		}
+		return v, "", nil
+	}
+	// Types with no syntax of their own (malware, software, registry keys).
+	return v, "", nil
+}
+
+func ipType(a netip.Addr) (Type, string, string, error) {
+	if a.Zone() != "" {
+		return "", "", "", errIPv6Zone
+	}
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	if a.Is4() {
+		return IP, a.String(), "", nil
+	}
+	return IPv6, a.String(), "", nil
+}
+
+func isScheme(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		if !(c >= 'a' && c <= 'z' || i > 0 && (s[i] >= '0' && s[i] <= '9' || s[i] == '+' || s[i] == '-' || s[i] == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// canonURL lower-cases the scheme and host and turns an IDN host into
+// punycode; the rest of the URL is kept byte for byte.
+func canonURL(v string) (string, error) {
+	i := strings.Index(v, "://")
+	scheme := strings.ToLower(v[:i])
+	rest := v[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	userinfo := ""
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		userinfo, authority = authority[:at+1], authority[at+1:]
+	}
+	host, port := authority, ""
+	if h, p, ok := splitHostPort(authority); ok {
+		host, port = h, ":"+p
+	} else if strings.HasSuffix(authority, ":") {
+		host = authority[:len(authority)-1]
+	}
+	if host == "" {
+		return "", errors.New("URL has no host")
+	}
+	if strings.ContainsAny(v, " \t\r\n") {
+		return "", errors.New("URL contains white space")
+	}
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		if a.Zone() != "" {
+			return "", errIPv6Zone
+		}
+		if a.Is6() && !a.Is4In6() {
+			host = "[" + a.String() + "]"
+		} else {
+			host = a.Unmap().String()
+		}
+	} else {
+		h, err := canonDomain(host)
+		if err != nil || !isDomain(h, false) && !isLabel(h) {
+			return "", fmt.Errorf("URL host %q is not a valid host name", clip(host))
+		}
+		host = h
+	}
+	return scheme + "://" + userinfo + host + port + tail, nil
+}
+
+// splitHostPort splits "host:port" and "[v6]:port" with a numeric port.
+func splitHostPort(v string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(v, ':')
+	if i <= 0 || i == len(v)-1 {
+		return "", "", false
+	}
+	host, port = v[:i], v[i+1:]
+	if len(port) > 5 {
+		return "", "", false
+	}
+	if n, ok := digits(port); !ok || n > 65535 {
+		return "", "", false
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	} else if strings.Contains(host, ":") {
+		return "", "", false // a bare IPv6 address, not host:port
+	}
+	return host, port, true
+}
+
+var lookup = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false), idna.BidiRule())
+
+// canonDomain lower-cases a domain, drops a trailing dot and turns an IDN
+// into punycode.
+func canonDomain(v string) (string, error) {
+	v = strings.TrimSuffix(v, ".")
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			a, err := lookup.ToASCII(v)
+			if err != nil {
+				return "", fmt.Errorf("is not a valid internationalized domain name: %w", err)
+			}
+			return a, nil
+		}
+	}
+	return strings.ToLower(v), nil
+}
+
+// isDomain reports whether v is a syntactically valid domain name with at
+// least two labels. With knownTLD, the last label must be a top-level
+// domain that exists (per the public suffix list), so that file names such
+// as invoice.exe are not taken for domains.
+func isDomain(v string, knownTLD bool) bool {
+	v = strings.TrimSuffix(v, ".")
+	if len(v) < 3 || len(v) > 253 {
+		return false
+	}
+	ascii := true
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if !ascii {
+		a, err := lookup.ToASCII(v)
+		if err != nil {
+			return false
+		}
+		v = a
+	}
+	last := strings.LastIndexByte(v, '.')
+	if last <= 0 {
+		return false
+	}
+	for label := range strings.SplitSeq(v, ".") {
+		if !isLabel(label) {
+			return false
+		}
+	}
+	tld := strings.ToLower(v[last+1:])
+	if !strings.HasPrefix(tld, "xn--") {
+		for i := 0; i < len(tld); i++ {
+			if tld[i] < 'a' || tld[i] > 'z' {
+				return false
+			}
+		}
+	}
+	if len(tld) < 2 {
+		return false
+	}
+	if knownTLD {
+		switch tld {
+		case "onion", "i2p", "bit", "local", "internal", "lan", "corp", "home", "test", "localhost", "example", "invalid":
+			return true
+		}
+		if _, icann := publicsuffix.PublicSuffix(tld); !icann {
+			return false
+		}
+	}
+	return true
+}
+
+func isLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// canonEmail checks local@domain and lower-cases the domain part.
+func canonEmail(v string, knownTLD bool) (string, error) {
+	v = strings.TrimPrefix(strings.TrimPrefix(v, "mailto:"), "MAILTO:")
+	at := strings.LastIndexByte(v, '@')
+	if at <= 0 || at > 64 {
+		return "", errors.New("is not a valid email address")
+	}
+	local, domain := v[:at], v[at+1:]
+	for _, r := range local {
+		if r <= ' ' || r == '<' || r == '>' || r == '(' || r == ')' || r == ',' || r == ';' || r == '"' || r == '@' || r == '\\' {
+			return "", errors.New("is not a valid email address")
+		}
+	}
+	if !isDomain(domain, knownTLD) {
+		if a, err := netip.ParseAddr(strings.Trim(domain, "[]")); err == nil && strings.HasPrefix(domain, "[") {
+			return local + "@[" + a.String() + "]", nil
+		}
+		return "", errors.New("is not a valid email address: bad domain")
+	}
+	d, err := canonDomain(domain)
+	if err != nil {
+		return "", err
+	}
+	return local + "@" + d, nil
+}
+
+func hashType(v string) Type {
+	var t Type
+	switch len(v) {
+	case 32:
+		t = MD5
+	case 40:
+		t = SHA1
+	case 64:
+		t = SHA256
+	case 128:
+		t = SHA512
+	default:
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i] | 0x20
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return ""
+		}
+	}
+	return t
+}
+
+func isCVE(v string) bool {
+	if len(v) < 13 || !strings.EqualFold(v[:4], "cve-") || v[8] != '-' {
+		return false
+	}
+	_, ok1 := digits(v[4:8])
+	_, ok2 := digits(v[9:])
+	return ok1 && ok2
+}
+
+// isBitcoin recognizes legacy (1…, 3…) base58 and bech32 (bc1…) addresses
+// by form; checksums are not verified.
+func isBitcoin(v string) bool {
+	switch {
+	case strings.HasPrefix(v, "bc1") && len(v) >= 14 && len(v) <= 74:
+		for i := 3; i < len(v); i++ {
+			c := v[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') || c == '1' || c == 'b' || c == 'i' || c == 'o' {
+				return false
+			}
+		}
+		return true
+	case (v[0] == '1' || v[0] == '3') && len(v) >= 26 && len(v) <= 35:
+		hasLetter := false
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if !(c >= '1' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') || c == 'O' || c == 'I' || c == 'l' {
+				return false
+			}
+			hasLetter = hasLetter || c > '9'
+		}
+		return hasLetter
+	}
+	return false
+}
+
+// cleanTag turns a tag into what TruSTAR accepts: lower case, letters,
+// digits, '-' and '_'. White space and separators become '-'; other
+// characters are dropped.
+func cleanTag(s string) string {
+	s = cleanText(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	dash := false
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_':
+			if l := unicode.ToLower(r); unicode.In(l, unicode.Ll, unicode.Lo, unicode.Nd) || l == '_' {
+				b.WriteRune(l)
+				dash = false
+			}
+		case r == '-' || unicode.IsSpace(r) || strings.ContainsRune(".:/\\+&=~", r):
+			if !dash && b.Len() > 0 {
+				b.WriteByte('-')
+				dash = true
+			}
+		}
+	}
+	out := strings.TrimRight(b.String(), "-")
+	for utf8.RuneCountInString(out) > maxTagLen {
+		_, size := utf8.DecodeLastRuneInString(out)
+		out = out[:len(out)-size]
+	}
+	return out
+}
+
+const maxTagLen = 100

@@ -1,0 +1,280 @@
+// Package sinks holds what every HTTP sink shares: the client with its
+// connection pool and TLS settings, the single decision of which answers
+// are retried, backoff with full jitter under a deadline, the rate
+// limiter, and the error type that carries an API's own error ids.
+//
+// Each API lives in its own package below (sinks/trustar,
+// sinks/threatwinds), beside its emulator.
+package sinks
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// HTTPOptions configures the HTTP side of a sink. The zero value of each
+// field means the default in its comment.
+type HTTPOptions struct {
+	// Timeout bounds one request; 0 means 60s.
+	Timeout time.Duration
+	// RetryDeadline bounds the retries of one request; 0 means 5m. A
+	// negative value retries forever (watch mode).
+	RetryDeadline time.Duration
+	// BaseDelay is the first backoff; 0 means 250ms.
+	BaseDelay time.Duration
+	// MaxDelay caps one backoff; 0 means 30s.
+	MaxDelay time.Duration
+	// RatePerMinute limits calls; 0 means no limit.
+	RatePerMinute float64
+	// Burst is the rate limiter's burst; 0 means 1.
+	Burst int
+	// MaxConns caps connections to the API host; 0 means 16.
+	MaxConns int
+	// InsecureSkipVerify turns TLS verification off. Callers log a warning.
+	InsecureSkipVerify bool
+	// Logger receives retries and failures; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o *HTTPOptions) defaults() {
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.RetryDeadline == 0 {
+		o.RetryDeadline = 5 * time.Minute
+	}
+	if o.BaseDelay <= 0 {
+		o.BaseDelay = 250 * time.Millisecond
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 30 * time.Second
+	}
+	if o.Burst <= 0 {
+		o.Burst = 1
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 16
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// A Doer sends requests with a pooled client, a rate limit and retries.
+// It is safe for concurrent use.
+type Doer struct {
+	opts    HTTPOptions
+	client  *http.Client
+	limiter *rate.Limiter
+	// Retries counts retried attempts.
+	retries atomicCounter
+}
+
+// NewDoer returns a Doer for opts.
+func NewDoer(opts HTTPOptions) *Doer {
+	opts.defaults()
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        opts.MaxConns,
+		MaxIdleConnsPerHost: opts.MaxConns,
+		MaxConnsPerHost:     opts.MaxConns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   true,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify, MinVersion: tls.VersionTLS12}, //nolint:gosec // off only on explicit request, with a warning
+	}
+	d := &Doer{opts: opts, client: &http.Client{Transport: tr, Timeout: opts.Timeout}}
+	if opts.RatePerMinute > 0 {
+		d.limiter = rate.NewLimiter(rate.Limit(opts.RatePerMinute/60), opts.Burst)
+	}
+	return d
+}
+
+// Retries returns how many attempts were retried so far.
+func (d *Doer) Retries() int64 { return d.retries.load() }
+
+// An HTTPError is an answer other than 2xx. It carries the API's own
+// error ids so that a reject or a log line can be traced by its support.
+type HTTPError struct {
+	Method, URL string
+	Status      int
+	// Message is the API's error message (from x-error, or the body's
+	// message/error_description), else an excerpt of the body.
+	Message string
+	// ErrorID is x-error-id; TraceID is Trace-Id.
+	ErrorID, TraceID string
+	// RetryAfter is the server's wait hint (Retry-After, or a body's
+	// waitTime), 0 when none.
+	RetryAfter time.Duration
+	// Body is the start of the response body.
+	Body []byte
+}
+
+func (e *HTTPError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.ErrorID != "" {
+		b.WriteString(" (error id " + e.ErrorID + ")")
+	}
+	if e.TraceID != "" {
+		b.WriteString(" (Trace-Id " + e.TraceID + ")")
+	}
+	return b.String()
+}
+
+// Retryable is the one place that decides which answers are transient:
+// 408, 425, 429 and 5xx but 501 and 505. Everything else is the
+// request's fault and retrying it would not help.
+func Retryable(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		return false
+	}
+	return status >= 500
+}
+
+// A Request builds one HTTP request; it is called again for each attempt.
+type Request func(ctx context.Context) (*http.Request, error)
+
+// A Decoder turns a non-2xx answer into an HTTPError with the API's own
+// message and wait hint; body holds up to 64 KiB of the answer.
+type Decoder func(resp *http.Response, body []byte) *HTTPError
+
+// Do sends a request, retrying transient failures — network errors and
+// answers Retryable approves — with exponential backoff and full jitter,
+// honouring the server's wait hint, until RetryDeadline. It returns the
+// answer's body for a 2xx, else the last error: an *HTTPError for an
+// answer. Every wait selects on ctx.
+func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Response, []byte, error) {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		if d.limiter != nil {
+			if err := d.limiter.Wait(ctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		resp, body, err := d.once(ctx, build, decode)
+		if err == nil {
+			return resp, body, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		var he *HTTPError
+		hint := time.Duration(0)
+		if errors.As(err, &he) {
+			if !Retryable(he.Status) {
+				return resp, body, err
+			}
+			hint = he.RetryAfter
+		}
+		wait := d.backoff(attempt, hint)
+		if dl := d.opts.RetryDeadline; dl > 0 && time.Since(start)+wait > dl {
+			return resp, body, fmt.Errorf("gave up after %d attempts in %s: %w", attempt+1, time.Since(start).Round(time.Millisecond), err)
+		}
+		d.retries.add(1)
+		d.opts.Logger.Debug("retrying", "attempt", attempt+1, "wait", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// backoff is full jitter: a random wait up to base·2^attempt, capped; a
+// server hint is a floor, plus up to a tenth of it so that clients told
+// the same wait do not return in lockstep.
+func (d *Doer) backoff(attempt int, hint time.Duration) time.Duration {
+	ceiling := d.opts.MaxDelay
+	if attempt < 30 {
+		ceiling = min(d.opts.MaxDelay, d.opts.BaseDelay<<attempt)
+	}
+	wait := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	if hint > 0 {
+		wait = min(hint, d.opts.MaxDelay*4) + time.Duration(rand.Int64N(int64(hint/10)+1))
+	}
+	return wait
+}
+
+func (d *Doer) once(ctx context.Context, build Request, decode Decoder) (*http.Response, []byte, error) {
+	req, err := build(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
+	if err != nil {
+		return resp, nil, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Redacted(), err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, body, nil
+	}
+	he := decode(resp, body)
+	if he == nil {
+		he = &HTTPError{Status: resp.StatusCode, Message: Excerpt(body)}
+	}
+	he.Method, he.URL = req.Method, req.URL.Redacted()
+	if he.ErrorID == "" {
+		he.ErrorID = resp.Header.Get("X-Error-Id")
+	}
+	if he.TraceID == "" {
+		he.TraceID = resp.Header.Get("Trace-Id")
+	}
+	if he.RetryAfter == 0 {
+		he.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"))
+	}
+	if len(body) > 512 {
+		body = body[:512]
+	}
+	he.Body = body
+	return resp, body, he
+}
+
+// RetryAfter parses a Retry-After header: seconds or an HTTP date.
+func RetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// Excerpt returns the start of a body as one line of text.
+func Excerpt(body []byte) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}

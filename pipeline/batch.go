@@ -14,6 +14,9 @@ type Batch struct {
 	Sub *Submission
 	// Items are the indicators, duplicates within a file merged.
 	Items []*Indicator
+	// Associations, in a batch of their own (Items empty), link
+	// indicators that were all acknowledged before.
+	Associations []*Association
 
 	bytes  int
 	opened time.Time
@@ -33,6 +36,15 @@ type dedupKey struct {
 func (b *Batch) Split() (*Batch, *Batch) {
 	h := len(b.Items) / 2
 	return &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[:h:h]}, &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[h:]}
+}
+
+// TagsOf returns the tags that apply to in: its own when it has them (row
+// level), else the submission's.
+func (b *Batch) TagsOf(in *Indicator) []Tag {
+	if in.TagLevel == LevelRow {
+		return in.Tags
+	}
+	return b.Sub.Tags
 }
 
 // estimate is a cheap upper bound of an indicator's encoded size.

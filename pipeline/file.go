@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"time"
 )
 
@@ -13,8 +14,16 @@ type Input struct {
 	// Skip, when set, reports data rows already acknowledged by an earlier
 	// run (the ledger): they are read, counted as resumed, and not sent.
 	Skip func(row int) bool
+	// Ack, when set, is called each time rows of the file were settled
+	// (delivered, or rejected for good), with every acknowledged row so far
+	// as ranges [from, to). It is called before the batch counts as done,
+	// so a ledger that writes and syncs here never loses an acknowledged
+	// batch; an error is logged and the run goes on (at least once still
+	// holds: the rows may be sent again after a restart).
+	Ack func(acked [][2]int) error
 	// Done, when set, is called once when every row of the file was
-	// delivered, rejected or failed, with the file's result.
+	// delivered, rejected or failed, with the file's result. It is not
+	// called for a file left unfinished by Stop or a cancelled run.
 	Done func(FileResult)
 }
 
@@ -175,4 +184,4 @@ func (s *rangeSet) add(x int) {
 	s.r = r
 }
 
-func (s *rangeSet) ranges() [][2]int { return s.r }
+func (s *rangeSet) ranges() [][2]int { return slices.Clone(s.r) }

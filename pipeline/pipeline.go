@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,7 +94,16 @@ type Pipeline struct {
 	bytesRead atomic.Int64
 	tracker   *tracker
 	nextFile  int
+	stop      chan struct{}
+	stopOnce  sync.Once
 }
+
+// Stop makes Run finish early but cleanly: no new file or row is read,
+// rows already read go through and their batches are sent, and Run
+// returns when the sink has answered them. Files left unfinished get no
+// Done; their acknowledged rows were passed to Ack. Bound the wait by
+// cancelling Run's context. Stop may be called more than once.
+func (p *Pipeline) Stop() { p.stopOnce.Do(func() { close(p.stop) }) }
 
 // New checks opts and prepares a Pipeline.
 func New(opts Options) (*Pipeline, error) {
@@ -128,7 +138,7 @@ func New(opts Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{opts: opts, route: opts.Route, log: opts.Logger, schema: schema}
+	p := &Pipeline{opts: opts, route: opts.Route, log: opts.Logger, schema: schema, stop: make(chan struct{})}
 	p.tracker = newTracker(p)
 	return p, nil
 }
@@ -152,13 +162,24 @@ func (p *Pipeline) Run(ctx context.Context, inputs <-chan Input) (Summary, error
 		defer close(read)
 		for {
 			select {
+			case <-p.stop:
+				return nil
+			default:
+			}
+			select {
 			case in, ok := <-inputs:
 				if !ok {
 					return nil
 				}
-				if err := p.readFile(ctx, p.newFile(in), read); err != nil {
+				err := p.readFile(ctx, p.newFile(in), read)
+				if errors.Is(err, errStopped) {
+					return nil
+				}
+				if err != nil {
 					return err
 				}
+			case <-p.stop:
+				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}

@@ -35,11 +35,20 @@ type emitter struct {
 	resumed int64
 	read    *countingReader
 	slab    []schemas.Member
+	stop    <-chan struct{}
 }
+
+// errStopped ends reading when the pipeline was told to stop.
+var errStopped = errors.New("stopped")
 
 // emit sends one row on. It numbers the row, and drops it when the
 // ledger says it was acknowledged before.
 func (e *emitter) emit(r Row) error {
+	select {
+	case <-e.stop:
+		return errStopped
+	default:
+	}
 	r.Row = e.next
 	r.File = e.f.name
 	for i := range r.rejects {
@@ -127,10 +136,19 @@ func (e *FileError) Unwrap() error { return e.Err }
 // readFile opens and reads one file to the end, emitting its rows. A
 // returned error is a file error (the context's error aside).
 func (p *Pipeline) readFile(ctx context.Context, f *fileState, out chan<- *chunk) error {
-	e := &emitter{ctx: ctx, out: out, f: f}
+	e := &emitter{ctx: ctx, out: out, f: f, stop: p.stop}
 	err := p.readInto(ctx, f, e)
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(err, errStopped) {
+		// Send what was read, but not the file's end: it is unfinished.
+		if e.cur != nil {
+			if err := e.send(false, nil); err != nil {
+				return err
+			}
+		}
+		return errStopped
 	}
 	var fe *FileError
 	if err != nil && !errors.As(err, &fe) {

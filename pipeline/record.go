@@ -119,12 +119,24 @@ type Indicator struct {
 	rows []int // data rows (Origin.Row) that this indicator carries
 }
 
-// An Association links two indicators (a STIX relationship); ThreatWinds
-// receives it once both entities were acknowledged.
+// An Association links two indicators (a STIX relationship). A sink that
+// takes associations (ThreatWinds) receives them in batches of their own,
+// only after every batch carrying indicators of the same file was
+// acknowledged; other sinks count them as not applicable.
 type Association struct {
-	From, To Indicator
-	Kind     string
-	Origin   Origin
+	// From and To are the linked indicators, by canonical type and value.
+	From, To Endpoint
+	// Kind is the relationship type ("indicates", "related-to", ...).
+	Kind   string
+	Origin Origin
+
+	file *fileState
+}
+
+// An Endpoint names an indicator by canonical type and value.
+type Endpoint struct {
+	Type  Type
+	Value string
 }
 
 // A Submission is what must be equal for indicators to share one request:

@@ -178,6 +178,11 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 		t.ack(f, in.rows)
 	}
 	for _, f := range b.files {
+		if f.in.Ack != nil && err == nil {
+			if aerr := f.in.Ack(f.acked.ranges()); aerr != nil {
+				t.p.log.Error("recording acknowledged rows", "file", f.name, "error", aerr)
+			}
+		}
 		if res.Requests > 0 {
 			f.res.Submissions++
 		}
@@ -228,6 +233,11 @@ func (t *tracker) fileRead(c *chunk) {
 	var done []*fileState
 	if t.settled(f) {
 		done = append(done, f)
+		if f.in.Ack != nil && c.err == nil {
+			if aerr := f.in.Ack(f.acked.ranges()); aerr != nil {
+				t.p.log.Error("recording acknowledged rows", "file", f.name, "error", aerr)
+			}
+		}
 	}
 	t.mu.Unlock()
 	t.notify(done)

@@ -26,13 +26,30 @@ type Config struct {
 	// Workers is the number of validate and normalize workers; 0 means
 	// one per CPU.
 	Workers int `yaml:"workers"`
+	// Ledger is the ledger file (bbolt) that remembers imported files and
+	// acknowledged rows. Empty means <inbox>/.iocpipe/ledger.db of the
+	// first route with an inbox; with no inbox and no ledger, run keeps no
+	// ledger.
+	Ledger string `yaml:"ledger"`
 
 	path string
 }
 
 // SinksConfig holds one section per API.
 type SinksConfig struct {
-	TruSTAR *TruSTARConfig `yaml:"trustar"`
+	TruSTAR     *TruSTARConfig     `yaml:"trustar"`
+	ThreatWinds *ThreatWindsConfig `yaml:"threatwinds"`
+}
+
+// ThreatWindsConfig is sinks.threatwinds. Authentication is either an API
+// key and secret (api_key_env and api_secret_env) or a bearer token
+// (token_env).
+type ThreatWindsConfig struct {
+	URL            string `yaml:"url"`
+	APIKeyEnv      string `yaml:"api_key_env"`
+	APISecretEnv   string `yaml:"api_secret_env"`
+	TokenEnv       string `yaml:"token_env"`
+	DeliveryConfig `yaml:",inline"`
 }
 
 // DeliveryConfig are the keys every sink shares. Each field's zero value
@@ -81,6 +98,43 @@ type RouteConfig struct {
 	Format string `yaml:"format"`
 	// Delimiter forces the CSV delimiter: one character, or "tab".
 	Delimiter string `yaml:"delimiter"`
+
+	// Kind is what a ThreatWinds route sends: entities (default),
+	// well-known, or scan.
+	Kind string `yaml:"kind"`
+	// Reputation is the default ThreatWinds reputation, -3..3; nil leaves
+	// it out.
+	Reputation *int `yaml:"reputation"`
+	// Comments sends a row's notes as a comment on its ThreatWinds
+	// entity; nil means true.
+	Comments *bool `yaml:"comments"`
+	// Webhook is sent with every scan of a scan route.
+	Webhook *WebhookConfig `yaml:"webhook"`
+
+	// Inbox is the folder watch mode imports from.
+	Inbox string `yaml:"inbox"`
+	// WorkDir, DoneDir and FailedDir are relative to the inbox unless
+	// absolute; defaults .iocpipe/work, done and failed.
+	WorkDir   string `yaml:"work_dir"`
+	DoneDir   string `yaml:"done_dir"`
+	FailedDir string `yaml:"failed_dir"`
+	// Settle is how long a file's size and mtime must stay unchanged
+	// before it is picked up; 0 means 2s.
+	Settle Duration `yaml:"settle"`
+	// Rescan is the period of the full inbox rescan that backs up file
+	// system events; 0 means 10s.
+	Rescan Duration `yaml:"rescan"`
+	// DeleteDone deletes imported files instead of moving them to done/
+	// (their reports still go to done/).
+	DeleteDone bool `yaml:"delete_done"`
+}
+
+// WebhookConfig is a scan route's webhook.
+type WebhookConfig struct {
+	URL string `yaml:"url"`
+	// Headers are sent with the webhook call; values may name an
+	// environment variable as ${NAME}, so secrets stay out of the file.
+	Headers map[string]string `yaml:"headers"`
 }
 
 // Defaults, documented in README.md.
@@ -94,6 +148,12 @@ const (
 	defaultRetryDeadline = 5 * time.Minute
 	defaultBurst         = 1
 	defaultMaxConns      = 16
+
+	defaultThreatWindsRate   = 0
+	defaultThreatWindsFlight = 16
+	defaultThreatWindsBatch  = 500
+	defaultSettle            = 2 * time.Second
+	defaultRescan            = 10 * time.Second
 )
 
 // A ConfigError is a problem with the configuration: exit code 2.
@@ -169,6 +229,25 @@ func (c *Config) validate() error {
 			return c.errorf("sinks.trustar.batch_size", "%d is over TruSTAR's limit of 10000 indicators per submission", t.BatchSize)
 		}
 	}
+	if t := c.Sinks.ThreatWinds; t != nil {
+		if err := checkURL(t.URL); err != nil {
+			return c.errorf("sinks.threatwinds.url", "%v", err)
+		}
+		switch {
+		case t.TokenEnv != "" && (t.APIKeyEnv != "" || t.APISecretEnv != ""):
+			return c.errorf("sinks.threatwinds", "give either token_env or api_key_env and api_secret_env, not both")
+		case t.TokenEnv == "" && t.APIKeyEnv == "" && t.APISecretEnv == "":
+			t.APIKeyEnv, t.APISecretEnv = "THREATWINDS_API_KEY", "THREATWINDS_API_SECRET"
+		case t.TokenEnv == "" && (t.APIKeyEnv == "" || t.APISecretEnv == ""):
+			return c.errorf("sinks.threatwinds", "api_key_env and api_secret_env go together")
+		}
+		if t.BatchSize == 0 {
+			t.BatchSize = defaultThreatWindsBatch
+		}
+		if err := t.DeliveryConfig.defaults("sinks.threatwinds", defaultThreatWindsRate, defaultThreatWindsFlight, c); err != nil {
+			return err
+		}
+	}
 	if c.Workers < 0 {
 		return c.errorf("workers", "must not be negative")
 	}
@@ -242,10 +321,47 @@ func (c *Config) validateRoute(i int) error {
 		if len(r.Enclaves) == 0 {
 			return c.errorf(key+".enclaves", "a TruSTAR route needs at least one enclave")
 		}
+		if r.Kind != "" || r.Reputation != nil || r.Comments != nil || r.Webhook != nil {
+			return c.errorf(key, "kind, reputation, comments and webhook are ThreatWinds keys; this route goes to trustar")
+		}
+	case "threatwinds":
+		if c.Sinks.ThreatWinds == nil {
+			return c.errorf(key+".sink", "sink threatwinds is not configured under sinks:")
+		}
+		switch r.Kind {
+		case "":
+			r.Kind = "entities"
+		case "entities", "well-known", "scan":
+		default:
+			return c.errorf(key+".kind", "unknown kind %q (entities, well-known or scan)", r.Kind)
+		}
+		if r.Reputation != nil && (*r.Reputation < -3 || *r.Reputation > 3) {
+			return c.errorf(key+".reputation", "%d is out of range: ThreatWinds reputations go from -3 to 3", *r.Reputation)
+		}
+		if r.Webhook != nil {
+			if r.Kind != "scan" {
+				return c.errorf(key+".webhook", "only scan routes send a webhook")
+			}
+			if err := checkURL(r.Webhook.URL); err != nil {
+				return c.errorf(key+".webhook.url", "%v", err)
+			}
+		}
 	case "":
-		return c.errorf(key+".sink", "missing: name the sink (trustar)")
+		return c.errorf(key+".sink", "missing: name the sink (trustar or threatwinds)")
 	default:
-		return c.errorf(key+".sink", "unknown sink %q (known: trustar)", r.Sink)
+		return c.errorf(key+".sink", "unknown sink %q (known: trustar, threatwinds)", r.Sink)
+	}
+	if r.Inbox == "" && (r.WorkDir != "" || r.DoneDir != "" || r.FailedDir != "" || r.DeleteDone) {
+		return c.errorf(key, "work_dir, done_dir, failed_dir and delete_done need an inbox")
+	}
+	if r.Settle < 0 || r.Rescan < 0 {
+		return c.errorf(key, "settle and rescan must not be negative")
+	}
+	if r.Settle == 0 {
+		r.Settle = Duration(defaultSettle)
+	}
+	if r.Rescan == 0 {
+		r.Rescan = Duration(defaultRescan)
 	}
 	for j, e := range r.Enclaves {
 		if _, err := c.resolveEnclave(e); err != nil {
@@ -313,6 +429,7 @@ func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
 		EnclaveNames: c.Enclaves, Format: r.Format,
 	}
 	pr.Delimiter, _ = delimiter(r.Delimiter)
+	pr.Reputation = r.Reputation
 	for _, e := range r.Enclaves {
 		id, _ := c.resolveEnclave(e)
 		if !slices.Contains(pr.Enclaves, id) {
@@ -324,8 +441,11 @@ func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
 
 // Delivery returns the delivery settings of a route's sink.
 func (c *Config) Delivery(r *RouteConfig) DeliveryConfig {
-	if r.Sink == "trustar" && c.Sinks.TruSTAR != nil {
+	switch {
+	case r.Sink == "trustar" && c.Sinks.TruSTAR != nil:
 		return c.Sinks.TruSTAR.DeliveryConfig
+	case r.Sink == "threatwinds" && c.Sinks.ThreatWinds != nil:
+		return c.Sinks.ThreatWinds.DeliveryConfig
 	}
 	return DeliveryConfig{}
 }

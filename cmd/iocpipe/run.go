@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -14,9 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iocpipe/iocpipe/pipeline"
-	"github.com/iocpipe/iocpipe/sinks"
 	"github.com/iocpipe/iocpipe/sinks/file"
-	"github.com/iocpipe/iocpipe/sinks/trustar"
 )
 
 // importFlags are the flags run and validate share.
@@ -110,14 +107,14 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 			defer df.Close()
 			w = df
 		}
-		dump = file.New(trustar.Encoder, w)
+		dump = file.New(encoderFor(rc), w)
 		sink = dump
 	} else {
-		client, err := newTruSTAR(cfg, d, log)
+		s, err := newSink(cfg, rc, log)
 		if err != nil {
 			return err
 		}
-		sink, retries = client, client.Retries
+		sink, retries = s, s.Retries
 	}
 
 	rejects, err := newRejectWriter(e, f.rejects, dry)
@@ -191,33 +188,6 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		return &exitError{code: exitRejected, err: nil}
 	}
 	return nil
-}
-
-func newTruSTAR(cfg *Config, d DeliveryConfig, log *slog.Logger) (*trustar.Client, error) {
-	t := cfg.Sinks.TruSTAR
-	key, err := cfg.secret("sinks.trustar.client_id_env", t.ClientIDEnv)
-	if err != nil {
-		return nil, err
-	}
-	secret, err := cfg.secret("sinks.trustar.client_secret_env", t.ClientSecretEnv)
-	if err != nil {
-		return nil, err
-	}
-	if d.InsecureSkipVerify {
-		log.Warn("TLS verification is OFF for sinks.trustar (insecure_skip_verify: true): anyone on the path can read and change what is sent")
-	}
-	return trustar.New(trustar.Config{
-		URL: t.URL, Key: key, Secret: secret, Logger: log,
-		HTTP: httpOptions(d),
-	})
-}
-
-func httpOptions(d DeliveryConfig) sinks.HTTPOptions {
-	return sinks.HTTPOptions{
-		Timeout: time.Duration(d.Timeout), RetryDeadline: time.Duration(d.RetryDeadline),
-		RatePerMinute: *d.RateLimit, Burst: d.Burst, MaxConns: d.MaxConns,
-		InsecureSkipVerify: d.InsecureSkipVerify,
-	}
 }
 
 // report is the --report document.

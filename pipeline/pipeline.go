@@ -29,8 +29,13 @@ var ErrFatal = errors.New("fatal")
 
 // Result is what a sink reports about one batch.
 type Result struct {
-	// Rejects are the batch items the sink refused, by index in b.Items.
+	// Rejects are the batch items the sink refused for good, by index in
+	// b.Items (in b.Associations for a batch of associations).
 	Rejects []ItemReject
+	// Failed are items that could not be delivered (retries ran out) while
+	// others of the batch were; same indexing. When Send returns an error,
+	// every item not in Rejects counts as failed anyway.
+	Failed []ItemReject
 	// IDs are identifiers the sink returned (trace ids, scan task ids).
 	IDs []string
 	// Requests counts the requests that carried data and were accepted.

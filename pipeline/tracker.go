@@ -141,6 +141,10 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 	for _, r := range res.Rejects {
 		refused[r.Index] = r
 	}
+	failed := make(map[int]ItemReject, len(res.Failed))
+	for _, r := range res.Failed {
+		failed[r.Index] = r
+	}
 	t.s.Submissions += int64(res.Requests)
 	for k, v := range res.Extra {
 		t.s.Extra[k] += v
@@ -165,11 +169,15 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 			t.ack(f, in.rows)
 			continue
 		}
-		if err != nil {
+		if fr, ok := failed[i]; ok || err != nil {
 			c.Failed++
 			t.s.Failed++
-			rej := newReject(in.Origin, FieldValue, in.Value, reason)
-			rej.Sink = t.p.opts.SinkName
+			why := reason
+			if ok {
+				why = "not delivered: " + fr.Reason
+			}
+			rej := newReject(in.Origin, FieldValue, in.Value, why)
+			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID
 			t.reject(f, rej)
 			continue
 		}

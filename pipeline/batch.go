@@ -113,7 +113,8 @@ func merge(in, dup *Indicator) {
 	if in.Reputation == nil {
 		in.Reputation = dup.Reputation
 	}
-	in.rows = append(in.rows, dup.rows...)
+	in.more = append(in.more, dup.Origin.Row)
+	in.more = append(in.more, dup.more...)
 }
 
 func uniteTags(a, b []Tag) []Tag {
@@ -135,14 +136,22 @@ func uniteTags(a, b []Tag) []Tag {
 
 // batch is the batching stage: it takes normalized chunks in file order,
 // reports rejects and skipped rows, and groups indicators per submission
-// key into batches that close at MaxBatch indicators, at MaxBytes, after
-// Linger, or at the end of input.
+// key into batches that close at MaxBatch indicators, at MaxBytes, at the
+// end of input, or by linger: a batch at least Linger old closes when no
+// rows came for Linger/2 (input paused), and in any case at 10×Linger, so
+// a steady trickle cannot hold it back for long while a bulk import that
+// keeps rows coming still fills whole submissions.
 func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batch) error {
 	open := map[string]*Batch{}
 	var order []string // keys in the order their batches opened
 	seq := 0
 	tick := time.NewTicker(max(p.opts.Linger/4, 10*time.Millisecond))
 	defer tick.Stop()
+	lastRows := time.Now()
+	lingering := func(now time.Time, b *Batch) bool {
+		age := now.Sub(b.opened)
+		return age >= 10*p.opts.Linger || age >= p.opts.Linger && now.Sub(lastRows) >= p.opts.Linger/2
+	}
 
 	emit := func(key string) error {
 		b := open[key]
@@ -184,6 +193,7 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 				}
 				return nil
 			}
+			lastRows = time.Now()
 			for i := range c.rows {
 				r := &c.rows[i]
 				p.tracker.row(c.file, r)
@@ -191,7 +201,8 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 					key := ind.sub.Key
 					b := open[key]
 					if b == nil {
-						b = &Batch{Sub: ind.sub, opened: time.Now(), index: map[dedupKey]int{}}
+						n := min(p.opts.MaxBatch, 16384)
+						b = &Batch{Sub: ind.sub, opened: time.Now(), index: make(map[dedupKey]int, n), Items: make([]*Indicator, 0, n)}
 						open[key] = b
 						order = append(order, key)
 					}
@@ -210,7 +221,7 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 				p.tracker.fileRead(c)
 			}
 		case now := <-tick.C:
-			for len(order) > 0 && now.Sub(open[order[0]].opened) >= p.opts.Linger {
+			for len(order) > 0 && lingering(now, open[order[0]]) {
 				if err := emit(order[0]); err != nil {
 					abandon()
 					return err

@@ -261,7 +261,7 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 			Source: p.source, Notes: joinNotes(p.notes, note),
 			Reputation: p.reputation,
 			Origin:     r.Origin,
-			file:       f, sub: p.sub, rows: []int{r.Row},
+			file:       f, sub: p.sub,
 		}
 		if p.tags != nil {
 			ind.Tags, ind.TagLevel = p.tags, LevelRow
@@ -360,7 +360,7 @@ func listOf(v schemas.Value) []string {
 			}
 		}
 	case schemas.Array:
-		for _, e := range v.Items {
+		for _, e := range v.Items() {
 			if e.Kind == schemas.String {
 				if s := cleanText(e.Str); s != "" {
 					out = append(out, s)
@@ -376,7 +376,7 @@ func listOf(v schemas.Value) []string {
 func rawTags(v schemas.Value) []rawTag {
 	if v.Kind == schemas.Array {
 		var out []rawTag
-		for _, e := range v.Items {
+		for _, e := range v.Items() {
 			switch e.Kind {
 			case schemas.String:
 				out = append(out, rawTag{Name: e.Str})

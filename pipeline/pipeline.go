@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,7 +203,10 @@ func (p *Pipeline) Run(ctx context.Context, inputs <-chan Input) (Summary, error
 			}
 		}
 	})
-	batches := make(chan *Batch, p.opts.InFlight)
+	// Unbuffered: a closed batch waits in the batcher until a sender is
+	// free, so memory holds at most InFlight batches in flight and the
+	// open ones.
+	batches := make(chan *Batch)
 	g.Go(func() error {
 		defer close(batches)
 		return p.batch(ctx, normalized, batches)
@@ -251,15 +256,35 @@ func (p *Pipeline) validate(c *chunk) {
 
 func violationReject(o Origin, row schemas.Value, v []Violation) Reject {
 	first := v[0]
-	field, _, _ := cutField(first.Field)
+	field, sub, _ := cutField(first.Field)
 	msg := first.Message
+	if sub != "" {
+		msg = bracket(sub) + " " + msg
+	}
 	if first.Keyword == "required" && field == FieldValue {
 		msg = "is empty: the row has no indicator value"
 	}
 	for _, more := range v[1:] {
-		msg += "; " + more.Field + " " + more.Message
+		f, sub, _ := cutField(more.Field)
+		msg += "; " + f + bracket(sub) + " " + more.Message
 	}
 	return newReject(o, field, display(row.Get(field)), msg)
+}
+
+// bracket renders a sub-path such as "1.name" as "[1].name".
+func bracket(sub string) string {
+	if sub == "" {
+		return ""
+	}
+	var b strings.Builder
+	for part := range strings.SplitSeq(sub, ".") {
+		if _, err := strconv.Atoi(part); err == nil {
+			b.WriteString("[" + part + "]")
+		} else {
+			b.WriteString("." + part)
+		}
+	}
+	return b.String()
 }
 
 // Violation is a schema violation (see schemas.Violation).

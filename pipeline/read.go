@@ -35,6 +35,7 @@ type emitter struct {
 	resumed int64
 	read    *countingReader
 	slab    []schemas.Member
+	objs    []schemas.Compound
 	stop    <-chan struct{}
 }
 
@@ -67,6 +68,16 @@ func (e *emitter) emit(r Row) error {
 		return e.send(false, nil)
 	}
 	return nil
+}
+
+// object returns an Object Value of members, its Compound carved from a
+// shared slab like the members.
+func (e *emitter) object(members []schemas.Member) schemas.Value {
+	if len(e.objs) == cap(e.objs) {
+		e.objs = make([]schemas.Compound, 0, 1024)
+	}
+	e.objs = append(e.objs, schemas.Compound{Members: members})
+	return schemas.ObjectIn(&e.objs[len(e.objs)-1])
 }
 
 // members returns room for n members, carved from a shared slab so that a

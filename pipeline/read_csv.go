@@ -98,7 +98,9 @@ func (s *csvSource) Read() ([]string, error) {
 		for range s.proj {
 			out = append(out, "")
 		}
-		return append(out, strconv.Itoa(pe.StartLine), describeCSVError(pe)), nil
+		out = append(out, strconv.Itoa(pe.StartLine), describeCSVError(pe))
+		s.out = out
+		return out, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -114,8 +116,9 @@ func (s *csvSource) Read() ([]string, error) {
 	for _, p := range s.proj {
 		out = append(out, p.pick(rec))
 	}
+	out = append(out, strconv.Itoa(s.line), problem)
 	s.out = out
-	return append(out, strconv.Itoa(s.line), problem), nil
+	return out, nil
 }
 
 // ReadAll implements gocsv.CSVReader; gocsv's streaming calls never use
@@ -159,9 +162,9 @@ func describeCSVError(pe *csv.ParseError) string {
 	case errors.Is(pe.Err, csv.ErrQuote) && pe.Line > pe.StartLine:
 		return fmt.Sprintf("unbalanced quotes: a quoted field opened on line %d is not closed properly (lines %d to %d were read as one record)", pe.StartLine, pe.StartLine, pe.Line)
 	case errors.Is(pe.Err, csv.ErrQuote):
-		return fmt.Sprintf("unbalanced quotes in column %d", pe.Column)
+		return fmt.Sprintf("unbalanced quotes (at byte %d of line %d)", pe.Column, pe.Line)
 	case errors.Is(pe.Err, csv.ErrBareQuote):
-		return fmt.Sprintf("a '\"' inside an unquoted field (column %d): quote the field and double the quote", pe.Column)
+		return fmt.Sprintf("a '\"' inside an unquoted field (at byte %d of the line): quote the field and double the quotes inside it", pe.Column)
 	}
 	return "malformed CSV: " + pe.Err.Error()
 }
@@ -203,7 +206,7 @@ func (p *Pipeline) readCSV(ctx context.Context, f *fileState, e *emitter, br *bu
 	}
 	f.setFileLevel(nil, false, nil)
 
-	records := make(chan csvRecord, chunkRows)
+	records := make(chan *csvRecord, chunkRows)
 	done := make(chan error, 1)
 	go func() {
 		done <- gocsv.UnmarshalDecoderToChan(gocsv.NewSimpleDecoderFromCSVReader(src), records)
@@ -213,7 +216,7 @@ func (p *Pipeline) readCSV(ctx context.Context, f *fileState, e *emitter, br *bu
 		if emitErr != nil {
 			continue // drain: csvSource sees the cancelled context and stops
 		}
-		emitErr = e.emit(src.row(e, &rec))
+		emitErr = e.emit(src.row(e, rec))
 	}
 	if err := <-done; err != nil && ctx.Err() == nil {
 		return err
@@ -227,7 +230,7 @@ func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
 	if rec.Err != "" {
 		row.rejects = []Reject{newReject(Origin{File: s.name, Line: rec.Line, Index: -1}, "", "", rec.Err)}
 		row.rowRejected = true
-		row.Fields = schemas.Value{Kind: schemas.Object}
+		row.Fields = schemas.ObjectValue(nil)
 		return row
 	}
 	fs := rec.fields()
@@ -243,7 +246,7 @@ func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
 			m = append(m, schemas.Member{Key: f.name, Val: schemas.Value{Kind: schemas.String, Str: f.val}})
 		}
 	}
-	row.Fields = schemas.Value{Kind: schemas.Object, Members: m}
+	row.Fields = e.object(m)
 	return row
 }
 

@@ -50,7 +50,7 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 		if errors.As(err, &se) {
 			line = lt.lineAt(se.Offset)
 		}
-		return &FileError{File: f.name, Line: line, Err: err}
+		return &FileError{File: f.name, Line: line, Err: fmt.Errorf("invalid JSON, so nothing of the file was sent: %w", err)}
 	}
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return err
@@ -138,7 +138,7 @@ func emitItems(ctx context.Context, dec *json.Decoder, lt *lineTracker, e *emitt
 // itemRow maps one JSON item onto a row: an object's keys through the
 // header aliases, or a bare string as the value.
 func itemRow(o Origin, raw []byte) Row {
-	row := Row{Origin: o, Fields: schemas.Value{Kind: schemas.Object}}
+	row := Row{Origin: o, Fields: schemas.ObjectValue(nil)}
 	var x any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -149,7 +149,7 @@ func itemRow(o Origin, raw []byte) Row {
 	}
 	switch t := x.(type) {
 	case string:
-		row.Fields.Members = []schemas.Member{{Key: FieldValue, Val: schemas.StringValue(t)}}
+		row.Fields = schemas.ObjectValue([]schemas.Member{{Key: FieldValue, Val: schemas.StringValue(t)}})
 	case map[string]any:
 		row.Fields = objectFields(schemas.FromAny(t))
 	default:
@@ -163,9 +163,9 @@ func itemRow(o Origin, raw []byte) Row {
 // keys for one field, the best-ranked wins. Numbers and booleans of scalar
 // fields keep their kind, so the schema sees what the file said.
 func objectFields(obj schemas.Value) schemas.Value {
-	out := schemas.Value{Kind: schemas.Object}
+	var out []schemas.Member
 	rank := map[string]int{}
-	for _, m := range obj.Members {
+	for _, m := range obj.Members() {
 		key := typeKey(m.Key)
 		field := headerNames[key]
 		if field == "" {
@@ -176,18 +176,18 @@ func objectFields(obj schemas.Value) schemas.Value {
 			if r >= old {
 				continue
 			}
-			for i := range out.Members {
-				if out.Members[i].Key == field {
-					out.Members[i].Val = m.Val
+			for i := range out {
+				if out[i].Key == field {
+					out[i].Val = m.Val
 				}
 			}
 			rank[field] = r
 			continue
 		}
 		rank[field] = r
-		out.Members = append(out.Members, schemas.Member{Key: field, Val: m.Val})
+		out = append(out, schemas.Member{Key: field, Val: m.Val})
 	}
-	return out
+	return schemas.ObjectValue(out)
 }
 
 // scanJSON is the first pass: it reads the whole document, checking its
@@ -304,7 +304,7 @@ func (p *Pipeline) readJSONL(ctx context.Context, f *fileState, e *emitter, br *
 		text := bytes.TrimSpace(buf)
 		switch {
 		case long:
-			row := Row{Origin: o, Fields: schemas.Value{Kind: schemas.Object}, rowRejected: true}
+			row := Row{Origin: o, Fields: schemas.ObjectValue(nil), rowRejected: true}
 			row.rejects = []Reject{newReject(o, "", clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", maxLine))}
 			if err := e.emit(row); err != nil {
 				return err

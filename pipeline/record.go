@@ -116,7 +116,17 @@ type Indicator struct {
 
 	file *fileState
 	sub  *Submission
-	rows []int // data rows (Origin.Row) that this indicator carries
+	// more lists the data rows of duplicates merged into this indicator;
+	// its own row is Origin.Row.
+	more []int
+}
+
+// rows calls f for each data row this indicator carries.
+func (in *Indicator) eachRow(f func(int)) {
+	f(in.Origin.Row)
+	for _, r := range in.more {
+		f(r)
+	}
 }
 
 // An Association links two indicators (a STIX relationship). A sink that

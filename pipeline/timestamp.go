@@ -16,7 +16,8 @@ var (
 
 var (
 	errTimeForm   = errors.New("not a timestamp: use RFC 3339, YYYY-MM-DD, 'YYYY-MM-DD HH:MM:SS' or epoch seconds/ms/µs/ns")
-	errTimeRange  = errors.New("timestamp out of range")
+	errTimeRange  = errors.New("no such date or time (check the month, day, hour and minute)")
+	errTimeHuge   = errors.New("number too large for a timestamp")
 	errTimeBefore = errors.New("timestamp before 1970-01-01")
 	errTimeFuture = errors.New("timestamp after 2100-01-01")
 )
@@ -65,6 +66,9 @@ func parseEpoch(s string) (int64, error) {
 		return scaleEpoch(float64(i), i)
 	}
 	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && f > 1 { // out of float range
+		return 0, errTimeHuge
+	}
 	if err != nil || f != f { // NaN
 		return 0, errTimeForm
 	}
@@ -93,7 +97,7 @@ func scaleEpoch(f float64, i int64) (int64, error) {
 		}
 		return int64(f / 1e6), nil
 	}
-	return 0, errTimeRange
+	return 0, errTimeHuge
 }
 
 // parseDate parses the calendar forms by hand: this runs for every row, and

@@ -166,7 +166,7 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 			rej := newReject(in.Origin, FieldValue, in.Value, ir.Reason)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 			t.reject(f, rej)
-			t.ack(f, in.rows)
+			t.ack(f, in)
 			continue
 		}
 		if fr, ok := failed[i]; ok || err != nil {
@@ -183,7 +183,7 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 		}
 		c.Delivered++
 		t.s.Delivered++
-		t.ack(f, in.rows)
+		t.ack(f, in)
 	}
 	for _, f := range b.files {
 		if f.in.Ack != nil && err == nil {
@@ -206,17 +206,17 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 
 // ack marks rows acknowledged; a row that yielded several indicators is
 // acknowledged with its last one.
-func (t *tracker) ack(f *fileState, rows []int) {
-	for _, r := range rows {
+func (t *tracker) ack(f *fileState, in *Indicator) {
+	in.eachRow(func(r int) {
 		if n, ok := f.multi[r]; ok {
 			if n > 1 {
 				f.multi[r] = n - 1
-				continue
+				return
 			}
 			delete(f.multi, r)
 		}
 		f.acked.add(r)
-	}
+	})
 }
 
 // fileRead accounts for a file's last chunk leaving the batcher.

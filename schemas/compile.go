@@ -416,10 +416,10 @@ func (n *node) typeNames() string {
 	var names []string
 	for k := Null; k <= Object; k++ {
 		if n.types&(1<<k) != 0 {
-			names = append(names, k.String())
+			names = append(names, article(k.String()))
 		}
 		if k == Number && n.integer && n.types&(1<<Number) == 0 {
-			names = append(names, "integer")
+			names = append(names, "an integer")
 		}
 	}
 	return strings.Join(names, " or ")
@@ -429,7 +429,14 @@ func kindName(v Value) string {
 	if v.Kind == Number && !isInteger(v.Str) {
 		return "a fractional number"
 	}
-	return "a " + v.Kind.String()
+	return article(v.Kind.String())
+}
+
+func article(noun string) string {
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
 }
 
 func (n *node) validateString(s, path string, out *[]Violation) {
@@ -478,14 +485,14 @@ func (n *node) validateNumber(lit, path string, out *[]Violation) {
 }
 
 func (n *node) validateArray(v Value, path string, out *[]Violation) {
-	if n.minItems >= 0 && len(v.Items) < n.minItems {
+	if n.minItems >= 0 && len(v.Items()) < n.minItems {
 		*out = append(*out, Violation{path, "minItems", fmt.Sprintf("must have at least %d items", n.minItems)})
 	}
-	if n.maxItems >= 0 && len(v.Items) > n.maxItems {
-		*out = append(*out, Violation{path, "maxItems", fmt.Sprintf("has %d items, more than the %d allowed", len(v.Items), n.maxItems)})
+	if n.maxItems >= 0 && len(v.Items()) > n.maxItems {
+		*out = append(*out, Violation{path, "maxItems", fmt.Sprintf("has %d items, more than the %d allowed", len(v.Items()), n.maxItems)})
 	}
 	if n.items != nil {
-		for i, e := range v.Items {
+		for i, e := range v.Items() {
 			n.items.validate(e, join(path, strconv.Itoa(i)), out)
 		}
 	}
@@ -503,7 +510,7 @@ func (n *node) validateObject(v Value, path string, out *[]Violation) {
 		}
 	}
 	if n.noExtra {
-		for _, m := range v.Members {
+		for _, m := range v.Members() {
 			if m.Val.Kind != Missing && !slices.ContainsFunc(n.props, func(p prop) bool { return p.name == m.Key }) {
 				*out = append(*out, Violation{join(path, m.Key), "additionalProperties", "is not allowed"})
 			}
@@ -631,12 +638,12 @@ func equal(a, b Value) bool {
 		db, ok2 := parseDecimal(b.Str)
 		return ok1 && ok2 && da == db
 	case Array:
-		return slices.EqualFunc(a.Items, b.Items, equal)
+		return slices.EqualFunc(a.Items(), b.Items(), equal)
 	case Object:
-		if len(a.Members) != len(b.Members) {
+		if len(a.Members()) != len(b.Members()) {
 			return false
 		}
-		for _, m := range a.Members {
+		for _, m := range a.Members() {
 			if !equal(m.Val, b.Get(m.Key)) {
 				return false
 			}

@@ -9,15 +9,15 @@ import (
 )
 
 func obj(kv ...any) Value {
-	v := Value{Kind: Object}
+	var members []Member
 	for i := 0; i < len(kv); i += 2 {
 		val, ok := kv[i+1].(Value)
 		if !ok {
 			val = FromAny(kv[i+1])
 		}
-		v.Members = append(v.Members, Member{Key: kv[i].(string), Val: val})
+		members = append(members, Member{Key: kv[i].(string), Val: val})
 	}
-	return v
+	return ObjectValue(members)
 }
 
 func num(s string) Value { return Value{Kind: Number, Str: s} }
@@ -194,9 +194,9 @@ func hugeNumber(v Value) bool {
 		d, ok := parseDecimal(v.Str)
 		return !ok || d.exp > 1000 || d.exp < -1000 || len(v.Str) > 1000
 	case Array:
-		return slices.ContainsFunc(v.Items, hugeNumber)
+		return slices.ContainsFunc(v.Items(), hugeNumber)
 	case Object:
-		return slices.ContainsFunc(v.Members, func(m Member) bool { return hugeNumber(m.Val) })
+		return slices.ContainsFunc(v.Members(), func(m Member) bool { return hugeNumber(m.Val) })
 	}
 	return false
 }

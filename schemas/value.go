@@ -33,14 +33,51 @@ func (k Kind) String() string {
 // A Value is a small JSON document model that the fast validator walks
 // without reflection: readers build it directly (a CSV field is a String)
 // or convert decoded JSON with FromAny. The zero Value is Missing.
+//
+// A Value is small (32 bytes) because the pipeline holds one per field of
+// every row in flight: arrays and objects keep their contents behind one
+// pointer.
 type Value struct {
 	Kind Kind
 	// Str holds a String's text, a Number's literal, or "true"/"false".
 	Str string
+	c   *Compound
+}
+
+// A Compound holds the contents of an Array or an Object.
+type Compound struct {
 	// Items holds an Array's elements.
 	Items []Value
 	// Members holds an Object's members in document order.
 	Members []Member
+}
+
+// ArrayValue returns an Array Value of items.
+func ArrayValue(items []Value) Value { return Value{Kind: Array, c: &Compound{Items: items}} }
+
+// ObjectValue returns an Object Value of members.
+func ObjectValue(members []Member) Value {
+	return Value{Kind: Object, c: &Compound{Members: members}}
+}
+
+// ObjectIn returns an Object Value whose contents live in c: a caller that
+// builds many objects can allocate their Compounds together.
+func ObjectIn(c *Compound) Value { return Value{Kind: Object, c: c} }
+
+// Items returns an Array's elements (nil for other kinds).
+func (v Value) Items() []Value {
+	if v.c == nil || v.Kind != Array {
+		return nil
+	}
+	return v.c.Items
+}
+
+// Members returns an Object's members (nil for other kinds).
+func (v Value) Members() []Member {
+	if v.c == nil || v.Kind != Object {
+		return nil
+	}
+	return v.c.Members
 }
 
 // A Member is one key and value of an Object.
@@ -54,9 +91,13 @@ func StringValue(s string) Value { return Value{Kind: String, Str: s} }
 
 // Get returns the member of an Object named key, or a Missing Value.
 func (v Value) Get(key string) Value {
-	for i := range v.Members {
-		if v.Members[i].Key == key {
-			return v.Members[i].Val
+	if v.c == nil {
+		return Value{}
+	}
+	m := v.c.Members
+	for i := range m {
+		if m[i].Key == key {
+			return m[i].Val
 		}
 	}
 	return Value{}
@@ -89,13 +130,13 @@ func FromAny(x any) Value {
 		for i, e := range t {
 			items[i] = FromAny(e)
 		}
-		return Value{Kind: Array, Items: items}
+		return ArrayValue(items)
 	case []string:
 		items := make([]Value, len(t))
 		for i, e := range t {
 			items[i] = StringValue(e)
 		}
-		return Value{Kind: Array, Items: items}
+		return ArrayValue(items)
 	case map[string]any:
 		keys := make([]string, 0, len(t))
 		for k := range t {
@@ -106,7 +147,7 @@ func FromAny(x any) Value {
 		for i, k := range keys {
 			members[i] = Member{Key: k, Val: FromAny(t[k])}
 		}
-		return Value{Kind: Object, Members: members}
+		return ObjectValue(members)
 	}
 	return Value{Kind: Null}
 }
@@ -123,14 +164,14 @@ func (v Value) Any() any {
 	case String:
 		return v.Str
 	case Array:
-		out := make([]any, len(v.Items))
-		for i, e := range v.Items {
+		out := make([]any, len(v.Items()))
+		for i, e := range v.Items() {
 			out[i] = e.Any()
 		}
 		return out
 	case Object:
-		out := make(map[string]any, len(v.Members))
-		for _, m := range v.Members {
+		out := make(map[string]any, len(v.Members()))
+		for _, m := range v.Members() {
 			if m.Val.Kind != Missing {
 				out[m.Key] = m.Val.Any()
 			}

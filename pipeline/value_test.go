@@ -1,0 +1,188 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		in, typ, canon, note string
+		bad                  bool
+	}{
+		{in: "198.51.100.1", typ: "ip", canon: "198.51.100.1"},
+		{in: "2001:0DB8::0001", typ: "ipv6", canon: "2001:db8::1"},
+		{in: "::ffff:198.51.100.1", typ: "ip", canon: "198.51.100.1"},
+		{in: "198.51.100.0/24", typ: "cidr", canon: "198.51.100.0/24"},
+		{in: "Example.COM", typ: "domain", canon: "example.com"},
+		{in: "example.com.", typ: "domain", canon: "example.com"},
+		{in: "bücher.example", typ: "domain", canon: "xn--bcher-kva.example"},
+		{in: "xn--bcher-kva.example", typ: "domain", canon: "xn--bcher-kva.example"},
+		{in: "HTTPS://Example.COM/Path?Q=1", typ: "url", canon: "https://example.com/Path?Q=1"},
+		{in: "http://bücher.example/x", typ: "url", canon: "http://xn--bcher-kva.example/x"},
+		{in: "http://[2001:DB8::1]:8080/", typ: "url", canon: "http://[2001:db8::1]:8080/"},
+		{in: "example.com/path/x.php", typ: "url", canon: "http://example.com/path/x.php"},
+		{in: "198.51.100.7:9338/dot.gif", typ: "url", canon: "http://198.51.100.7:9338/dot.gif"},
+		{in: "198.51.100.7:443", typ: "ip", canon: "198.51.100.7", note: "port 443"},
+		{in: "[2001:db8::1]:443", typ: "ipv6", canon: "2001:db8::1", note: "port 443"},
+		{in: "evil.example.com:8443", typ: "domain", canon: "evil.example.com", note: "port 8443"},
+		{in: "User@Mail.Example.ORG", typ: "email", canon: "User@mail.example.org"},
+		{in: "d41d8cd98f00b204e9800998ecf8427e", typ: "md5", canon: "d41d8cd98f00b204e9800998ecf8427e"},
+		{in: "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709", typ: "sha1", canon: "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+		{in: strings.Repeat("A", 64), typ: "sha256", canon: strings.Repeat("a", 64)},
+		{in: strings.Repeat("b", 128), typ: "sha512", canon: strings.Repeat("b", 128)},
+		{in: "cve-2021-44228", typ: "cve", canon: "CVE-2021-44228"},
+		{in: "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", typ: "btc", canon: "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"},
+		{in: "invoice.exe", bad: true},
+		{in: "just words", bad: true},
+		{in: "fe80::1%eth0", bad: true},
+		{in: "010.1.1.1", bad: true},
+		{in: "http:///nohost", bad: true},
+		{in: "http://exa mple.com/", bad: true},
+	}
+	for _, tt := range tests {
+		typ, canon, note, err := detect(tt.in)
+		if tt.bad {
+			if err == nil {
+				t.Errorf("detect(%q) = %s %q, want an error", tt.in, typ, canon)
+			}
+			continue
+		}
+		if err != nil || string(typ) != tt.typ || canon != tt.canon || note != tt.note {
+			t.Errorf("detect(%q) = %s %q %q %v; want %s %q %q", tt.in, typ, canon, note, err, tt.typ, tt.canon, tt.note)
+		}
+	}
+}
+
+func TestCanonicalDeclared(t *testing.T) {
+	tests := []struct {
+		typ      Type
+		in, want string
+		bad      bool
+	}{
+		{typ: URL, in: "example.com", want: "http://example.com"},
+		{typ: URL, in: "ftp://Files.Example.com/a", want: "ftp://files.example.com/a"},
+		{typ: Domain, in: "internal.local", want: "internal.local"},
+		{typ: Domain, in: "invoice.exe", want: "invoice.exe"}, // declared: no TLD check
+		{typ: Domain, in: "not_a_domain", bad: true},
+		{typ: IP, in: "198.51.100.9:80", want: "198.51.100.9"},
+		{typ: IP, in: "300.1.1.1", bad: true},
+		{typ: MD5, in: "abc", bad: true},
+		{typ: SHA256, in: strings.Repeat("c", 40), bad: true},
+		{typ: CIDR, in: "198.51.100.9", want: "198.51.100.9/32"},
+		{typ: Email, in: "a@b", bad: true},
+		{typ: Malware, in: "Emotet", want: "Emotet"},
+	}
+	for _, tt := range tests {
+		got, _, err := canonical(tt.typ, tt.in)
+		if tt.bad != (err != nil) || !tt.bad && got != tt.want {
+			t.Errorf("canonical(%s, %q) = %q, %v; want %q (error %v)", tt.typ, tt.in, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+func TestRefang(t *testing.T) {
+	tests := map[string]string{
+		"hxxp://evil[.]com/a":            "http://evil.com/a",
+		"hxxps[://]evil[.]com":           "https://evil.com",
+		"HXXPS://evil(.)com":             "https://evil.com",
+		"evil[dot]example{.}com":         "evil.example.com",
+		"user[@]evil[.]com":              "user@evil.com",
+		"user[at]evil[.]com":             "user@evil.com",
+		"104.21.84[.]251":                "104.21.84.251",
+		"hxxp[:]//evil.com":              "http://evil.com",
+		"fxp://files[.]example[.]com/x":  "ftp://files.example.com/x",
+		"plain.example.com":              "plain.example.com",
+		"https://example.com/a[.]b?x=[]": "https://example.com/a.b?x=[]",
+	}
+	for in, want := range tests {
+		if got := refang(in); got != want {
+			t.Errorf("refang(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	tests := map[string]string{
+		"  evil.com  ":         "evil.com",
+		"\u200eevil.com\u200b": "evil.com",
+		"\ufeffevil.com":       "evil.com",
+		"evil.com\u00a0":       "evil.com",
+		"a\u202eb":             "ab",
+	}
+	for in, want := range tests {
+		if got := cleanText(in); got != want {
+			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCleanTag(t *testing.T) {
+	tests := map[string]string{
+		"Brute Force":   "brute-force",
+		"APT.28":        "apt-28",
+		"c2":            "c2",
+		"  mixed_Case ": "mixed_case",
+		"!!!":           "",
+		"Ünïcode tag":   "ünïcode-tag",
+		"a -- b":        "a-b",
+		"trailing-":     "trailing",
+		"tag:with/sep":  "tag-with-sep",
+		"emoji🔥tag":     "emojitag",
+	}
+	for in, want := range tests {
+		if got := cleanTag(in); got != want {
+			t.Errorf("cleanTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := cleanTag(strings.Repeat("x", 300)); len(got) != maxTagLen {
+		t.Errorf("a long tag is cut to %d runes, got %d", maxTagLen, len(got))
+	}
+}
+
+func TestLookupType(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Type
+		notInd  bool
+		unknown bool
+	}{
+		{in: "FileHash-SHA256", want: SHA256},
+		{in: "ipaddress", want: IP},
+		{in: "ip_port", want: IP},
+		{in: "hostname", want: Domain},
+		{in: "URL", want: URL},
+		{in: "email-address", want: Email},
+		{in: "hash", want: ""},
+		{in: "filename", notInd: true},
+		{in: "command_line", notInd: true},
+		{in: "user_agent", notInd: true},
+		{in: "spaceship", unknown: true},
+	}
+	for _, tt := range tests {
+		got, what, ok := lookupType(tt.in)
+		if ok == tt.unknown || got != tt.want || (what != "") != tt.notInd {
+			t.Errorf("lookupType(%q) = %q, %q, %v", tt.in, got, what, ok)
+		}
+	}
+}
+
+func FuzzNormalizeValue(f *testing.F) {
+	for _, s := range []string{"hxxp://evil[.]com", "198.51.100.1:80", "bücher.example", "a@b.com", "[::1]:1", "http://[::1%25eth0]/", "x.y/z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		typ, canon, _, err := detect(refang(cleanText(s)))
+		if err != nil {
+			return
+		}
+		if canon == "" || typ == "" {
+			t.Fatalf("detect(%q) gave type %q value %q", s, typ, canon)
+		}
+		// Canonical forms are stable: normalizing again changes nothing.
+		typ2, canon2, _, err := detect(canon)
+		if err != nil || canon2 != canon || typ2 != typ {
+			t.Fatalf("detect(%q) = %s %q, but again gives %s %q %v", s, typ, canon, typ2, canon2, err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -22,6 +23,9 @@ type Batch struct {
 	opened time.Time
 	index  map[dedupKey]int
 	files  []*fileState
+	// wait, for a batch of associations, closes when the indicators of its
+	// file were all acknowledged.
+	wait <-chan struct{}
 }
 
 // dedupKey identifies duplicates: the same value and type from one file.
@@ -214,6 +218,33 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 							abandon()
 							return err
 						}
+					}
+				}
+			}
+			if c.last && len(c.assocs) > 0 {
+				if !p.opts.Associations {
+					p.tracker.extra("associations_not_applicable", int64(len(c.assocs)))
+				} else {
+					// Send what carries this file's indicators now, then
+					// the associations, which wait for them.
+					for _, k := range slices.Clone(order) {
+						if slices.Contains(open[k].files, c.file) {
+							if err := emit(k); err != nil {
+								abandon()
+								return err
+							}
+						}
+					}
+					seq++
+					b := &Batch{Seq: seq, Sub: c.file.subs.base, Associations: c.assocs, files: []*fileState{c.file}}
+					b.wait = p.tracker.waitItems(c.file)
+					p.tracker.closed(b)
+					select {
+					case out <- b:
+					case <-ctx.Done():
+						p.tracker.finish(b, Result{}, ctx.Err())
+						abandon()
+						return ctx.Err()
 					}
 				}
 			}

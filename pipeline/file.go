@@ -82,6 +82,14 @@ type fileState struct {
 	finished bool
 	acked    rangeSet
 	multi    map[int]int // rows with several indicators: how many are unacknowledged
+	// itemBatches counts the file's batches of indicators not yet
+	// finished; itemsDone closes when it reaches zero after the file's
+	// associations were batched (they wait for it).
+	itemBatches int
+	itemsDone   chan struct{}
+	// ends, when the file has associations, collects the indicators the
+	// sink took, so that an association is only sent between two of them.
+	ends map[Endpoint]bool
 }
 
 // fileSubs holds a file's base submission (its own tags and enclaves, else
@@ -148,6 +156,8 @@ type chunk struct {
 	// resumed counts, on the final chunk, the rows skipped because the
 	// ledger had them acknowledged.
 	resumed int64
+	// assocs, on the final chunk, are the file's associations.
+	assocs []*Association
 }
 
 // rangeSet is a set of non-negative ints kept as sorted [from, to)

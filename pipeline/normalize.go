@@ -60,9 +60,6 @@ func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]Tag, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	if len(enclaves) == 0 {
-		return nil, errors.New("tags need an enclave, and none is configured")
-	}
 	out := make([]Tag, 0, len(raw))
 	seen := make(map[Tag]bool, len(raw))
 	for _, t := range raw {
@@ -70,8 +67,12 @@ func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]Tag, error) {
 		if name == "" {
 			continue // nothing usable is left of it, e.g. "!!!"
 		}
-		enc := enclaves[0]
-		if t.Enclave != "" {
+		enc := ""
+		if len(enclaves) > 0 {
+			enc = enclaves[0]
+		}
+		// Sinks without enclaves (ThreatWinds) take tags as plain names.
+		if t.Enclave != "" && len(enclaves) > 0 {
 			id, err := r.ResolveEnclave(t.Enclave)
 			if err != nil {
 				return nil, fmt.Errorf("tag %q: %w", t.Name, err)

@@ -87,6 +87,11 @@ type Options struct {
 	OnReject func(Reject)
 	// KeepRejects keeps each file's rejects in its FileResult.
 	KeepRejects bool
+	// Associations says the sink takes associations (STIX relationships
+	// between indicators). They travel in batches of their own, after the
+	// file's indicators were acknowledged. Without it they are counted as
+	// not applicable.
+	Associations bool
 }
 
 // A Pipeline imports files: read, validate, normalize, batch and sink,
@@ -299,8 +304,24 @@ func cutField(path string) (string, string, bool) {
 	return path, "", false
 }
 
-// send hands one batch to the sink and accounts for the outcome.
+// send hands one batch to the sink and accounts for the outcome. A batch
+// of associations first waits for its file's indicators: every batch
+// before it was already taken by a sender (the channel is unbuffered), so
+// the wait cannot starve.
 func (p *Pipeline) send(ctx context.Context, b *Batch) error {
+	if b.wait != nil {
+		select {
+		case <-b.wait:
+		case <-ctx.Done():
+			p.tracker.finish(b, Result{}, ctx.Err())
+			return nil
+		}
+		p.tracker.deliverable(b)
+		if len(b.Associations) == 0 {
+			p.tracker.finish(b, Result{}, nil)
+			return nil
+		}
+	}
 	res, err := p.opts.Sink.Send(ctx, b)
 	p.tracker.finish(b, res, err)
 	if err != nil && errors.Is(err, ErrFatal) {

@@ -20,6 +20,7 @@ const (
 	FormatCSV   = "csv"
 	FormatJSON  = "json"
 	FormatJSONL = "jsonl"
+	FormatSTIX  = "stix"
 )
 
 // chunkRows is how many rows travel together between stages.
@@ -36,6 +37,8 @@ type emitter struct {
 	read    *countingReader
 	slab    []schemas.Member
 	objs    []schemas.Compound
+	// assocs are the file's associations, sent with its last chunk.
+	assocs []*Association
 	stop    <-chan struct{}
 }
 
@@ -103,6 +106,7 @@ func (e *emitter) send(last bool, err error) error {
 	}
 	if last {
 		c.resumed = e.resumed
+		c.assocs = e.assocs
 	}
 	select {
 	case e.out <- c:
@@ -193,7 +197,7 @@ func (p *Pipeline) readInto(ctx context.Context, f *fileState, e *emitter) error
 	}
 	f.format = detectFormat(f.in.Path, head, p.route.Format)
 	switch f.format {
-	case FormatJSON, FormatJSONL:
+	case FormatJSON, FormatJSONL, FormatSTIX:
 		return p.readJSON(ctx, f, e, file, br)
 	}
 	return p.readCSV(ctx, f, e, br)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -31,6 +32,9 @@ type jsonMeta struct {
 	shape    jsonShape
 	tags     schemas.Value // a submission's top-level tags
 	enclaves schemas.Value // a submission's enclaveIds
+	// stix is set when the document holds STIX objects, with their layout.
+	stix      bool
+	stixShape stixShape
 }
 
 // readJSON reads a JSON document in two streamed passes: the first checks
@@ -39,6 +43,9 @@ type jsonMeta struct {
 // second emits the items. JSONL goes line by line instead.
 func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file *os.File, br *bufio.Reader) error {
 	if f.format == FormatJSONL {
+		if first, _ := br.Peek(4096); looksSTIX(firstLine(first)) {
+			return p.readSTIX(ctx, f, e, file, stixLines)
+		}
 		f.setFileLevel(nil, false, nil)
 		return p.readJSONL(ctx, f, e, br)
 	}
@@ -58,6 +65,9 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 	second := bufio.NewReaderSize(file, 64<<10)
 	if head, _ := second.Peek(3); bytes.HasPrefix(head, utf8BOM) {
 		second.Discard(3)
+	}
+	if meta.stix || f.format == FormatSTIX {
+		return p.readSTIX(ctx, f, e, file, meta.stixShape)
 	}
 	if meta.shape == shapeStream {
 		f.format = FormatJSONL
@@ -206,10 +216,13 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 	switch tok {
 	case json.Delim('['):
 		meta.shape = shapeArray
-		for dec.More() {
+		for i := 0; dec.More(); i++ {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return meta, err
+			}
+			if i == 0 && looksSTIX(skip) {
+				meta.stix, meta.stixShape = true, stixArray
 			}
 		}
 		if _, err := dec.Token(); err != nil {
@@ -217,6 +230,7 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 		}
 	case json.Delim('{'):
 		meta.shape = shapeItem
+		var typ, id string
 		for dec.More() {
 			tok, err := dec.Token()
 			if err != nil {
@@ -232,6 +246,10 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 				if len(raw) > 0 && raw[0] == '[' {
 					meta.shape = shapeSubmission
 				}
+			case "type":
+				json.Unmarshal(raw, &typ)
+			case "id":
+				json.Unmarshal(raw, &id)
 			case "tags", "enclaveIds":
 				var x any
 				d := json.NewDecoder(bytes.NewReader(raw))
@@ -252,6 +270,12 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 		if meta.shape == shapeItem {
 			meta.tags, meta.enclaves = schemas.Value{}, schemas.Value{}
 		}
+		switch {
+		case typ == "bundle":
+			meta.stix, meta.stixShape = true, stixBundle
+		case typ != "" && strings.HasPrefix(id, typ+"--"):
+			meta.stix, meta.stixShape = true, stixSingle
+		}
 	default:
 		return meta, fmt.Errorf("a JSON document must be an array or an object, not %v", tok)
 	}
@@ -261,6 +285,9 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 			return meta, err
 		}
 		meta.shape = shapeStream
+		if meta.stix {
+			meta.stixShape = stixLines
+		}
 		for {
 			var skip json.RawMessage
 			err := dec.Decode(&skip)
@@ -274,6 +301,22 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 		}
 	}
 	return meta, nil
+}
+
+// firstLine returns the first non-blank line of b.
+func firstLine(b []byte) []byte {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			return t
+		}
+	}
+	return nil
 }
 
 // readJSONL emits one row per non-blank line; a line that does not parse

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -79,7 +80,11 @@ func (t *tracker) row(f *fileState, r *Row) {
 	case r.skip != "":
 		c.RowsSkipped++
 		t.s.RowsSkipped++
-		rej := newReject(r.Origin, FieldValue, display(r.Get(FieldValue)), r.skip)
+		field, value := "", display(r.Get(FieldValue))
+		if value != "" {
+			field = FieldValue
+		}
+		rej := newReject(r.Origin, field, value, r.skip)
 		rej.Skipped = true
 		t.reject(f, rej)
 		f.acked.add(r.Row)
@@ -129,7 +134,61 @@ func (t *tracker) closed(b *Batch) {
 	t.s.Batches++
 	for _, f := range b.files {
 		f.pending++
+		if len(b.Items) > 0 {
+			f.itemBatches++
+		}
 	}
+}
+
+// waitItems returns a channel that closes when every batch of f's
+// indicators closed so far is finished.
+func (t *tracker) waitItems(f *fileState) <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f.itemsDone = make(chan struct{})
+	if f.itemBatches == 0 {
+		close(f.itemsDone)
+	}
+	return f.itemsDone
+}
+
+// collectEnds makes the tracker remember which of f's indicators the sink
+// took, for its associations.
+func (t *tracker) collectEnds(f *fileState) {
+	t.mu.Lock()
+	f.ends = map[Endpoint]bool{}
+	t.mu.Unlock()
+}
+
+// deliverable splits a batch of associations: those whose two ends were
+// both delivered, and the others, which are rejected here with the reason.
+func (t *tracker) deliverable(b *Batch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keep := b.Associations[:0:0]
+	for _, a := range b.Associations {
+		f := a.file
+		if f.ends == nil || f.ends[a.From] && f.ends[a.To] {
+			keep = append(keep, a)
+			continue
+		}
+		missing := a.From
+		if f.ends[a.From] {
+			missing = a.To
+		}
+		rej := newReject(a.Origin, "relationship", string(a.From.Type)+" "+a.From.Value+" → "+string(a.To.Type)+" "+a.To.Value,
+			fmt.Sprintf("not sent: %s %s was not delivered, so the association has nothing to link", missing.Type, missing.Value))
+		rej.Skipped = true
+		t.reject(f, rej)
+		t.s.Extra["associations_skipped"]++
+	}
+	b.Associations = keep
+}
+
+func (t *tracker) extra(key string, n int64) {
+	t.mu.Lock()
+	t.s.Extra[key] += n
+	t.mu.Unlock()
 }
 
 // finish accounts for a batch the sink handled (or that could not be
@@ -156,6 +215,22 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 		if errors.Is(err, context.Canceled) {
 			reason = "not delivered: the run stopped first"
 		}
+	}
+	for i, a := range b.Associations {
+		rej := Reject{}
+		switch ir, ok := refused[i]; {
+		case ok:
+			rej = newReject(a.Origin, "relationship", string(a.From.Type)+" "+a.From.Value+" → "+string(a.To.Type)+" "+a.To.Value, ir.Reason)
+			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
+			t.s.Extra["associations_rejected"]++
+		case err != nil:
+			rej = newReject(a.Origin, "relationship", string(a.From.Type)+" "+a.From.Value+" → "+string(a.To.Type)+" "+a.To.Value, reason)
+			rej.Sink = t.p.opts.SinkName
+			t.s.Extra["associations_failed"]++
+		default:
+			continue
+		}
+		t.reject(a.file, rej)
 	}
 	for i, in := range b.Items {
 		f := in.file
@@ -184,8 +259,17 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 		c.Delivered++
 		t.s.Delivered++
 		t.ack(f, in)
+		if f.ends != nil {
+			f.ends[Endpoint{in.Type, in.Value}] = true
+		}
 	}
 	for _, f := range b.files {
+		if len(b.Items) > 0 {
+			f.itemBatches--
+			if f.itemBatches == 0 && f.itemsDone != nil {
+				close(f.itemsDone)
+			}
+		}
 		if f.in.Ack != nil && err == nil {
 			if aerr := f.in.Ack(f.acked.ranges()); aerr != nil {
 				t.p.log.Error("recording acknowledged rows", "file", f.name, "error", aerr)

@@ -49,6 +49,8 @@ type node struct {
 	anyOf []*node
 	allOf []*node
 	oneOf []*node
+	// if/then/else (draft 7): a failing if selects else.
+	ifN, thenN, elseN *node
 }
 
 type prop struct {
@@ -179,6 +181,23 @@ func (c *compiler) node(s map[string]any, at string) (*node, error) {
 				return nil, fmt.Errorf("%s/$ref: only local #/definitions/NAME references are supported", at)
 			}
 			n.ref = ref
+		case "if", "then", "else":
+			sub, ok := v.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("%s/%s: only a schema object is supported by the fast path", at, k)
+			}
+			sn, err := c.node(sub, at+"/"+k)
+			if err != nil {
+				return nil, err
+			}
+			switch k {
+			case "if":
+				n.ifN = sn
+			case "then":
+				n.thenN = sn
+			default:
+				n.elseN = sn
+			}
 		case "anyOf", "allOf", "oneOf":
 			list, ok := v.([]any)
 			if !ok {
@@ -248,7 +267,7 @@ func (c *compiler) resolve(n *node, seen map[*node]bool) error {
 			return err
 		}
 	}
-	for _, group := range [][]*node{n.anyOf, n.allOf, n.oneOf, {n.items}} {
+	for _, group := range [][]*node{n.anyOf, n.allOf, n.oneOf, {n.items, n.ifN, n.thenN, n.elseN}} {
 		for _, s := range group {
 			if err := c.resolve(s, seen); err != nil {
 				return err
@@ -387,6 +406,15 @@ func (n *node) check(v Value, path string, out *[]Violation) {
 	}
 	if len(n.oneOf) > 0 && n.matching(n.oneOf, v) != 1 {
 		*out = append(*out, Violation{path, "oneOf", "must match exactly one of the allowed forms"})
+	}
+	if n.ifN != nil {
+		if n.matching([]*node{n.ifN}, v) == 1 {
+			if n.thenN != nil {
+				n.thenN.validate(v, path, out)
+			}
+		} else if n.elseN != nil {
+			n.elseN.validate(v, path, out)
+		}
 	}
 }
 

@@ -111,7 +111,7 @@ rejected; 1 something valid could not be delivered, or a fatal error;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newRunCmd(e), newValidateCmd(e), newEmulateCmd(e), newVersionCmd(e))
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newEmulateCmd(e), newVersionCmd(e), newDefinitionsCmd(e))
 	return root
 }
 

@@ -107,7 +107,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 			defer df.Close()
 			w = df
 		}
-		dump = file.New(encoderFor(rc), w)
+		dump = file.New(encoderFor(cfg, rc), w)
 		sink = dump
 	} else {
 		s, err := newSink(cfg, rc, log)
@@ -137,7 +137,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	p, err := pipeline.New(pipeline.Options{
 		Route: route, Sink: sink, Logger: log, Workers: cfg.Workers,
 		InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget), Linger: time.Duration(d.Linger),
-		OnReject: rejects.Write,
+		OnReject: rejects.Write, Associations: takesAssociations(rc),
 	})
 	if err != nil {
 		return err

@@ -109,6 +109,9 @@ func (k KeyCount) String() string {
 	if len(k.Tags) > 0 {
 		tags = strings.Join(k.Tags, ", ")
 	}
+	if len(k.Enclaves) == 0 {
+		return fmt.Sprintf("submission tags %s: %d indicators in %d requests", tags, k.Indicators, k.Submissions)
+	}
 	return fmt.Sprintf("enclaves %s, submission tags %s: %d indicators in %d submissions",
 		strings.Join(k.Enclaves, ", "), tags, k.Indicators, k.Submissions)
 }

@@ -3,9 +3,12 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -194,7 +197,7 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 	if v := r.Get(FieldSightings); v.Kind != schemas.Missing {
 		s := strings.TrimSpace(v.Str)
 		if s != "" && !isMissing(s) {
-			if p.sightings, err = strconv.ParseInt(s, 10, 64); err != nil || p.sightings < 0 {
+			if p.sightings, err = wholeNumber(s); err != nil || p.sightings < 0 {
 				return &FieldError{FieldSightings, s, errors.New("must be a whole number of sightings")}
 			}
 		}
@@ -245,6 +248,10 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 			if !strings.Contains(raw, multiSep) {
 				r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, "is empty"))
 			}
+			continue
+		}
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, "holds bytes that are not text (invalid UTF-8 or control characters): is the file in another encoding? Save it as UTF-8"))
 			continue
 		}
 		t, canon, note, err := n.typed(declared, v)
@@ -316,6 +323,19 @@ func (n *normalizer) tags(v schemas.Value, sub *Submission) ([]Tag, error) {
 		t = []Tag{}
 	}
 	return t, err
+}
+
+// wholeNumber parses an integer written as JSON may write it: 12, 12.0
+// or 1.2e1.
+func wholeNumber(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, errors.New("not a whole number")
+	}
+	return int64(f), nil
 }
 
 func timeField(r *Row, name string) (int64, error) {

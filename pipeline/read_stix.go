@@ -131,8 +131,12 @@ func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw 
 	dec.UseNumber()
 	each := func(array bool) error {
 		if array {
-			if _, err := dec.Token(); err != nil {
+			tok, err := dec.Token()
+			if err != nil {
 				return err
+			}
+			if tok != json.Delim('[') {
+				return fmt.Errorf("the STIX objects must be in an array, found %v", tok)
 			}
 		}
 		for i := 0; !array && i == 0 || array && dec.More(); i++ {

@@ -78,8 +78,8 @@ type Doer struct {
 	opts    HTTPOptions
 	client  *http.Client
 	limiter *rate.Limiter
-	// Retries counts retried attempts.
-	retries atomicCounter
+	// retries counts retried attempts; shared with Unlimited copies.
+	retries *atomicCounter
 }
 
 // NewDoer returns a Doer for opts.
@@ -96,11 +96,18 @@ func NewDoer(opts HTTPOptions) *Doer {
 		ForceAttemptHTTP2:   true,
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify, MinVersion: tls.VersionTLS12}, //nolint:gosec // off only on explicit request, with a warning
 	}
-	d := &Doer{opts: opts, client: &http.Client{Transport: tr, Timeout: opts.Timeout}}
+	d := &Doer{opts: opts, client: &http.Client{Transport: tr, Timeout: opts.Timeout}, retries: &atomicCounter{}}
 	if opts.RatePerMinute > 0 {
 		d.limiter = rate.NewLimiter(rate.Limit(opts.RatePerMinute/60), opts.Burst)
 	}
 	return d
+}
+
+// Unlimited returns a Doer sharing d's connections and retry policy but
+// not its rate limit: for calls the API does not count, such as fetching
+// an OAuth token.
+func (d *Doer) Unlimited() *Doer {
+	return &Doer{opts: d.opts, client: d.client, retries: d.retries}
 }
 
 // Retries returns how many attempts were retried so far.

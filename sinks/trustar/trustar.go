@@ -314,7 +314,8 @@ func (t *tokenCache) get(ctx context.Context, c *Client, force bool) (string, er
 	if !force && t.token != "" && time.Until(t.expiry) > 0 {
 		return t.token, nil
 	}
-	_, body, err := c.doer.Do(ctx, func(ctx context.Context) (*http.Request, error) {
+	// The token call does not count against the API's rate limit.
+	_, body, err := c.doer.Unlimited().Do(ctx, func(ctx context.Context) (*http.Request, error) {
 		form := url.Values{"grant_type": {"client_credentials"}}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/oauth/token", strings.NewReader(form.Encode()))
 		if err != nil {

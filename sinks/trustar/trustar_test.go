@@ -208,7 +208,7 @@ func TestIsolatesRefusedRows(t *testing.T) {
 		t.Fatalf("rejects: got %d, want 7: %+v", len(res.Rejects), res.Rejects)
 	}
 	for _, r := range res.Rejects {
-		if !strings.HasPrefix(b.Items[r.Index].Value, "bad-") || r.Status != 400 || r.TraceID == "" {
+		if !strings.HasPrefix(b.Items[r.Index].Value, "bad-") || r.Status != 400 || r.TraceID == "" || r.ErrorID == "" {
 			t.Errorf("reject %+v points at %s", r, b.Items[r.Index].Value)
 		}
 	}
@@ -260,5 +260,28 @@ func BenchmarkBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Body(bt.Sub, bt.Items)
+	}
+}
+
+func TestRateLimitSparesTheToken(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{})
+	defer srv.Close()
+	c, err := New(Config{URL: srv.URL, Key: "demo", Secret: "demo", HTTP: sinks.HTTPOptions{RatePerMinute: 60, Burst: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := c.Send(context.Background(), batch(1, "r")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("the first submission waited %s: the token call must not use up the rate limit", d)
+	}
+	start = time.Now()
+	if _, err := c.Send(context.Background(), batch(1, "s")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 800*time.Millisecond {
+		t.Errorf("the second submission went after %s: 60 calls a minute is one a second", d)
 	}
 }

@@ -107,5 +107,11 @@ func (e *Emulator) respondFault(w http.ResponseWriter, r *http.Request, status i
 		writeRateLimited(w, wait)
 		return
 	}
+	if kind == "reject" {
+		// The contract for --reject-pattern in both emulators: the
+		// refusal carries x-error and x-error-id, as a gateway would add.
+		w.Header().Set("X-Error", msg)
+		w.Header().Set("X-Error-Id", newUUID())
+	}
 	writeError(w, status, msg)
 }

@@ -237,15 +237,23 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 				return meta, err
 			}
 			key, _ := tok.(string)
+			if key == "content" || key == "objects" {
+				// Possibly huge (a 500 MB bundle is one "objects" array):
+				// walk it item by item instead of holding it.
+				isArray, err := skipValue(dec)
+				if err != nil {
+					return meta, err
+				}
+				if key == "content" && isArray {
+					meta.shape = shapeSubmission
+				}
+				continue
+			}
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
 				return meta, err
 			}
 			switch key {
-			case "content":
-				if len(raw) > 0 && raw[0] == '[' {
-					meta.shape = shapeSubmission
-				}
 			case "type":
 				json.Unmarshal(raw, &typ)
 			case "id":
@@ -301,6 +309,34 @@ func scanJSON(r io.Reader) (jsonMeta, error) {
 		}
 	}
 	return meta, nil
+}
+
+// skipValue reads the next value from dec without holding it whole: an
+// array or object member by member. It reports whether it was an array.
+func skipValue(dec *json.Decoder) (bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return false, err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok || delim == ']' || delim == '}' {
+		return false, nil
+	}
+	for dec.More() {
+		if delim == '{' {
+			if _, err := dec.Token(); err != nil {
+				return false, err
+			}
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return false, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return false, err
+	}
+	return delim == '[', nil
 }
 
 // firstLine returns the first non-blank line of b.

@@ -17,6 +17,7 @@
 // Usage, from inside the module:
 //
 //	go run ./cmd/iocbench [--rows N] [--linearity=false] [--dir DIR] [--keep] [--strict] [--iocpipe-args "..."]
+//	go run ./cmd/iocbench stix [--mb 200]   # a large STIX bundle: memory must stay flat
 package main
 
 import (
@@ -65,6 +66,13 @@ func main() {
 
 // run runs iocbench with the command-line args and returns the exit code.
 func run(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == stixCommand {
+		if err := runSTIX(ctx, args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "iocbench:", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) > 0 && args[0] == bareCommand {
 		if err := runBare(ctx, args[1:]); err != nil {
 			fmt.Fprintln(os.Stderr, "iocbench:", err)

@@ -42,12 +42,16 @@ demo: build
 	  test -n "$$url" || { cat $(DEMO)/emulate.log; kill $$(cat $(DEMO)/emulate.pid); exit 1; }; \
 	  sed "s#__URL__#$$url#" testdata/demo.yaml > $(DEMO)/config.yaml; \
 	  echo "emulators on $$url (config: $(DEMO)/config.yaml)"; \
-	  echo; echo "== iocpipe run --config $(DEMO)/config.yaml testdata/inputs/"; \
-	  TRUSTAR_API_KEY=demo TRUSTAR_API_SECRET=demo $(BIN) run --config $(DEMO)/config.yaml \
+	  echo; echo "== TruSTAR: iocpipe run --config $(DEMO)/config.yaml --route feeds testdata/inputs/"; \
+	  TRUSTAR_API_KEY=demo TRUSTAR_API_SECRET=demo $(BIN) run --config $(DEMO)/config.yaml --route feeds \
 	    --report $(DEMO)/report.json testdata/inputs/; code=$$?; \
 	  echo; echo "== exit code $$code (0: all delivered; 3: delivered, but the rows listed above were rejected)"; \
+	  echo; echo "== ThreatWinds: iocpipe run --config $(DEMO)/config.yaml --route threatwinds testdata/inputs/stix21-bundle.json"; \
+	  THREATWINDS_API_KEY=reporter THREATWINDS_API_SECRET=reporter $(BIN) run --config $(DEMO)/config.yaml --route threatwinds \
+	    --rejects $(DEMO)/threatwinds-rejects.jsonl testdata/inputs/stix21-bundle.json; twcode=$$?; \
+	  echo; echo "== exit code $$twcode (rejects and skipped STIX objects with their reasons: $(DEMO)/threatwinds-rejects.jsonl)"; \
 	  kill $$(cat $(DEMO)/emulate.pid); \
-	  test $$code -eq 0 -o $$code -eq 3
+	  test $$code -eq 0 -o $$code -eq 3 && test $$twcode -eq 0 -o $$twcode -eq 3
 
 bench:
 	$(GO) run ./cmd/iocbench

@@ -242,8 +242,12 @@ func printSummary(w io.Writer, s pipeline.Summary, dry bool) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%-12s %d\n", strings.ReplaceAll(k, "_", " "), s.Extra[k])
+	if len(keys) > 0 {
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), s.Extra[k])
+		}
+		fmt.Fprintf(w, "sink         %s\n", strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(w, "duration     %s\n", s.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "rate         %.0f indicators/s\n", perSecond(s))

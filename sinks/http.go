@@ -10,6 +10,7 @@ package sinks
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/iocpipe/iocpipe/pipeline"
 )
 
 // HTTPOptions configures the HTTP side of a sink. The zero value of each
@@ -185,6 +188,10 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
+		if certError(err) {
+			// Retrying cannot make an untrusted certificate trusted.
+			return nil, nil, fmt.Errorf("%w: TLS certificate not trusted (fix the server's certificate or the system's CA store; insecure_skip_verify is for tests only): %v", pipeline.ErrFatal, err)
+		}
 		var he *HTTPError
 		hint := time.Duration(0)
 		if errors.As(err, &he) {
@@ -261,6 +268,15 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder) (*http.R
 	}
 	he.Body = body
 	return resp, body, he
+}
+
+// certError reports a TLS certificate that failed verification.
+func certError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 // RetryAfter parses a Retry-After header: seconds or an HTTP date.

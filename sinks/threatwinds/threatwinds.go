@@ -288,6 +288,9 @@ var roles = map[string]string{
 
 // fatal returns the error for a 401 or 403, else nil.
 func (c *Client) fatal(err error) error {
+	if errors.Is(err, pipeline.ErrFatal) {
+		return err
+	}
 	var he *sinks.HTTPError
 	if !errors.As(err, &he) || (he.Status != http.StatusUnauthorized && he.Status != http.StatusForbidden) {
 		return nil

@@ -1,0 +1,159 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+func TestMerge(t *testing.T) {
+	f := &fileState{}
+	sub := &Submission{Key: "k", TagLevel: LevelRoute}
+	tag := func(names ...string) []Tag {
+		var out []Tag
+		for _, n := range names {
+			out = append(out, Tag{Name: n, Enclave: "e"})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		a, b Indicator
+		want Indicator
+	}{
+		{
+			name: "sightings summed, widest times",
+			a:    Indicator{FirstSeen: 200, LastSeen: 300, Sightings: 2},
+			b:    Indicator{FirstSeen: 100, LastSeen: 250, Sightings: 3},
+			want: Indicator{FirstSeen: 100, LastSeen: 300, Sightings: 5},
+		},
+		{
+			name: "unknown times do not win",
+			a:    Indicator{FirstSeen: 0, LastSeen: 0},
+			b:    Indicator{FirstSeen: 100, LastSeen: 200},
+			want: Indicator{FirstSeen: 100, LastSeen: 200},
+		},
+		{
+			name: "row tags replace route tags",
+			a:    Indicator{TagLevel: LevelRoute},
+			b:    Indicator{TagLevel: LevelRow, Tags: tag("x")},
+			want: Indicator{TagLevel: LevelRow, Tags: tag("x")},
+		},
+		{
+			name: "row tags of both are united",
+			a:    Indicator{TagLevel: LevelRow, Tags: tag("a", "b")},
+			b:    Indicator{TagLevel: LevelRow, Tags: tag("b", "c")},
+			want: Indicator{TagLevel: LevelRow, Tags: tag("a", "b", "c")},
+		},
+		{
+			name: "a lower level does not touch row tags",
+			a:    Indicator{TagLevel: LevelRow, Tags: tag("a")},
+			b:    Indicator{TagLevel: LevelFile},
+			want: Indicator{TagLevel: LevelRow, Tags: tag("a")},
+		},
+		{
+			name: "notes joined, source kept",
+			a:    Indicator{Source: "s1", Notes: "n1"},
+			b:    Indicator{Source: "s2", Notes: "n2"},
+			want: Indicator{Source: "s1", Notes: "n1; n2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &Batch{Sub: sub, index: map[dedupKey]int{}}
+			a, d := tt.a, tt.b
+			a.Value, d.Value, a.Type, d.Type = "x", "x", Domain, Domain
+			a.file, d.file = f, f
+			d.Origin.Row = 7
+			if b.add(&a) || !b.add(&d) {
+				t.Fatal("the second indicator was not merged into the first")
+			}
+			got := b.Items[0]
+			if len(b.Items) != 1 || got.FirstSeen != tt.want.FirstSeen || got.LastSeen != tt.want.LastSeen ||
+				got.Sightings != tt.want.Sightings || got.TagLevel != tt.want.TagLevel || !slices.Equal(got.Tags, tt.want.Tags) ||
+				got.Notes != tt.want.Notes || got.Source != tt.want.Source || got.Merged != 1 || !slices.Equal(got.more, []int{7}) {
+				t.Errorf("got %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+	// Another file's duplicate is not merged.
+	b := &Batch{Sub: sub, index: map[dedupKey]int{}}
+	b.add(&Indicator{Value: "x", Type: Domain, file: f})
+	if b.add(&Indicator{Value: "x", Type: Domain, file: &fileState{}}) {
+		t.Error("indicators of two files were merged")
+	}
+}
+
+func TestRangeSet(t *testing.T) {
+	var s rangeSet
+	for _, x := range []int{0, 1, 2, 5, 7, 6, 3, 10, 4, 2, 9} {
+		s.add(x)
+	}
+	want := [][2]int{{0, 8}, {9, 11}}
+	if got := s.ranges(); !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestOrderedKeepsOrder(t *testing.T) {
+	g, ctx := errgroup.WithContext(context.Background())
+	in := make(chan *chunk)
+	var mu sync.Mutex
+	workers := map[int]bool{}
+	out := ordered(ctx, g, in, 4, func() func(*chunk) {
+		return func(c *chunk) {
+			// Uneven work: later chunks often finish first.
+			time.Sleep(time.Duration(c.bytes%3) * time.Millisecond)
+			mu.Lock()
+			workers[int(c.bytes)%4] = true
+			mu.Unlock()
+		}
+	})
+	go func() {
+		for i := range 200 {
+			in <- &chunk{bytes: int64(i)}
+		}
+		close(in)
+	}()
+	n := int64(0)
+	for c := range out {
+		if c.bytes != n {
+			t.Fatalf("chunk %d came out at position %d", c.bytes, n)
+		}
+		n++
+	}
+	if err := g.Wait(); err != nil || n != 200 {
+		t.Fatalf("got %d chunks, %v", n, err)
+	}
+}
+
+// TestSubmissionKeys checks that file tags and row enclaves make
+// submissions of their own, and that tags bind to the right enclave.
+func TestSubmissionKeys(t *testing.T) {
+	r := testRoute()
+	r.EnclaveNames["Other"] = "9f0c1a52-3b7e-4c1d-8e2f-5a6b7c8d9e01"
+	f := &fileState{route: r}
+	f.setFileLevel([]rawTag{{Name: "File Tag"}}, true, nil)
+	if f.subs.baseErr != nil {
+		t.Fatal(f.subs.baseErr)
+	}
+	base := f.subs.base
+	if base.TagLevel != LevelFile || fmt.Sprint(base.Tags) != "[{file-tag "+testEnclave+"}]" {
+		t.Errorf("base submission %+v", base)
+	}
+	other, err := f.subs.get([]string{"9f0c1a52-3b7e-4c1d-8e2f-5a6b7c8d9e01"})
+	if err != nil || other.Key == base.Key || other.Tags[0].Enclave != "9f0c1a52-3b7e-4c1d-8e2f-5a6b7c8d9e01" {
+		t.Errorf("row-enclave submission %+v, %v", other, err)
+	}
+	// A tag bound to an enclave outside the submission is an error.
+	g := &fileState{route: r}
+	g.setFileLevel([]rawTag{{Name: "x", Enclave: "Other"}}, true, nil)
+	if g.subs.baseErr == nil {
+		t.Error("a file tag in a foreign enclave was accepted")
+	}
+}

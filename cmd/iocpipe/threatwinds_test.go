@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/iocpipe/iocpipe/sinks/faults"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds/threatwindstest"
 )
@@ -286,5 +288,32 @@ func TestSTIXIntoBothSinks(t *testing.T) {
 	// default, and the C2 domain exists.
 	if _, ok := srv.Entity(threatwindstest.EntityID("domain", "c2.example.com")); !ok {
 		t.Error("c2.example.com is not an entity")
+	}
+}
+
+// TestThreatWindsRefusalsExplained: entities the API refuses (400 with
+// x-error and x-error-id) are in the reject report with the server's
+// message and error id; the others are delivered.
+func TestThreatWindsRefusalsExplained(t *testing.T) {
+	srv := threatwindstest.NewServer(threatwindstest.Options{Faults: faults.Options{RejectPattern: regexp.MustCompile(`refused-[0-9]+\.example\.com`)}})
+	t.Cleanup(srv.Close)
+	cfg := twConfig(t, srv.URL, "  - name: tw\n    sink: threatwinds\n    comments: false\n")
+	input := filepath.Join(t.TempDir(), "in.csv")
+	os.WriteFile(input, []byte("value\nok-1.example.com\nrefused-2.example.com\nok-3.example.com\nrefused-4.example.com\n"), 0o600)
+	r := runTW(t, "reporter", "run", "--config", cfg, input)
+	if r.exit != exitRejected {
+		t.Fatalf("exit %d; stderr %s", r.exit, r.stderr)
+	}
+	if len(r.rejects) != 2 {
+		t.Fatalf("rejects: %v", r.rejects)
+	}
+	for _, rej := range r.rejects {
+		if !strings.HasPrefix(rej["value"].(string), "refused-") || rej["status"] != float64(400) || rej["error_id"] == nil ||
+			!strings.Contains(rej["reason"].(string), "refused value") || rej["line"] == nil {
+			t.Errorf("reject %v: want the value, status 400, the x-error text, the error id and the line", rej)
+		}
+	}
+	if st := srv.Stats(); st.Entities != 2 || st.Comments != 0 {
+		t.Errorf("entities %d comments %d, want 2 and 0", st.Entities, st.Comments)
 	}
 }

@@ -151,3 +151,39 @@ func TestRejectPatternIsolated(t *testing.T) {
 		t.Logf("9,993 delivered, 7 refused rows isolated in %d requests", requests)
 	}
 }
+
+// TestUnreachableGivesUp: with the API down (connection refused) a run
+// retries until retry_deadline, then exits 1 naming what was not
+// delivered; with a timeout shorter than the API's latency it does too.
+func TestUnreachableGivesUp(t *testing.T) {
+	srv := newEmulator(t, trustartest.Options{Faults: faults.Options{Latency: 2 * time.Second}})
+	tests := []struct {
+		name, url, extra string
+	}{
+		{"connection refused", "http://127.0.0.1:1", ""},
+		{"timeouts", srv.URL, "    timeout: 300ms\n"},
+	}
+	input := writeRows(t, 3, func(i int) string { return fmt.Sprintf("u%d.example.org", i) })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, tt.url, "")
+			cfg = rewriteConfig(t, cfg, "    retry_deadline: 10s\n", "    retry_deadline: 1500ms\n"+tt.extra)
+			start := time.Now()
+			o := runImport(t, srv, "run", "--config", cfg, input)
+			if o.exit != exitFailed {
+				t.Fatalf("exit %d, want 1: %s", o.exit, o.stderr)
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("gave up after %s", d)
+			}
+			if !strings.Contains(o.stderr, "could not be delivered") || len(o.rejects) != 3 {
+				t.Errorf("stderr %q, %d rejects: want the 3 rows named as not delivered", o.stderr, len(o.rejects))
+			}
+			for _, r := range o.rejects {
+				if !strings.HasPrefix(r["reason"].(string), "not delivered") {
+					t.Errorf("reject %v", r)
+				}
+			}
+		})
+	}
+}

@@ -210,8 +210,12 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 						open[key] = b
 						order = append(order, key)
 					}
+					n := len(b.files)
 					if b.add(ind) {
 						p.tracker.merged(ind)
+					}
+					if len(b.files) > n {
+						p.tracker.joined(ind.file)
 					}
 					if len(b.Items) >= p.opts.MaxBatch || b.bytes >= p.opts.MaxBytes {
 						if err := emit(key); err != nil {
@@ -237,6 +241,7 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 					}
 					seq++
 					b := &Batch{Seq: seq, Sub: c.file.subs.base, Associations: c.assocs, files: []*fileState{c.file}}
+					p.tracker.joined(c.file)
 					b.wait = p.tracker.waitItems(c.file)
 					p.tracker.closed(b)
 					select {

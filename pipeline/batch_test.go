@@ -157,3 +157,41 @@ func TestSubmissionKeys(t *testing.T) {
 		t.Error("a file tag in a foreign enclave was accepted")
 	}
 }
+
+// slowSink answers after a pause, so that files finish reading long
+// before their batch is acknowledged.
+type slowSink struct{}
+
+func (slowSink) Send(ctx context.Context, b *Batch) (Result, error) {
+	time.Sleep(50 * time.Millisecond)
+	return Result{Requests: 1}, nil
+}
+
+// TestDoneWaitsForOpenBatches: a file whose rows are still in an open
+// batch when its reading ends is not done until that batch is
+// acknowledged (watch mode moves it to done/ and marks it imported then).
+func TestDoneWaitsForOpenBatches(t *testing.T) {
+	p, err := New(Options{Route: testRoute(), Sink: slowSink{}, Linger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var results []FileResult
+	in := make(chan Input, 3)
+	for i := range 3 {
+		in <- Input{Path: writeFile(t, fmt.Sprintf("f%d.csv", i), fmt.Sprintf("value\nf%d-a.example.com\nf%d-b.example.com\n", i, i)),
+			Done: func(r FileResult) { mu.Lock(); results = append(results, r); mu.Unlock() }}
+	}
+	close(in)
+	if _, err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 3 {
+		t.Fatalf("%d files done, want 3", len(results))
+	}
+	for _, r := range results {
+		if r.Delivered != 2 || r.Submissions != 1 || len(r.Acked) != 1 || r.Acked[0] != [2]int{0, 2} {
+			t.Errorf("%s done with %+v: want 2 delivered in 1 submission, rows [0,2) acknowledged", r.File, r)
+		}
+	}
+}

@@ -127,13 +127,20 @@ func (t *tracker) merged(in *Indicator) {
 	t.mu.Unlock()
 }
 
+// joined registers that a batch, still open, carries rows of f: f is not
+// settled before that batch is finished.
+func (t *tracker) joined(f *fileState) {
+	t.mu.Lock()
+	f.pending++
+	t.mu.Unlock()
+}
+
 // closed registers a batch leaving the batcher with the files it carries.
 func (t *tracker) closed(b *Batch) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.s.Batches++
 	for _, f := range b.files {
-		f.pending++
 		if len(b.Items) > 0 {
 			f.itemBatches++
 		}

@@ -33,7 +33,9 @@ func testConfig(t *testing.T, url string, extra string) string {
   trustar:
     url: %s
     rate_limit: 0
-    linger: 50ms
+    # End of input flushes batches; a long linger keeps slow machines
+    # (-race, load) from closing batches early and changing their count.
+    linger: 1m
     retry_deadline: 10s
 enclaves:
   Community: %s

@@ -29,7 +29,9 @@ func twConfig(t *testing.T, url, route string) string {
     api_key_env: TW_KEY
     api_secret_env: TW_SECRET
     retry_deadline: 10s
-    linger: 50ms
+    # End of input flushes batches; a long linger keeps slow machines
+    # (-race, load) from closing batches early and changing their count.
+    linger: 1m
 routes:
 %s`, url, route)
 	path := filepath.Join(t.TempDir(), "tw.yaml")

@@ -8,7 +8,7 @@ FUZZTIME  ?= 10m
 TESTFUZZ  ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2026.2.2
 
-.PHONY: build test race demo bench lint fuzz crash-test clean
+.PHONY: build test demo bench lint fuzz crash-test clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/iocpipe
@@ -55,6 +55,12 @@ demo: build
 
 bench:
 	$(GO) run ./cmd/iocbench
+	$(GO) run ./cmd/iocbench stix --mb 200
+
+# 20 rounds of kill -9 and restart of `iocpipe watch` during a 100,000-row
+# import (make test runs 3).
+crash-test:
+	IOCPIPE_CRASH_ROUNDS=20 $(GO) test -count=1 -timeout 20m -v -run '^TestCrashKill$$' ./cmd/iocpipe
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -235,17 +235,23 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 }
 
 // values makes one indicator per value of the row; a bad value is rejected
-// alone, and the row's other values go on.
+// alone, and the row's other values go on. A value that is no indicator
+// as a whole may be a list ("1.2.3.4|5.6.7.8"): it is split when every
+// piece is an indicator. A row whose only value is no indicator (a file
+// name under the type "file") is skipped with the reason.
 func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 	raw := r.Get(FieldValue).Str
+	multi := strings.Contains(raw, multiSep)
+	notInd := ""
+	rejects := len(r.rejects)
 	for part := range strings.SplitSeq(raw, multiSep) {
 		declared := p.typ
-		if hint, rest, ok := strings.Cut(part, typeHintSep); ok {
+		if hint, rest, ok := strings.Cut(part, typeHintSep); ok && hintTypes[Type(hint)] {
 			declared, part = Type(hint), rest
 		}
 		v := refang(cleanText(part))
 		if v == "" || isMissing(v) {
-			if !strings.Contains(raw, multiSep) {
+			if !multi {
 				r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, "is empty"))
 			}
 			continue
@@ -256,47 +262,53 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 		}
 		t, canon, note, err := n.typed(declared, v)
 		if err != nil {
+			if pieces := n.split(declared, v); pieces != nil {
+				for _, pc := range pieces {
+					r.inds = append(r.inds, n.indicator(f, r, p, pc.typ, pc.canon, pc.note))
+				}
+				continue
+			}
+			var ni *notIndicatorError
+			if errors.As(err, &ni) && !multi {
+				notInd = ni.Error()
+				continue
+			}
 			reason := err.Error()
-			if declared != "" {
+			if declared != "" && declared != fileType {
 				reason = fmt.Sprintf("declared %s: %s", declared, reason)
 			}
 			r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, reason))
 			continue
 		}
-		ind := &Indicator{
-			Value: canon, Type: t,
-			FirstSeen: p.firstSeen, LastSeen: p.lastSeen, Sightings: p.sightings,
-			Source: p.source, Notes: joinNotes(p.notes, note),
-			Reputation: p.reputation,
-			Origin:     r.Origin,
-			file:       f, sub: p.sub,
-		}
-		if p.tags != nil {
-			ind.Tags, ind.TagLevel = p.tags, LevelRow
-		} else {
-			ind.TagLevel = p.sub.TagLevel
-		}
-		r.inds = append(r.inds, ind)
+		r.inds = append(r.inds, n.indicator(f, r, p, t, canon, note))
+	}
+	switch {
+	case len(r.inds) > 0 || len(r.rejects) > rejects:
+	case notInd != "":
+		r.skip = notInd
+	default:
+		r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, "", "no indicator value: every value column is empty"))
 	}
 }
 
+// typed returns the type and canonical form of a clean, refanged value:
+// checked against the declared type, or detected. A value labelled with
+// its type ("SHA1: e298…", "ip: 198.51.100.1") loses the label; a "file"
+// is a hash, or no indicator; 0.0.0.0 and :: are placeholders.
 func (n *normalizer) typed(declared Type, v string) (Type, string, string, error) {
-	if declared == "" {
-		return detect(v)
-	}
-	canon, note, err := canonical(declared, v)
+	t, canon, note, err := n.typedValue(declared, v)
 	if err != nil {
+		if rest, ok := cutLabel(v, declared); ok {
+			if t2, c2, n2, err2 := n.typedValue(declared, rest); err2 == nil {
+				return t2, c2, n2, nil
+			}
+		}
 		return "", "", "", err
 	}
-	// A declared IP that holds a CIDR block, or an IPv6 address, is that.
-	if declared == IP {
-		if strings.Contains(canon, "/") {
-			declared = CIDR
-		} else if strings.Contains(canon, ":") {
-			declared = IPv6
-		}
+	if (t == IP || t == IPv6) && (canon == "0.0.0.0" || canon == "::") {
+		return "", "", "", fmt.Errorf("%s is a placeholder for no address, not an indicator", canon)
 	}
-	return declared, canon, note, nil
+	return t, canon, note, nil
 }
 
 func (n *normalizer) tags(v schemas.Value, sub *Submission) ([]Tag, error) {

@@ -39,7 +39,7 @@ type emitter struct {
 	objs    []schemas.Compound
 	// assocs are the file's associations, sent with its last chunk.
 	assocs []*Association
-	stop    <-chan struct{}
+	stop   <-chan struct{}
 }
 
 // errStopped ends reading when the pipeline was told to stop.

@@ -32,8 +32,14 @@ type csvRecord struct {
 	Enclaves   string `csv:"enclaves"`
 	Reputation string `csv:"reputation"`
 	Line       int    `csv:"__line"`
-	Err        string `csv:"__err"`
+	// Err is a parse error or another problem of the whole record; a
+	// problem starting with skipMark makes the row skipped, not rejected.
+	Err string `csv:"__err"`
 }
+
+// skipMark prefixes a csvRecord problem that is a reason to skip the row
+// (a repeated header, a separator line), not an error.
+const skipMark = "\x00skip:"
 
 func (r *csvRecord) fields() [10]struct{ name, val string } {
 	return [10]struct{ name, val string }{
@@ -46,26 +52,68 @@ func (r *csvRecord) fields() [10]struct{ name, val string } {
 // A column projection: the canonical field and the input columns feeding
 // it. Several columns feed the value field when a file carries several
 // indicators per row; each may carry a type hint (a column named "url").
+// Several columns of notes are joined, each with its label ("port 443",
+// "Threat: botnet_cc").
 type projection struct {
-	field string
-	cols  []int
-	hints []Type
+	field  string
+	cols   []int
+	hints  []Type
+	labels []string
+	// names are the columns' header names, for Describe.
+	names []string
+	// explicit says the route's columns mapping chose the columns.
+	explicit bool
 }
 
+// recordReader reads a delimited file record by record: encoding/csv, or
+// the line reader for padded and ';'-commented text.
+type recordReader interface {
+	Read() ([]string, error)
+	// Line is the 1-based line where the last record read starts.
+	Line() int
+}
+
+// csvRecords is a recordReader over encoding/csv.
+type csvRecords struct {
+	r    *csv.Reader
+	line int
+}
+
+func (c *csvRecords) Read() ([]string, error) {
+	rec, err := c.r.Read()
+	if err == nil {
+		c.line, _ = c.r.FieldPos(0)
+		return rec, nil
+	}
+	var pe *csv.ParseError // declared here: it escapes, and must not cost every row
+	if errors.As(err, &pe) {
+		c.line = pe.StartLine // FieldPos may have no field to report
+	}
+	return rec, err
+}
+
+func (c *csvRecords) Line() int { return c.line }
+
 // csvSource is the gocsv.CSVReader that feeds gocsv: it reads the file
-// with encoding/csv set up for the detected delimiter, finds the header,
+// with a recordReader set up for the detected layout, finds the header,
 // and hands gocsv records already projected onto canonical names, plus the
 // line number and any parse error of each record.
 type csvSource struct {
 	ctx    context.Context
-	r      *csv.Reader
+	r      recordReader
 	name   string
-	header []string // the file's header, as written
+	header []string // the file's header, as written (empty names when headerless)
 	proj   []projection
 	out    []string
 	sent   bool     // the canonical header was handed out
-	first  []string // a headerless file's first record, still to send
+	first  []string // a data record read while looking for the header, still to send
 	line   int
+	// firstLine is the line of first.
+	firstLine int
+	// headerLine is the header's line (0 when the file has none);
+	// headerComment says it was a comment line.
+	headerLine    int
+	headerComment bool
 }
 
 // Read implements gocsv.CSVReader.
@@ -85,12 +133,13 @@ func (s *csvSource) Read() ([]string, error) {
 	var err error
 	if s.first != nil {
 		rec, s.first = s.first, nil
+		s.line = s.firstLine
 	} else {
 		rec, err = s.r.Read()
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		s.line, _ = s.r.FieldPos(0)
+		s.line = s.r.Line()
 	}
 	out := s.out[:0]
 	var pe *csv.ParseError
@@ -113,12 +162,53 @@ func (s *csvSource) Read() ([]string, error) {
 			}
 		}
 	}
-	for _, p := range s.proj {
-		out = append(out, p.pick(rec))
+	if len(rec) > 0 && s.pseudo(rec) {
+		if why := s.pseudoReason(rec); why != "" {
+			problem = skipMark + why
+		}
+	}
+	for i := range s.proj {
+		out = append(out, s.proj[i].pick(rec))
 	}
 	out = append(out, strconv.Itoa(s.line), problem)
 	s.out = out
 	return out, nil
+}
+
+// pseudo reports, cheaply, whether rec may be a pseudo-row: the header
+// repeated, or a separator line of dashes.
+func (s *csvSource) pseudo(rec []string) bool {
+	f := rec[0]
+	if len(s.header) > 0 && s.header[0] != "" && len(f) == len(s.header[0]) && f == s.header[0] {
+		return true
+	}
+	return len(f) >= 3 && (f[0] == '-' || f[0] == '=' || f[0] == '_' || f[0] == '*')
+}
+
+// pseudoReason returns why rec is a pseudo-row, or "" when it is none.
+func (s *csvSource) pseudoReason(rec []string) string {
+	if len(rec) == len(s.header) {
+		same := true
+		for i := range rec {
+			if strings.TrimSpace(rec[i]) != strings.TrimSpace(s.header[i]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return "the header line repeated"
+		}
+	}
+	for _, f := range rec {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if len(f) < 3 || strings.Trim(f, f[:1]) != "" || !strings.Contains("-=_*", f[:1]) {
+			return ""
+		}
+	}
+	return "a separator line"
 }
 
 // ReadAll implements gocsv.CSVReader; gocsv's streaming calls never use
@@ -127,8 +217,8 @@ func (s *csvSource) ReadAll() ([][]string, error) {
 	return nil, errors.New("csvSource: ReadAll is not supported: rows are streamed")
 }
 
-func (p projection) pick(rec []string) string {
-	if len(p.cols) == 1 && p.hints[0] == "" {
+func (p *projection) pick(rec []string) string {
+	if len(p.cols) == 1 && p.hints[0] == "" && p.labels[0] == "" {
 		if c := p.cols[0]; c < len(rec) {
 			return rec[c]
 		}
@@ -143,11 +233,31 @@ func (p projection) pick(rec []string) string {
 		if v == "" || isMissing(v) {
 			continue
 		}
-		if b.Len() > 0 {
-			b.WriteString(multiSep)
-		}
-		if p.hints[i] != "" {
-			b.WriteString(string(p.hints[i]) + typeHintSep)
+		switch p.field {
+		case FieldValue:
+			if b.Len() > 0 {
+				b.WriteString(multiSep)
+			}
+			if p.hints[i] != "" {
+				b.WriteString(string(p.hints[i]) + typeHintSep)
+			}
+		case FieldNotes:
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			switch l := p.labels[i]; l {
+			case "":
+			case "port":
+				b.WriteString("port ")
+			default:
+				b.WriteString(l + ": ")
+			}
+		case FieldTags:
+			if b.Len() > 0 {
+				b.WriteString(";")
+			}
+		default:
+			return v // the first non-empty column wins
 		}
 		b.WriteString(v)
 	}
@@ -169,40 +279,53 @@ func describeCSVError(pe *csv.ParseError) string {
 	return "malformed CSV: " + pe.Err.Error()
 }
 
-func (p *Pipeline) readCSV(ctx context.Context, f *fileState, e *emitter, br *bufio.Reader) error {
-	head, _ := br.Peek(br.Size())
-	delim := p.route.Delimiter
-	if delim == 0 {
-		delim = sniffDelimiter(head)
+// newRecords returns the record reader for a file laid out as lay.
+func newRecords(br *bufio.Reader, lay *csvLayout) recordReader {
+	if lay.text {
+		return &textRecords{br: br, delim: lay.delim, pad: lay.pad}
 	}
 	r := csv.NewReader(br)
-	r.Comma = delim
+	r.Comma = lay.delim
 	r.Comment = '#'
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	r.ReuseRecord = true
+	return &csvRecords{r: r}
+}
 
-	src := &csvSource{ctx: ctx, r: r, name: f.name}
+// openCSV finds the layout and the header of a delimited file whose head
+// (the first bytes, BOM removed) br can peek, and returns the csvSource
+// ready to hand gocsv its records.
+func openCSV(ctx context.Context, name string, br *bufio.Reader, route *Route) (*csvSource, *csvLayout, error) {
+	head, _ := br.Peek(br.Size())
+	lay := layoutCSV(head, route)
+	r := newRecords(br, &lay)
+	src := &csvSource{ctx: ctx, r: r, name: name}
 	first, err := r.Read()
 	if err == io.EOF {
-		f.setFileLevel(nil, false, nil)
-		return nil // an empty file, or only comments: no rows
+		return nil, &lay, nil // an empty file, or only comments: no rows
 	}
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return &FileError{File: f.name, Line: pe.StartLine, Err: fmt.Errorf("header: %s", describeCSVError(pe))}
+			return nil, &lay, &FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s", describeCSVError(pe))}
 		}
-		return err
+		return nil, &lay, err
 	}
 	first = slices.Clone(first)
-	src.header = first
-	if err := src.mapHeader(first); err != nil {
-		line, _ := r.FieldPos(0)
-		return &FileError{File: f.name, Line: line, Err: err}
+	if err := src.findHeader(first, r.Line(), &lay, route); err != nil {
+		return nil, &lay, &FileError{File: name, Line: r.Line(), Err: err}
 	}
-	if src.first != nil {
-		src.line, _ = r.FieldPos(0)
+	return src, &lay, nil
+}
+
+func (p *Pipeline) readCSV(ctx context.Context, f *fileState, e *emitter, br *bufio.Reader) error {
+	src, _, err := openCSV(ctx, f.name, br, p.route)
+	if src == nil || err != nil {
+		if err == nil {
+			f.setFileLevel(nil, false, nil)
+		}
+		return err
 	}
 	f.setFileLevel(nil, false, nil)
 
@@ -228,6 +351,11 @@ func (p *Pipeline) readCSV(ctx context.Context, f *fileState, e *emitter, br *bu
 func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
 	row := Row{Origin: Origin{Line: rec.Line, Index: -1}}
 	if rec.Err != "" {
+		if reason, ok := strings.CutPrefix(rec.Err, skipMark); ok {
+			row.skip = reason
+			row.Fields = schemas.ObjectValue([]schemas.Member{{Key: FieldValue, Val: schemas.StringValue(rec.Value)}})
+			return row
+		}
 		row.rejects = []Reject{newReject(Origin{File: s.name, Line: rec.Line, Index: -1}, "", "", rec.Err)}
 		row.rowRejected = true
 		row.Fields = schemas.ObjectValue(nil)
@@ -250,93 +378,549 @@ func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
 	return row
 }
 
-// mapHeader finds the canonical field of each column. Without a value
-// column it tries columns named after a type ("url", "ip", "sha256"),
-// and a file whose first line is an indicator has no header at all.
-func (s *csvSource) mapHeader(h []string) error {
-	byField := map[string]*projection{}
-	rank := map[string]int{}
-	var order []string
-	add := func(field string, col int, hint Type, r int) {
-		p, ok := byField[field]
-		switch {
-		case !ok:
-			p = &projection{field: field}
-			byField[field] = p
-			order = append(order, field)
-		case field == FieldValue && hint != "":
-			// several typed value columns: each yields an indicator
-		case r < rank[field]:
-			p.cols, p.hints = nil, nil
-		default:
-			return
+// findHeader finds the header and the canonical field of each column. The
+// first record is the header when its names map a value column (through
+// the route's columns, the aliases, or names of types such as "url");
+// else a comment line just above the data with as many fields (URLhaus'
+// "# Dateadded (UTC),URL,...") is; else a file whose first record holds
+// an indicator has no header at all.
+func (s *csvSource) findHeader(first []string, line int, lay *csvLayout, route *Route) error {
+	cols := route.Columns
+	proj, err1 := mapColumns(first, cols)
+	if err1 == nil && hasValue(proj) && (positional(cols) || !looksData(first)) {
+		if positional(cols) && holdsIndicator(first, proj) {
+			s.headerless(first, line, proj)
+			return nil
 		}
-		rank[field] = r
-		p.cols = append(p.cols, col)
-		p.hints = append(p.hints, hint)
+		s.header, s.proj, s.headerLine = first, proj, line
+		return nil
 	}
-	for i, name := range h {
-		key := typeKey(cleanText(name))
-		if field := headerNames[key]; field != "" {
-			add(field, i, "", headerRank[key])
+	for _, c := range lay.candidates {
+		if looksData(c.fields) {
+			continue // a commented-out record, not a header
+		}
+		if proj, err := mapColumns(c.fields, cols); err == nil && hasValue(proj) {
+			s.header, s.proj, s.headerLine, s.headerComment = c.fields, proj, c.line, true
+			s.first, s.firstLine = first, line
+			return nil
 		}
 	}
-	if _, ok := byField[FieldValue]; !ok {
-		for i, name := range h {
-			key := typeKey(cleanText(name))
-			if t, ok := typeNames[key]; ok && key != "address" && key != "host" || key == "hash" {
-				add(FieldValue, i, t, 0)
+	if err1 != nil && !positional(cols) {
+		return err1
+	}
+	if len(first) > 0 && !named(cols) {
+		if _, _, _, err := detect(refang(cleanText(first[0]))); err == nil {
+			// No header: the first column holds the indicators, the
+			// others are notes.
+			proj := []projection{{field: FieldValue, cols: []int{0}, hints: []Type{""}, labels: []string{""}, names: []string{""}}}
+			if len(first) > 1 {
+				n := projection{field: FieldNotes}
+				for i := 1; i < len(first); i++ {
+					n.cols, n.hints, n.labels, n.names = append(n.cols, i), append(n.hints, ""), append(n.labels, ""), append(n.names, "")
+				}
+				proj = append(proj, n)
 			}
+			s.headerless(first, line, proj)
+			return nil
 		}
 	}
-	if _, ok := byField[FieldValue]; !ok {
-		if len(h) > 0 {
-			if _, _, _, err := detect(refang(cleanText(h[0]))); err == nil {
-				// No header: the first column holds the indicators.
-				s.proj = []projection{{field: FieldValue, cols: []int{0}, hints: []Type{""}}}
-				s.first = h
-				s.header = make([]string, len(h))
-				return nil
-			}
-		}
-		return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip)", strings.Join(h, string(',')))
+	if err1 != nil {
+		return err1
 	}
-	for _, f := range order {
-		s.proj = append(s.proj, *byField[f])
-	}
-	return nil
+	return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip), or map it with the route's columns", strings.Join(first, string(lay.delim)))
 }
 
-// sniffDelimiter picks the delimiter of the first data line: the most
-// frequent of ',', tab, ';' and '|' outside quotes.
-func sniffDelimiter(head []byte) rune {
-	for len(head) > 0 {
-		line := head
-		if i := bytes.IndexByte(head, '\n'); i >= 0 {
-			line, head = head[:i], head[i+1:]
-		} else {
-			head = nil
+func (s *csvSource) headerless(first []string, line int, proj []projection) {
+	s.proj = proj
+	s.first, s.firstLine = first, line
+	s.header = make([]string, len(first))
+}
+
+func hasValue(proj []projection) bool {
+	for _, p := range proj {
+		if p.field == FieldValue {
+			return true
 		}
-		t := bytes.TrimSpace(line)
-		if len(t) == 0 || t[0] == '#' {
+	}
+	return false
+}
+
+// positional reports a columns mapping whose value columns are all given
+// by position, so that it applies to a file with or without a header.
+func positional(cols map[string][]string) bool {
+	refs := cols[FieldValue]
+	if len(refs) == 0 {
+		return false
+	}
+	for _, r := range refs {
+		if _, ok := position(r); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// named reports a columns mapping that names a column by header name.
+func named(cols map[string][]string) bool {
+	for _, refs := range cols {
+		for _, r := range refs {
+			if _, ok := position(r); !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// holdsIndicator reports whether the record's first value column holds an
+// indicator: the record is data, not a header.
+func holdsIndicator(rec []string, proj []projection) bool {
+	for _, p := range proj {
+		if p.field != FieldValue {
 			continue
 		}
-		best, bestN := ',', 0
-		for _, d := range []rune{',', '\t', ';', '|'} {
-			n, quoted := 0, false
-			for _, c := range string(t) {
-				switch {
-				case c == '"':
-					quoted = !quoted
-				case c == d && !quoted:
-					n++
+		for _, c := range p.cols {
+			if c < len(rec) {
+				if _, _, _, err := detect(refang(cleanText(rec[c]))); err == nil {
+					return true
 				}
 			}
-			if n > bestN {
-				best, bestN = d, n
+		}
+	}
+	return false
+}
+
+// looksData reports whether a record is data rather than a header: one of
+// its fields is an indicator no column is named like — an address, a URL,
+// a hash, an email address — and not also a column name. Domain names
+// are no evidence: "threat.name" may name a column.
+func looksData(rec []string) bool {
+	for _, f := range rec {
+		f = cleanText(f)
+		if f == "" || len(f) > 512 {
+			continue
+		}
+		k := typeKey(f)
+		if _, ok := typeNames[k]; ok || headerNames[k] != "" || portNames[k] || genericTypes[k] {
+			continue
+		}
+		if t, _, _, err := detect(refang(f)); err == nil && t != Domain && t != Bitcoin {
+			return true
+		}
+	}
+	return false
+}
+
+// position parses a 1-based column position.
+func position(ref string) (int, bool) {
+	n, ok := digits(strings.TrimSpace(ref))
+	return n - 1, ok && n >= 1
+}
+
+// findColumn returns the index of the column ref names in header h: a
+// 1-based position, or a header name (compared without regard to case,
+// then to punctuation).
+func findColumn(h []string, ref string) (int, error) {
+	if i, ok := position(ref); ok {
+		if i >= len(h) {
+			return 0, fmt.Errorf("column %d is beyond the %d columns of the header", i+1, len(h))
+		}
+		return i, nil
+	}
+	want := cleanText(ref)
+	for i, name := range h {
+		if strings.EqualFold(cleanText(name), want) {
+			return i, nil
+		}
+	}
+	key := typeKey(want)
+	for i, name := range h {
+		if key != "" && typeKey(cleanText(name)) == key {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("no column %q in the header (%s)", ref, strings.Join(h, ", "))
+}
+
+// mapColumns finds the canonical field of each column of header h: first
+// the route's columns mapping, then the aliases for the fields it leaves
+// out. Without a value column by name, columns named after a type
+// ("url", "dst_ip", "Host") each yield indicators; columns named after a
+// port add "port N" to the notes.
+func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
+	byField := map[string]*projection{}
+	used := map[int]bool{}
+	add := func(field string, col int, hint Type, label string, explicit bool) {
+		p := byField[field]
+		if p == nil {
+			p = &projection{field: field, explicit: explicit}
+			byField[field] = p
+		}
+		name := ""
+		if col < len(h) {
+			name = cleanText(h[col])
+		}
+		if field == FieldNotes && label == "" && len(p.cols) > 0 {
+			label = name
+		}
+		p.cols, p.hints, p.labels, p.names = append(p.cols, col), append(p.hints, hint), append(p.labels, label), append(p.names, name)
+		used[col] = true
+	}
+	for _, field := range Fields {
+		for _, ref := range cols[field] {
+			i, err := findColumn(h, ref)
+			if err != nil {
+				return nil, fmt.Errorf("columns: %s: %w", field, err)
+			}
+			hint, label := Type(""), ""
+			if field == FieldValue {
+				hint, _ = columnType(h[i])
+			}
+			if field == FieldNotes && portNames[typeKey(cleanText(h[i]))] {
+				label = "port"
+			}
+			add(field, i, hint, label, true)
+		}
+	}
+	type best struct{ col, rank int }
+	alias := map[string]best{}
+	for i, name := range h {
+		if used[i] {
+			continue
+		}
+		key := typeKey(cleanText(name))
+		field := headerNames[key]
+		if field == "" || byField[field] != nil {
+			continue
+		}
+		r := headerRank[key]
+		if b, ok := alias[field]; ok && r >= b.rank {
+			continue
+		}
+		alias[field] = best{i, r}
+	}
+	for _, field := range Fields {
+		if b, ok := alias[field]; ok {
+			add(field, b.col, "", "", false)
+		}
+	}
+	if byField[FieldValue] == nil {
+		for i, name := range h {
+			if used[i] {
+				continue
+			}
+			if t, ok := columnType(cleanText(name)); ok {
+				add(FieldValue, i, t, "", false)
+			} else if genericTypes[typeKey(cleanText(name))] && typeKey(cleanText(name)) == "hash" {
+				add(FieldValue, i, "", "", false)
 			}
 		}
-		return best
 	}
-	return ','
+	if p := byField[FieldNotes]; p == nil || !p.explicit {
+		for i, name := range h {
+			if !used[i] && portNames[typeKey(cleanText(name))] {
+				add(FieldNotes, i, "", "port", false)
+			}
+		}
+	}
+	var out []projection
+	for _, field := range Fields {
+		if p := byField[field]; p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}
+
+// textRecords reads delimited text line by line, without quoting rules:
+// for files whose separators are padded with white space (" | ") and
+// files with ';' or '//' comment lines. A field in double quotes is
+// unquoted.
+type textRecords struct {
+	br    *bufio.Reader
+	delim rune
+	pad   int
+	line  int
+	start int
+}
+
+func (t *textRecords) Line() int { return t.start }
+
+func (t *textRecords) Read() ([]string, error) {
+	for {
+		raw, err := readLine(t.br)
+		if len(raw) == 0 && err != nil {
+			return nil, err
+		}
+		t.line++
+		line := strings.TrimRight(string(raw), "\r\n")
+		if strings.TrimSpace(line) == "" || commentLine(line) != 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t.start = t.line
+		return splitFields(line, t.delim, t.pad), nil
+	}
+}
+
+// commentLine returns the comment marker of a line ('#', ';' or '/'), or
+// 0 when it is no comment. A ';' starts a comment when followed by white
+// space or nothing (Spamhaus' "; Last-Modified: ..."), so that a
+// ';'-separated record with an empty first field is still a record.
+func commentLine(line string) byte {
+	t := strings.TrimLeft(line, " \t")
+	switch {
+	case t == "":
+		return 0
+	case t[0] == '#':
+		return '#'
+	case t[0] == ';' && (len(t) == 1 || t[1] == ' ' || t[1] == '\t' || t[1] == ';'):
+		return ';'
+	case strings.HasPrefix(t, "//"):
+		return '/'
+	}
+	return 0
+}
+
+// uncomment strips a comment line's marker and the white space after it.
+func uncomment(line string) string {
+	t := strings.TrimLeft(line, " \t")
+	switch commentLine(t) {
+	case '#':
+		t = strings.TrimLeft(t, "#")
+	case ';':
+		t = strings.TrimLeft(t, ";")
+	case '/':
+		t = strings.TrimLeft(t, "/")
+	}
+	return strings.TrimSpace(t)
+}
+
+// separators returns the byte offsets of delim in line outside double
+// quotes that have at least pad white-space characters on either side
+// (the line's ends count as enough).
+func separators(line string, delim rune, pad int) []int {
+	var out []int
+	quoted := false
+	for i, c := range line {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == delim && !quoted:
+			if pad > 0 && (padAt(line[:i], true) < pad || padAt(line[i+len(string(delim)):], false) < pad) {
+				continue
+			}
+			out = append(out, i)
+		}
+	}
+	if quoted {
+		// An unbalanced quote: quotes are not markup here.
+		if strings.ContainsRune(line, '"') {
+			out = out[:0]
+			for i, c := range line {
+				if c == delim && (pad == 0 || padAt(line[:i], true) >= pad && padAt(line[i+len(string(delim)):], false) >= pad) {
+					out = append(out, i)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// padAt counts the white space at the end (before) or start of s; a lot
+// when s is all white space, so a line's ends count as padded.
+func padAt(s string, before bool) int {
+	n := 0
+	for j := range len(s) {
+		c := s[j]
+		if before {
+			c = s[len(s)-1-j]
+		}
+		if c != ' ' && c != '\t' {
+			return n
+		}
+		n++
+	}
+	return 1 << 20
+}
+
+// splitFields splits a line at its separators, trimming each field and
+// unquoting the fields in double quotes.
+func splitFields(line string, delim rune, pad int) []string {
+	seps := separators(line, delim, pad)
+	out := make([]string, 0, len(seps)+1)
+	from := 0
+	for _, s := range seps {
+		out = append(out, unquote(line[from:s]))
+		from = s + len(string(delim))
+	}
+	return append(out, unquote(line[from:]))
+}
+
+func unquote(f string) string {
+	f = strings.TrimSpace(f)
+	if len(f) >= 2 && f[0] == '"' && f[len(f)-1] == '"' {
+		f = strings.ReplaceAll(f[1:len(f)-1], `""`, `"`)
+	}
+	return f
+}
+
+// csvLayout is what the head of a delimited file says about its layout.
+type csvLayout struct {
+	delim rune
+	// pad is the white space a separator needs on either side, for files
+	// padded like "a  |  b"; 0 when separators are bare.
+	pad int
+	// text reads the file line by line (textRecords) instead of with
+	// encoding/csv: padded separators, or comment lines encoding/csv
+	// cannot skip (';', '//').
+	text bool
+	// candidates are comment lines above the first data line that may be
+	// the header, nearest first.
+	candidates []headerCandidate
+	// dataFields is the number of fields of the first data line.
+	dataFields int
+}
+
+type headerCandidate struct {
+	fields []string
+	line   int
+}
+
+// nextLine cuts the next complete line off head (a last line without its
+// newline only when the head is short: it is the file's end).
+func nextLine(head []byte) (line string, rest []byte, ok bool) {
+	i := bytes.IndexByte(head, '\n')
+	if i < 0 {
+		if len(head) == 0 || len(head) >= 32<<10 {
+			return "", nil, false
+		}
+		return strings.TrimRight(string(head), "\r"), nil, true
+	}
+	return strings.TrimRight(string(head[:i]), "\r"), head[i+1:], true
+}
+
+// layoutCSV reads the layout of a delimited file from its head: the
+// delimiter (the route's, else sniffed from the first data line), padded
+// separators, comment styles, and the comment lines that may hold the
+// header.
+func layoutCSV(head []byte, route *Route) csvLayout {
+	lay := csvLayout{delim: route.Delimiter}
+	var above []string // the lines above the first data line
+	var data []string
+	for n := 0; n < 4096 && len(data) < 20; n++ {
+		l, rest, ok := nextLine(head)
+		if !ok {
+			break
+		}
+		head = rest
+		comment := commentLine(l)
+		if comment == ';' || comment == '/' {
+			lay.text = true
+		}
+		if len(data) == 0 {
+			above = append(above, l)
+		}
+		if comment == 0 && strings.TrimSpace(l) != "" {
+			data = append(data, l)
+		}
+	}
+	if lay.delim == 0 {
+		lay.delim = ','
+		if len(data) > 0 {
+			lay.delim = sniffLine(data[0])
+		}
+	}
+	if len(data) == 0 {
+		return lay
+	}
+	if lay.delim != '\t' && lay.delim != ' ' {
+		lay.pad = padding(data, lay.delim)
+		if lay.pad > 0 {
+			lay.text = true
+		}
+	}
+	lay.dataFields = len(lay.split(data[0]))
+	if lay.dataFields < 2 {
+		return lay
+	}
+	// above ends with the first data line.
+	for i := len(above) - 2; i >= 0; i-- {
+		if commentLine(above[i]) == 0 {
+			continue
+		}
+		if f := lay.split(uncomment(above[i])); len(f) == lay.dataFields {
+			lay.candidates = append(lay.candidates, headerCandidate{fields: f, line: i + 1})
+		}
+	}
+	return lay
+}
+
+// split splits one line as the file's records are split.
+func (lay *csvLayout) split(line string) []string {
+	if lay.text {
+		return splitFields(line, lay.delim, lay.pad)
+	}
+	r := csv.NewReader(strings.NewReader(line))
+	r.Comma = lay.delim
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
+	r.LazyQuotes = true
+	rec, err := r.Read()
+	if err != nil {
+		return nil
+	}
+	return rec
+}
+
+// padding returns the white space that separators of the data lines have
+// on either side: 0 when the first line has a bare one; else the least
+// padding that splits every sampled line into the same number of fields
+// (so "1 | TEST-AS company | With | pipe  |  1.2.3.4" in a file padded
+// with two spaces keeps its AS name whole).
+func padding(data []string, delim rune) int {
+	if len(separators(data[0], delim, 0)) == 0 || len(separators(data[0], delim, 1)) != len(separators(data[0], delim, 0)) {
+		return 0
+	}
+	for pad := 1; pad <= 8; pad++ {
+		n := len(separators(data[0], delim, pad))
+		if n == 0 {
+			break
+		}
+		same := true
+		for _, l := range data[1:] {
+			if len(separators(l, delim, pad)) != n {
+				same = false
+				break
+			}
+		}
+		if same {
+			return pad
+		}
+	}
+	return 1
+}
+
+// sniffLine picks the delimiter of a data line: the most frequent of ',',
+// tab, ';' and '|' outside quotes.
+func sniffLine(line string) rune {
+	t := strings.TrimSpace(line)
+	best, bestN := ',', 0
+	for _, d := range []rune{',', '\t', ';', '|'} {
+		n, quoted := 0, false
+		for _, c := range t {
+			switch {
+			case c == '"':
+				quoted = !quoted
+			case c == d && !quoted:
+				n++
+			}
+		}
+		if n > bestN {
+			best, bestN = d, n
+		}
+	}
+	return best
 }

@@ -25,7 +25,13 @@ func (nopSink) Send(context.Context, *Batch) (Result, error) { return Result{Req
 // as they leave the reader (before validation), and the file error.
 func readRows(t *testing.T, path string) ([]Row, *fileState, error) {
 	t.Helper()
-	p, err := New(Options{Route: testRoute(), Sink: nopSink{}})
+	return readRowsWith(t, path, testRoute())
+}
+
+// readRowsWith is readRows under another route.
+func readRowsWith(t *testing.T, path string, route *Route) ([]Row, *fileState, error) {
+	t.Helper()
+	p, err := New(Options{Route: route, Sink: nopSink{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +74,7 @@ func TestReadCSV(t *testing.T) {
 		{"header aliases", "a.csv", "Indicator,First Seen,Comment\n1.2.3.4,2024-01-01,hi\n", []string{"1.2.3.4"}, []int{2}, []string{"hi"}},
 		{"semicolons and BOM", "b.csv", "\ufeffioc;notes\r\nx.example.com;a, b\r\n", []string{"x.example.com"}, []int{2}, []string{"a, b"}},
 		{"tabs", "c.tsv", "value\tnotes\n1.2.3.4\tn\n", []string{"1.2.3.4"}, []int{2}, []string{"n"}},
-		{"padded pipes", "d.txt", "# c\nip | notes\n1.2.3.4 | a note \n", []string{"ip\x1e1.2.3.4"}, []int{3}, []string{"a note "}},
+		{"padded pipes", "d.txt", "# c\nip | notes\n1.2.3.4 | a note \n", []string{"ip\x1e1.2.3.4"}, []int{3}, []string{"a note"}},
 		{"comments between rows", "e.csv", "value\n# x\n1.2.3.4\n\n# y\n5.6.7.8\n", []string{"1.2.3.4", "5.6.7.8"}, []int{3, 6}, []string{"", ""}},
 		{"quoted multi-line", "f.csv", "value,notes\n1.2.3.4,\"two\nlines\"\n5.6.7.8,x\n", []string{"1.2.3.4", "5.6.7.8"}, []int{2, 4}, []string{"two\nlines", "x"}},
 		{"headerless", "g.txt", "1.2.3.4\nevil.example.com\n", []string{"1.2.3.4", "evil.example.com"}, []int{1, 2}, []string{"", ""}},

@@ -31,7 +31,25 @@ type Route struct {
 	// Reputation is the default ThreatWinds reputation; nil leaves it to
 	// the sink's default.
 	Reputation *int
+	// Columns maps canonical fields (FieldValue, FieldType, ...) to the
+	// columns of a CSV file that feed them: header names, or 1-based
+	// positions written as numbers ("3"). Each of several value columns
+	// yields its own indicator; several columns of another field are
+	// joined (notes, tags) or the first non-empty one wins. Fields not
+	// listed are found by the header aliases, among the columns not
+	// listed. Nil leaves every field to the aliases.
+	Columns map[string][]string
+	// JSONFields maps canonical fields to dotted paths in JSON items
+	// ("ioc.value", "attributes.tags"; a path through an array collects
+	// from every element). The key "items" names the path to the array of
+	// items inside a wrapper object ("data"). Fields not listed are found
+	// by the key aliases. Nil leaves everything to the defaults.
+	JSONFields map[string][]string
 }
+
+// JSONItems is the key of Route.JSONFields that names the path to the
+// array of items in a wrapper object.
+const JSONItems = "items"
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 

@@ -5,15 +5,18 @@ import "strings"
 // typeNames maps the spellings of indicator types that feeds and vendors
 // use — after lower-casing and dropping everything but letters and digits,
 // so "FileHash-SHA256", "file_hash_sha256" and "filehash sha256" are one
-// key — to iocpipe's types.
+// key — to iocpipe's types. Column headers and JSON keys named after a
+// type ("url", "dst_ip", "sha256_hash") are looked up here too.
 var typeNames = map[string]Type{
 	"ip": IP, "ipv4": IP, "ipaddress": IP, "ipaddr": IP, "ipv4addr": IP, "ipv4address": IP,
 	"ipdst": IP, "ipsrc": IP, "dstip": IP, "srcip": IP, "hostip": IP, "c2ip": IP, "ipport": IP,
-	"ipdstport": IP, "ipsrcport": IP, "address": IP, "addr": IP, "ips": IP,
+	"ipdstport": IP, "ipsrcport": IP, "address": IP, "addr": IP, "ips": IP, "ipaddresses": IP,
+	"sourceip": IP, "sourceaddress": IP, "srcaddr": IP, "saddr": IP, "srcipaddress": IP,
+	"destinationip": IP, "destinationaddress": IP, "dstaddr": IP, "daddr": IP, "dstipaddress": IP,
 	"ipv6": IPv6, "ipv6addr": IPv6, "ipv6address": IPv6,
 	"cidr": CIDR, "cidrblock": CIDR, "netblock": CIDR, "subnet": CIDR, "ipv4cidr": CIDR, "ipv6cidr": CIDR, "iprange": CIDR, "network": CIDR,
 	"domain": Domain, "domainname": Domain, "hostname": Domain, "host": Domain, "fqdn": Domain, "dns": Domain,
-	"domainport": Domain, "hostnameport": Domain, "subdomain": Domain, "c2domain": Domain,
+	"domainport": Domain, "hostnameport": Domain, "subdomain": Domain, "c2domain": Domain, "domains": Domain, "hostnames": Domain,
 	"url": URL, "uri": URL, "link": URL, "urls": URL, "c2url": URL, "urlpath": URL,
 	"email": Email, "emailaddress": Email, "emailaddr": Email, "emailsrc": Email, "emaildst": Email,
 	"mail": Email, "sender": Email, "emailsender": Email, "emailfrom": Email,
@@ -34,19 +37,55 @@ var genericTypes = map[string]bool{
 	"hash": true, "filehash": true, "indicator": true, "ioc": true, "observable": true, "auto": true, "": true,
 }
 
+// fileType is what a feed's type "file" declares: a file hash when the
+// value is one, else a file name or path, which is no indicator. It never
+// leaves normalization as an indicator's type.
+const fileType Type = "file"
+
 // notIndicators are types feeds carry that are no indicator for the APIs:
 // rows of these types are skipped with a reason, never sent.
 var notIndicators = map[string]string{
-	"filename": "a file name", "file": "a file name", "filepath": "a file path", "path": "a file path",
+	"filename": "a file name", "filepath": "a file path", "path": "a file path",
 	"commandline": "a command line", "cmdline": "a command line", "command": "a command line", "cmd": "a command line",
 	"process": "a process", "processname": "a process name", "task": "a scheduled task", "scheduledtask": "a scheduled task", "taskname": "a scheduled task",
 	"useragent": "a user agent", "httpuseragent": "a user agent", "mutex": "a mutex", "mutexname": "a mutex",
 	"yara": "a YARA rule", "yararule": "a YARA rule", "snort": "a Snort rule", "suricata": "a Suricata rule", "sigma": "a Sigma rule",
 	"port": "a port", "asn": "an AS number", "as": "an AS number", "ja3": "a JA3 fingerprint", "ja3s": "a JA3S fingerprint",
-	"text": "free text", "comment": "free text", "description": "free text", "service": "a service",
-	"emailsubject": "an email subject", "subject": "an email subject", "attachment": "an attachment name",
-	"pdb": "a PDB path", "certificate": "a certificate", "imphash": "an import hash", "ssdeep": "a fuzzy hash", "tlsh": "a fuzzy hash",
+	"text": "free text", "comment": "free text", "description": "free text", "other": "free text", "service": "a service",
+	"emailsubject": "an email subject", "subject": "an email subject", "attachment": "an attachment name", "emailattachment": "an attachment name",
+	"emailbody": "an email body", "pdb": "a PDB path", "certificate": "a certificate", "imphash": "an import hash", "filehashimphash": "an import hash",
+	"pehash": "a PE hash", "filehashpehash": "a PE hash", "authentihash": "an Authenticode hash",
+	"ssdeep": "a fuzzy hash", "tlsh": "a fuzzy hash", "sslcertfingerprint": "a certificate fingerprint",
 	"filenamesha256": "a file name", "filenamemd5": "a file name", "filenamesha1": "a file name",
+	"registryvalue": "a registry value", "regvalue": "a registry value", "registrykeyvalue": "a registry value", "registrypathkeyvalue": "a registry value",
+	"size": "a size", "sizeinbytes": "a size", "mimetype": "a MIME type", "filetype": "a file type",
+}
+
+// notIndicatorStems recognize the vendor type names that are no indicator
+// but spelled in ways no table can list ("command_line_parameter",
+// "scheduled_task_path"): a type key containing the stem is that. They
+// are tried after the exact tables, so "file_hash_sha256" stays a hash.
+var notIndicatorStems = []struct{ stem, what string }{
+	{"commandline", "a command line"}, {"cmdline", "a command line"},
+	{"useragent", "a user agent"}, {"scheduledtask", "a scheduled task"}, {"task", "a scheduled task"},
+	{"filename", "a file name"}, {"filepath", "a file path"}, {"directory", "a file path"},
+	{"registryvalue", "a registry value"}, {"keyvalue", "a registry value"},
+	{"mutex", "a mutex"}, {"process", "a process"}, {"namedpipe", "a named pipe"},
+	{"yara", "a YARA rule"}, {"sigma", "a Sigma rule"}, {"snort", "a Snort rule"}, {"suricata", "a Suricata rule"},
+	{"certificate", "a certificate"}, {"fingerprint", "a fingerprint"}, {"ja3", "a JA3 fingerprint"},
+	{"description", "free text"}, {"comment", "free text"},
+}
+
+// contextTypes are types that name a column of context rather than of
+// indicators: a column called "malware" holds family names. Such columns
+// are used as values only when a route maps them so.
+var contextTypes = map[Type]bool{Malware: true, Software: true, RegistryKey: true}
+
+// portNames are column headers and JSON keys that hold a port: the port
+// is kept in the indicator's notes ("port 443").
+var portNames = map[string]bool{
+	"port": true, "dstport": true, "dport": true, "destinationport": true, "srcport": true, "sport": true,
+	"sourceport": true, "c2port": true, "ports": true,
 }
 
 func typeKey(s string) string {
@@ -74,8 +113,41 @@ func lookupType(name string) (t Type, notIndicator string, ok bool) {
 	if genericTypes[k] {
 		return "", "", true
 	}
+	if k == "file" || k == "files" || k == "sample" || k == "malwaresample" {
+		return fileType, "", true
+	}
 	if what, ok := notIndicators[k]; ok {
 		return "", what, true
 	}
+	for _, s := range notIndicatorStems {
+		if strings.Contains(k, s.stem) {
+			return "", s.what, true
+		}
+	}
 	return "", "", false
+}
+
+// columnType says what a column header (or JSON key) named after a type
+// holds: the type of its values, with ok false when the name is no
+// indicator type, a generic one or a context type (malware families).
+// "host" and "address" hold IPs or domains alike: their values are
+// detected (t empty, ok true).
+func columnType(name string) (t Type, ok bool) {
+	k := typeKey(name)
+	switch k {
+	case "host", "address", "addr", "hosts":
+		return "", true
+	}
+	t, ok = typeNames[k]
+	if !ok || contextTypes[t] {
+		return "", false
+	}
+	return t, true
+}
+
+// hintTypes are the types a reader may put in front of a value (a column
+// named "url"): anything else in front of the separator is data.
+var hintTypes = map[Type]bool{
+	IP: true, IPv6: true, CIDR: true, Domain: true, URL: true, Email: true, MD5: true, SHA1: true,
+	SHA256: true, SHA512: true, CVE: true, Bitcoin: true, RegistryKey: true, Malware: true, Software: true,
 }

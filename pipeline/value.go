@@ -497,3 +497,122 @@ func cleanTag(s string) string {
 }
 
 const maxTagLen = 100
+
+// cutLabel removes a label naming the value's type from its front:
+// "SHA1: e298…", "ip: 198.51.100.1", or "sha256:<hex>" without a space
+// for hashes; or, without a colon, the declared type's own name ("domain
+// evil.example" declared a domain). It reports whether there was one.
+func cutLabel(v string, declared Type) (string, bool) {
+	i := strings.IndexByte(v, ':')
+	if sp := strings.IndexAny(v, " \t"); declared != "" && sp > 0 && (i < 0 || sp < i) {
+		if t, ok := typeNames[typeKey(v[:sp])]; ok && t == declared {
+			rest := strings.TrimSpace(v[sp:])
+			return rest, rest != ""
+		}
+	}
+	if i <= 0 || i > 32 {
+		return "", false
+	}
+	label, rest := v[:i], v[i+1:]
+	for j := 0; j < len(label); j++ {
+		c := label[j] | 0x20
+		if !(c >= 'a' && c <= 'z' || label[j] >= '0' && label[j] <= '9' || label[j] == '-' || label[j] == '_' || label[j] == ' ') {
+			return "", false
+		}
+	}
+	k := typeKey(label)
+	t, isType := typeNames[k]
+	if !isType && !(k != "" && genericTypes[k]) {
+		return "", false
+	}
+	trimmed := strings.TrimLeft(rest, " \t")
+	if trimmed == rest {
+		// "host:8080" is a host and port: without a space, only a hash
+		// label counts.
+		switch {
+		case t == MD5 || t == SHA1 || t == SHA256 || t == SHA512:
+		case k == "hash" || k == "filehash":
+		default:
+			return "", false
+		}
+	}
+	trimmed = strings.TrimSpace(trimmed)
+	return trimmed, trimmed != ""
+}
+
+func (n *normalizer) indicator(f *fileState, r *Row, p *proto, t Type, canon, note string) *Indicator {
+	ind := &Indicator{
+		Value: canon, Type: t,
+		FirstSeen: p.firstSeen, LastSeen: p.lastSeen, Sightings: p.sightings,
+		Source: p.source, Notes: joinNotes(p.notes, note),
+		Reputation: p.reputation,
+		Origin:     r.Origin,
+		file:       f, sub: p.sub,
+	}
+	if p.tags != nil {
+		ind.Tags, ind.TagLevel = p.tags, LevelRow
+	} else {
+		ind.TagLevel = p.sub.TagLevel
+	}
+	return ind
+}
+
+// A notIndicatorError says a value is no indicator at all (a file name
+// given as a "file"): the row is skipped, not rejected.
+type notIndicatorError struct{ what string }
+
+func (e *notIndicatorError) Error() string { return e.what }
+
+type piece struct {
+	typ         Type
+	canon, note string
+}
+
+// split splits a value that is a list of indicators joined by '|', ',',
+// ';' or white space; it returns nil unless there are several pieces and
+// every one is an indicator (of the declared type, when there is one).
+func (n *normalizer) split(declared Type, v string) []piece {
+	if !strings.ContainsAny(v, "|,; \t\n") {
+		return nil
+	}
+	parts := strings.FieldsFunc(v, func(r rune) bool {
+		return r == '|' || r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	})
+	if len(parts) < 2 {
+		return nil
+	}
+	out := make([]piece, 0, len(parts))
+	for _, s := range parts {
+		t, canon, note, err := n.typed(declared, s)
+		if err != nil {
+			return nil
+		}
+		out = append(out, piece{t, canon, note})
+	}
+	return out
+}
+
+func (n *normalizer) typedValue(declared Type, v string) (Type, string, string, error) {
+	if declared == "" {
+		return detect(v)
+	}
+	if declared == fileType {
+		if t := hashType(v); t != "" {
+			return t, strings.ToLower(v), "", nil
+		}
+		return "", "", "", &notIndicatorError{"type \"file\" with a value that is no MD5, SHA-1, SHA-256 or SHA-512 hash: a file name or path, not an indicator"}
+	}
+	canon, note, err := canonical(declared, v)
+	if err != nil {
+		return "", "", "", err
+	}
+	// A declared IP that holds a CIDR block, or an IPv6 address, is that.
+	if declared == IP {
+		if strings.Contains(canon, "/") {
+			declared = CIDR
+		} else if strings.Contains(canon, ":") {
+			declared = IPv6
+		}
+	}
+	return declared, canon, note, nil
+}

@@ -186,3 +186,115 @@ func FuzzNormalizeValue(f *testing.F) {
 		}
 	})
 }
+
+func TestLookupTypeVendorSpellings(t *testing.T) {
+	tests := []struct {
+		in     string
+		want   Type
+		notInd string
+	}{
+		{in: "IPv4", want: IP},
+		{in: "ip:port", want: IP},
+		{in: "sha256_hash", want: SHA256},
+		{in: "FileHash-MD5", want: MD5},
+		{in: "URI", want: URL},
+		{in: "FQDN", want: Domain},
+		{in: "file", want: fileType},
+		{in: "command_line_parameter", notInd: "a command line"},
+		{in: "scheduled_task_path", notInd: "a scheduled task"},
+		{in: "registry_path_key_value", notInd: "a registry value"},
+		{in: "http-user-agent-string", notInd: "a user agent"},
+		{in: "FilePath", notInd: "a file path"},
+		{in: "YARA", notInd: "a YARA rule"},
+		{in: "x509-fingerprint-sha1", notInd: "a fingerprint"},
+		{in: "Description", notInd: "free text"},
+	}
+	for _, tt := range tests {
+		got, what, ok := lookupType(tt.in)
+		if !ok || got != tt.want || what != tt.notInd {
+			t.Errorf("lookupType(%q) = %q, %q, %v; want %q, %q", tt.in, got, what, ok, tt.want, tt.notInd)
+		}
+	}
+}
+
+func TestColumnType(t *testing.T) {
+	tests := []struct {
+		name string
+		want Type
+		ok   bool
+	}{
+		{"url", URL, true}, {"dst_ip", IP, true}, {"IPaddress", IP, true}, {"IP address(es)", IP, true},
+		{"saddr", IP, true}, {"source ip", IP, true}, {"sha256_hash", SHA256, true}, {"Host", "", true},
+		{"hostname", Domain, true}, {"malware", "", false}, {"hash", "", false}, {"threat", "", false},
+	}
+	for _, tt := range tests {
+		if got, ok := columnType(tt.name); got != tt.want || ok != tt.ok {
+			t.Errorf("columnType(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestCutLabel(t *testing.T) {
+	tests := []struct {
+		in       string
+		declared Type
+		want     string
+		ok       bool
+	}{
+		{"SHA1: e298cd6c5fe7b9b05a28480fd215ddcbd7aaa48a", SHA1, "e298cd6c5fe7b9b05a28480fd215ddcbd7aaa48a", true},
+		{"SHA1:  e298", "", "e298", true},
+		{"sha256:abc", "", "abc", true},
+		{"ip: 198.51.100.1", "", "198.51.100.1", true},
+		{"host:8080", "", "", false},
+		{"ip:8080", "", "", false},
+		{"http://x.example", "", "", false},
+		{"domain autuo.xicp.net", Domain, "autuo.xicp.net", true},
+		{"domain autuo.xicp.net", URL, "", false},
+		{"not a label: x", "", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := cutLabel(tt.in, tt.declared)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("cutLabel(%q, %q) = %q, %v; want %q, %v", tt.in, tt.declared, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestTypedAndSplit(t *testing.T) {
+	n := newNormalizer(testRoute())
+	tests := []struct {
+		declared Type
+		in       string
+		want     string // "type value" joined by " + ", or "error"
+	}{
+		{"", "198.51.100.1", "ip 198.51.100.1"},
+		{IP, "0.0.0.0", "error"},
+		{"", "::", "error"},
+		{fileType, strings.Repeat("A", 64), "sha256 " + strings.Repeat("a", 64)},
+		{fileType, "C:\\x.exe", "error"},
+		{SHA1, "SHA1: " + strings.Repeat("b", 40), "sha1 " + strings.Repeat("b", 40)},
+		{IP, "213.176.241.230|67.171.65.64", "ip 213.176.241.230 + ip 67.171.65.64"},
+		{"", "evil.example.com, 198.51.100.2", "domain evil.example.com + ip 198.51.100.2"},
+		{"", "http://a.example.com/?q=a|b", "url http://a.example.com/?q=a|b"},
+		{"", "198.51.100.113,comma", "error"},
+		{URL, "http://a.example/x http://b.example/y", "url http://a.example/x + url http://b.example/y"},
+	}
+	for _, tt := range tests {
+		var got []string
+		typ, canon, _, err := n.typed(tt.declared, tt.in)
+		switch {
+		case err == nil:
+			got = []string{string(typ) + " " + canon}
+		default:
+			for _, p := range n.split(tt.declared, tt.in) {
+				got = append(got, string(p.typ)+" "+p.canon)
+			}
+			if got == nil {
+				got = []string{"error"}
+			}
+		}
+		if s := strings.Join(got, " + "); s != tt.want {
+			t.Errorf("%s %q: got %s, want %s", tt.declared, tt.in, s, tt.want)
+		}
+	}
+}

@@ -14,7 +14,9 @@ import (
 func TestTLSVerifiedUnlessTurnedOff(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	defer srv.Close()
-	build := func(ctx context.Context) (*http.Request, error) { return http.NewRequestWithContext(ctx, "GET", srv.URL, nil) }
+	build := func(ctx context.Context) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	}
 	decode := func(*http.Response, []byte) *HTTPError { return nil }
 
 	start := time.Now()

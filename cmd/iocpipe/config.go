@@ -98,6 +98,17 @@ type RouteConfig struct {
 	Format string `yaml:"format"`
 	// Delimiter forces the CSV delimiter: one character, or "tab".
 	Delimiter string `yaml:"delimiter"`
+	// Columns maps fields (value, type, first_seen, last_seen, sightings,
+	// source, notes, tags, enclaves, reputation) to the columns of CSV
+	// files: a header name, a 1-based position, or a list of them (each of
+	// several value columns yields an indicator). Fields left out are found
+	// by the header aliases. Empty leaves every field to the aliases.
+	Columns map[string]StringList `yaml:"columns"`
+	// JSONFields maps the same fields to dotted paths in JSON items
+	// ("ioc.value"; a path through an array collects from every element),
+	// and items to the path of the array of items in a wrapper object
+	// ("data"). Fields left out are found by the key aliases.
+	JSONFields map[string]StringList `yaml:"json_fields"`
 
 	// Kind is what a ThreatWinds route sends: entities (default),
 	// well-known, or scan.
@@ -369,14 +380,77 @@ func (c *Config) validateRoute(i int) error {
 		}
 	}
 	switch r.Format {
-	case "", pipeline.FormatCSV, pipeline.FormatJSON, pipeline.FormatJSONL:
+	case "", pipeline.FormatCSV, pipeline.FormatJSON, pipeline.FormatJSONL, pipeline.FormatSTIX:
 	default:
-		return c.errorf(key+".format", "unknown format %q (csv, json, jsonl; empty detects)", r.Format)
+		return c.errorf(key+".format", "unknown format %q (csv, json, jsonl, stix; empty detects)", r.Format)
 	}
 	if _, err := delimiter(r.Delimiter); err != nil {
 		return c.errorf(key+".delimiter", "%v", err)
 	}
+	if err := c.validateMapping(key+".columns", r.Columns, false); err != nil {
+		return err
+	}
+	return c.validateMapping(key+".json_fields", r.JSONFields, true)
+}
+
+// validateMapping checks a route's columns (json false) or json_fields
+// mapping: known fields, and non-empty column names, 1-based positions or
+// dotted paths.
+func (c *Config) validateMapping(key string, m map[string]StringList, json bool) error {
+	for field, refs := range m {
+		k := key + "." + field
+		switch {
+		case slices.Contains(pipeline.Fields, field):
+		case json && field == pipeline.JSONItems:
+			if len(refs) != 1 {
+				return c.errorf(k, "give one path to the array of items, such as data or response.results")
+			}
+		default:
+			extra := ""
+			if json {
+				extra = ", items"
+			}
+			return c.errorf(k, "unknown field %q (known: %s%s)", field, strings.Join(pipeline.Fields, ", "), extra)
+		}
+		if len(refs) == 0 {
+			return c.errorf(k, "empty: name a column or give a position, or leave the field out")
+		}
+		for _, ref := range refs {
+			ref = strings.TrimSpace(ref)
+			switch {
+			case ref == "":
+				return c.errorf(k, "an empty name")
+			case json && slices.Contains(strings.Split(ref, "."), ""):
+				return c.errorf(k, "%q is not a dotted path (such as ioc.value)", ref)
+			case !json && strings.Trim(ref, "0123456789") == "" && strings.Trim(ref, "0") == "":
+				return c.errorf(k, "column positions start at 1, not %s", ref)
+			}
+		}
+	}
 	return nil
+}
+
+// A StringList is a YAML scalar or a list of scalars (names, numbers).
+type StringList []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*l = StringList{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		out := make(StringList, 0, len(n.Content))
+		for _, e := range n.Content {
+			if e.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: give column names, positions or paths, not a nested list or map", e.Line)
+			}
+			out = append(out, e.Value)
+		}
+		*l = out
+		return nil
+	}
+	return fmt.Errorf("line %d: give a column name, a position or a path, or a list of them", n.Line)
 }
 
 func delimiter(s string) (rune, error) {
@@ -430,6 +504,7 @@ func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
 	}
 	pr.Delimiter, _ = delimiter(r.Delimiter)
 	pr.Reputation = r.Reputation
+	pr.Columns, pr.JSONFields = mapping(r.Columns), mapping(r.JSONFields)
 	for _, e := range r.Enclaves {
 		id, _ := c.resolveEnclave(e)
 		if !slices.Contains(pr.Enclaves, id) {
@@ -437,6 +512,19 @@ func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
 		}
 	}
 	return pr
+}
+
+func mapping(m map[string]StringList) map[string][]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(m))
+	for k, v := range m {
+		for _, s := range v {
+			out[k] = append(out[k], strings.TrimSpace(s))
+		}
+	}
+	return out
 }
 
 // Delivery returns the delivery settings of a route's sink.

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -55,6 +56,8 @@ type env struct {
 	// isTerminal reports whether stderr is a terminal (progress bar, text
 	// logs).
 	isTerminal bool
+	// stopProfile ends a --cpuprofile.
+	stopProfile func()
 }
 
 func main() {
@@ -72,6 +75,9 @@ func run(ctx context.Context, e *env, args []string) int {
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)
+	if e.stopProfile != nil {
+		e.stopProfile()
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -111,7 +117,30 @@ rejected; 1 something valid could not be delivered, or a fatal error;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
+	var cpuProfile string
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for measuring)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return usageErrorf("--cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return usageErrorf("--cpuprofile: %v", err)
+		}
+		e.stopProfile = func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+		return nil
+	}
 	root.AddCommand(newRunCmd(e), newValidateCmd(e), newEmulateCmd(e), newVersionCmd(e), newDefinitionsCmd(e))
+	root.AddCommand(newWatchCmd(e))
+	root.AddCommand(newInspectCmd(e))
 	return root
 }
 

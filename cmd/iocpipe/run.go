@@ -24,6 +24,7 @@ type importFlags struct {
 	report   string
 	dump     string
 	logLevel string
+	reimport bool
 }
 
 func (f *importFlags) register(cmd *cobra.Command, dry bool) {
@@ -34,6 +35,8 @@ func (f *importFlags) register(cmd *cobra.Command, dry bool) {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if dry {
 		cmd.Flags().StringVar(&f.dump, "dump", "", "write the exact request bodies to FILE, as NDJSON")
+	} else {
+		cmd.Flags().BoolVar(&f.reimport, "reimport", false, "import files whose content the ledger has as imported already")
 	}
 	_ = cmd.MarkFlagRequired("config")
 }
@@ -134,10 +137,19 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 			log.Debug("file done", "file", r.File, "rows", r.Rows, "delivered", r.Delivered, "rejected", r.Rejected+r.RowsRejected)
 		}
 	}
+	onReject := rejects.Write
+	var led *runLedger
+	if !dry {
+		if led, err = attachLedger(cfg, rc, f.reimport, log); err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		defer led.close()
+		inputs, onReject = led.prepare(inputs), led.onReject(onReject)
+	}
 	p, err := pipeline.New(pipeline.Options{
 		Route: route, Sink: sink, Logger: log, Workers: cfg.Workers,
 		InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget), Linger: time.Duration(d.Linger),
-		OnReject: rejects.Write, Associations: takesAssociations(rc),
+		OnReject: onReject, Associations: takesAssociations(rc),
 	})
 	if err != nil {
 		return err
@@ -152,6 +164,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	started := time.Now()
 	sum, runErr := p.Run(ctx, ch)
 	stopBar()
+	led.finish(sum, runErr)
 	if err := rejects.Close(); err != nil {
 		log.Error("writing rejects", "error", err)
 	}

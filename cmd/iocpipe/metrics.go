@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/inbox"
+)
+
+// metrics are watch mode's Prometheus metrics, in a registry of their own.
+// Labels are route and sink names from the configuration and fixed words;
+// no value, path or secret ever becomes a label.
+type metrics struct {
+	reg      *prometheus.Registry
+	latency  *prometheus.HistogramVec
+	stopping atomic.Bool
+
+	mu     sync.Mutex
+	routes []*routeMetrics
+	ledger *inbox.Ledger
+}
+
+// routeMetrics is where one route's numbers come from at scrape time.
+type routeMetrics struct {
+	route, sink string
+	p           *pipeline.Pipeline
+	ib          *inbox.Inbox
+	retries     func() int64
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "iocpipe",
+		Name:      "sink_send_duration_seconds",
+		Help:      "Time the sink took to settle one batch (retries, splits and isolation included), by outcome: ok, partial (some items refused or failed), error.",
+		Buckets:   prometheus.ExponentialBuckets(0.005, 2, 14),
+	}, []string{"route", "sink", "outcome"})
+	m.reg.MustRegister(m.latency, m,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// addRoute makes a route's pipeline and inbox visible.
+func (m *metrics) addRoute(route, sink string, p *pipeline.Pipeline, ib *inbox.Inbox, retries func() int64) {
+	m.mu.Lock()
+	m.routes = append(m.routes, &routeMetrics{route: route, sink: sink, p: p, ib: ib, retries: retries})
+	m.mu.Unlock()
+}
+
+// setLedger makes the ledger's size visible.
+func (m *metrics) setLedger(l *inbox.Ledger) {
+	m.mu.Lock()
+	m.ledger = l
+	m.mu.Unlock()
+}
+
+// instrument wraps a sink so that each Send is timed.
+func (m *metrics) instrument(route, sinkName string, s pipeline.Sink) pipeline.Sink {
+	return &instrumentedSink{next: s, obs: m.latency.MustCurryWith(prometheus.Labels{"route": route, "sink": sinkName})}
+}
+
+// instrumentedSink is a pipeline.Sink decorator that observes how long each
+// batch takes to settle.
+type instrumentedSink struct {
+	next pipeline.Sink
+	obs  prometheus.ObserverVec
+}
+
+// Send implements pipeline.Sink.
+func (s *instrumentedSink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+	start := time.Now()
+	res, err := s.next.Send(ctx, b)
+	outcome := "ok"
+	switch {
+	case err != nil:
+		outcome = "error"
+	case len(res.Rejects) > 0 || len(res.Failed) > 0:
+		outcome = "partial"
+	}
+	s.obs.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("iocpipe_"+name, help, labels, nil)
+}
+
+var (
+	descFiles = desc("files_total", "Files by what became of them: claimed (into work/), resumed (found in work/ at start-up), done (imported), duplicate (content imported before, not sent), failed (unreadable), refused (not a regular file), retried (fed again after a delivery failure).", "route", "event")
+	descRows  = desc("rows_total", "Data rows read, by outcome: read (all), yielding (indicators), rejected, skipped (not indicators), resumed (acknowledged by an earlier run, not sent again).", "route", "outcome")
+	descInds  = desc("indicators_total", "Indicators, by outcome: delivered, rejected, failed (not delivered), merged (duplicates within a file).", "route", "outcome")
+	descSubs  = desc("submissions_total", "Accepted requests that carried indicators.", "route", "sink")
+	descBatch = desc("batches_total", "Batches handed to the sink.", "route", "sink")
+	descRetry = desc("sink_retries_total", "Requests the sink retried (network errors, 429, 5xx).", "route", "sink")
+	descQueue = desc("queue_depth", "Files complete and waiting for the pipeline (ready in the inbox, claimed, or waiting for a file with the same content).", "route")
+	descBusy  = desc("files_in_progress", "Files handed to the pipeline and not finished.", "route")
+	descLedB  = desc("ledger_bytes", "Size of the ledger's data.")
+	descLedN  = desc("ledger_entries", "Files (by content and route) the ledger knows.")
+)
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descFiles, descRows, descInds, descSubs, descBatch, descRetry, descQueue, descBusy, descLedB, descLedN} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: the numbers are read from the
+// pipelines, inboxes and ledger at scrape time.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	routes, ledger := m.routes, m.ledger
+	m.mu.Unlock()
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+	}
+	for _, r := range routes {
+		st := r.ib.Stats()
+		for _, f := range []struct {
+			event string
+			n     int64
+		}{{"claimed", st.Claimed}, {"resumed", st.Resumed}, {"done", st.Done}, {"duplicate", st.Duplicates},
+			{"failed", st.Failed}, {"refused", st.Refused}, {"retried", st.Retried}} {
+			counter(descFiles, f.n, r.route, f.event)
+		}
+		s := r.p.Summary()
+		counter(descRows, s.Rows, r.route, "read")
+		counter(descRows, s.RowsYielding, r.route, "yielding")
+		counter(descRows, s.RowsRejected, r.route, "rejected")
+		counter(descRows, s.RowsSkipped, r.route, "skipped")
+		counter(descRows, s.RowsResumed, r.route, "resumed")
+		counter(descInds, s.Delivered, r.route, "delivered")
+		counter(descInds, s.Rejected, r.route, "rejected")
+		counter(descInds, s.Failed, r.route, "failed")
+		counter(descInds, s.Merged, r.route, "merged")
+		counter(descSubs, s.Submissions, r.route, r.sink)
+		counter(descBatch, s.Batches, r.route, r.sink)
+		if r.retries != nil {
+			counter(descRetry, r.retries(), r.route, r.sink)
+		}
+		gauge(descQueue, st.Queued, r.route)
+		gauge(descBusy, st.InProgress, r.route)
+	}
+	if ledger != nil {
+		gauge(descLedB, ledger.Size())
+		gauge(descLedN, int64(ledger.Len()))
+	}
+}
+
+// serveMetrics serves /metrics and /healthz on addr until ctx is done; it
+// returns the address it listens on.
+func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if m.stopping.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("stopping\n"))
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "error", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	return l.Addr().String(), nil
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/inbox"
+)
+
+// watchFlags configure iocpipe watch.
+type watchFlags struct {
+	config          string
+	routes          []string
+	logLevel        string
+	metricsAddr     string
+	shutdownTimeout time.Duration
+	reimport        bool
+}
+
+// exitNow ends the process at once (a second signal).
+var exitNow = os.Exit
+
+func newWatchCmd(e *env) *cobra.Command {
+	var f watchFlags
+	cmd := &cobra.Command{
+		Use:   "watch --config FILE [--route NAME]... [--metrics-addr HOST:PORT]",
+		Short: "Watch the routes' inbox folders and import every file dropped there",
+		Long: `Watch the inbox folder of every route that has one (inbox: in the config) and
+import each file dropped there once it is complete: its size and mtime stayed
+the same for the settle period (settle:, default 2s), or it was renamed in
+from a .part or .tmp name (writers that pause longer than the settle period
+should write under such a name and rename when done). Dotfiles, *.part and
+*.tmp are never picked up; symlinks and other non-regular files are refused
+and moved to failed/.
+
+A file is claimed into <inbox>/.iocpipe/work/, and when every row was
+delivered or rejected it moves to <inbox>/done/ with <name>.report.json, plus
+<name>.rejects.jsonl (the reasons) and <name>.rejects.<ext> (the rejected rows,
+in the file's format, to correct and drop back in; <name>.rejected-rows.jsonl
+for a .jsonl file) when rows were rejected. A file that cannot be read goes to
+<inbox>/failed/ with its report. Nothing there is ever overwritten: a name
+already taken gets -2, -3, ... before its extension.
+
+The ledger (ledger: in the config, else <inbox>/.iocpipe/ledger.db of the
+first route with an inbox) records every acknowledged batch, synced to disk,
+by file content: after a crash or a restart, files in work/ resume without
+resending acknowledged rows, and a file whose content was imported before is
+moved to done/ without being sent (unless --reimport).
+
+SIGINT or SIGTERM stops claiming files, lets the requests in flight finish
+(at most --shutdown-timeout) and exits 0; a second signal exits at once (1),
+which is safe too.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return watch(cmd.Context(), e, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "configuration file (YAML; required)")
+	fl.StringSliceVar(&f.routes, "route", nil, "watch only these routes (default: every route with an inbox)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on HOST:PORT (default: off)")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT or SIGTERM, how long requests in flight may take to finish")
+	fl.BoolVar(&f.reimport, "reimport", false, "import files whose content the ledger has as imported already")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// watched is one route being watched.
+type watched struct {
+	rc   *RouteConfig
+	p    *pipeline.Pipeline
+	ib   *inbox.Inbox
+	feed chan pipeline.Input
+}
+
+// runResult is how a route's pipeline ended.
+type runResult struct {
+	route string
+	sum   pipeline.Summary
+	err   error
+}
+
+func watch(ctx context.Context, e *env, f *watchFlags) error {
+	log, err := newLogger(e, f.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	routes, err := watchedRoutes(cfg, f.routes)
+	if err != nil {
+		return err
+	}
+	if f.shutdownTimeout <= 0 {
+		return usageErrorf("--shutdown-timeout must be positive")
+	}
+	ledger, err := openLedger(cfg)
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	defer ledger.Close()
+	log.Info("ledger", "path", ledger.Path())
+
+	m := newMetrics()
+	m.setLedger(ledger)
+	var ws []*watched
+	for _, rc := range routes {
+		s, err := newSink(cfg, rc, log)
+		if err != nil {
+			return err
+		}
+		route := cfg.PipelineRoute(rc)
+		ib, err := inbox.New(inbox.Options{
+			Dir: rc.Inbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
+			Settle: time.Duration(rc.Settle), Rescan: time.Duration(rc.Rescan), DeleteDone: rc.DeleteDone,
+			Ledger: ledger, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
+			Logger: log,
+		})
+		if err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
+		}
+		d := cfg.Delivery(rc)
+		p, err := pipeline.New(pipeline.Options{
+			Route: route, Sink: m.instrument(rc.Name, rc.Sink, s), Logger: log.With("route", rc.Name),
+			Workers: cfg.Workers, InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget),
+			Linger: time.Duration(d.Linger), KeepRejects: true, OnReject: ib.Reject, Associations: takesAssociations(rc),
+		})
+		if err != nil {
+			return err
+		}
+		m.addRoute(rc.Name, rc.Sink, p, ib, s.Retries)
+		ws = append(ws, &watched{rc: rc, p: p, ib: ib, feed: make(chan pipeline.Input)})
+	}
+
+	stopped := make(chan struct{})
+	defer close(stopped)
+	secondSignal(log, stopped)
+
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	if f.metricsAddr != "" {
+		addr, err := m.serve(serveCtx, f.metricsAddr, log)
+		if err != nil {
+			return usageErrorf("--metrics-addr %s: %v", f.metricsAddr, err)
+		}
+		log.Info("serving metrics", "addr", addr, "metrics", "http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz")
+	}
+
+	// Run's context outlives the signal: in-flight requests finish, until
+	// the shutdown timeout cancels it.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	results := make(chan runResult, len(ws))
+	watchErrs := make(chan error, len(ws))
+	for _, w := range ws {
+		go func() {
+			sum, err := w.p.Run(runCtx, w.feed)
+			if err != nil {
+				stopWatching()
+			}
+			results <- runResult{route: w.rc.Name, sum: sum, err: err}
+		}()
+		go func() {
+			err := w.ib.Watch(watchCtx, w.feed)
+			if err != nil {
+				stopWatching()
+			}
+			watchErrs <- err
+		}()
+	}
+
+	<-watchCtx.Done()
+	m.stopping.Store(true)
+	var failure error
+	for range ws {
+		if err := <-watchErrs; err != nil {
+			log.Error("watching stopped", "error", err)
+			failure = cmpErr(failure, err)
+		}
+	}
+	log.Info("stopping: no new file is claimed; requests in flight may finish", "timeout", f.shutdownTimeout)
+	for _, w := range ws {
+		w.p.Stop()
+		close(w.feed)
+	}
+	timeout := time.NewTimer(f.shutdownTimeout)
+	defer timeout.Stop()
+	var ended []runResult
+	for len(ended) < len(ws) {
+		select {
+		case r := <-results:
+			ended = append(ended, r)
+		case <-timeout.C:
+			log.Warn("shutdown timeout: cancelling the requests in flight (their rows are sent again on the next start)")
+			cancelRun()
+		}
+	}
+	for _, w := range ws {
+		w.ib.Close()
+	}
+	for _, r := range ended {
+		s := r.sum
+		log.Info("route stopped", "route", r.route, "files", s.Files, "rows", s.Rows, "rows_resumed", s.RowsResumed,
+			"delivered", s.Delivered, "rejected", s.Rejected+s.RowsRejected, "failed", s.Failed, "submissions", s.Submissions)
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+			log.Error("route failed", "route", r.route, "error", r.err)
+			failure = cmpErr(failure, fmt.Errorf("route %s: %w", r.route, r.err))
+		}
+	}
+	if failure != nil {
+		return &exitError{code: exitFailed, err: failure}
+	}
+	return nil
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// watchedRoutes returns the routes to watch: those with an inbox, or the
+// named ones (which must have one). Two routes may not share an inbox.
+func watchedRoutes(cfg *Config, names []string) ([]*RouteConfig, error) {
+	var out []*RouteConfig
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		if len(names) > 0 && !slices.Contains(names, rc.Name) {
+			continue
+		}
+		if rc.Inbox == "" {
+			if len(names) > 0 {
+				return nil, usageErrorf("route %q has no inbox: watch needs inbox: in the route", rc.Name)
+			}
+			continue
+		}
+		out = append(out, rc)
+	}
+	for _, n := range names {
+		if _, err := cfg.Route(n); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageErrorf("no route in %s has an inbox: watch imports from the folders named by inbox: in routes", cfg.path)
+	}
+	seen := map[string]string{}
+	for _, rc := range out {
+		abs, err := filepath.Abs(rc.Inbox)
+		if err != nil {
+			return nil, usageErrorf("route %s: inbox %s: %v", rc.Name, rc.Inbox, err)
+		}
+		if other, ok := seen[abs]; ok {
+			return nil, &ConfigError{File: cfg.path, Key: "routes (" + rc.Name + ").inbox",
+				Err: fmt.Errorf("%s is route %s's inbox too: each route needs its own", rc.Inbox, other)}
+		}
+		seen[abs] = rc.Name
+	}
+	return out, nil
+}
+
+// secondSignal exits at once on the second SIGINT or SIGTERM: the first
+// (which cancels the command's context) starts the graceful shutdown.
+// Exiting is safe at any instant: every acknowledged batch is already in
+// the ledger.
+func secondSignal(log *slog.Logger, stopped <-chan struct{}) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(sigs)
+		n := 0
+		for {
+			select {
+			case s := <-sigs:
+				n++
+				if n >= 2 {
+					log.Warn("second signal: exiting now (acknowledged rows are safe in the ledger; the rest is sent on the next start)", "signal", s.String())
+					exitNow(exitFailed)
+				}
+			case <-stopped:
+				return
+			}
+		}
+	}()
+}

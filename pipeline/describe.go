@@ -1,0 +1,340 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/iocpipe/iocpipe/schemas"
+)
+
+// describeHead is how much of a file Describe reads.
+const describeHead = 64 << 10
+
+// A Description says how a file will be read under a route: what
+// Describe learns from the head of the file, the same way the readers
+// decide.
+type Description struct {
+	// Format is the detected format: csv, json, jsonl, stix, otx or misp.
+	Format string `json:"format"`
+	// Shape says how the records are laid out, in words ("an array of
+	// items", "3 OTX pulses", "a MISP event").
+	Shape string `json:"shape,omitempty"`
+
+	// Delimiter is a delimited file's delimiter; Padding the white space a
+	// separator needs on either side (0: bare separators); LineByLine says
+	// the file is read as lines without CSV quoting (padded separators,
+	// ';' comments).
+	Delimiter  string `json:"delimiter,omitempty"`
+	Padding    int    `json:"padding,omitempty"`
+	LineByLine bool   `json:"line_by_line,omitempty"`
+	// Header is the header's fields and HeaderLine its line (0 when the
+	// file has no header); HeaderComment says it is a comment line.
+	Header        []string `json:"header,omitempty"`
+	HeaderLine    int      `json:"header_line,omitempty"`
+	HeaderComment bool     `json:"header_comment,omitempty"`
+	// Mapping says which columns or keys feed each field (for JSON, those
+	// of the first item); Unused lists the columns no field takes.
+	Mapping []FieldMapping `json:"mapping"`
+	Unused  []string       `json:"unused,omitempty"`
+	// Inherited says what indicators take from their container (an OTX
+	// pulse, a MISP event) when they lack it.
+	Inherited []string `json:"inherited,omitempty"`
+	// Truncated says the head read did not hold the whole document, so
+	// the shape was judged from its beginning.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Describe reads the head of the file at path and says how it will be
+// read under route: the format, the delimiter and header of a delimited
+// file, the shape of a JSON document, and which columns or keys feed
+// which fields. A file that cannot be read at all is an error, with the
+// reason the import would give.
+func Describe(path string, route *Route) (*Description, error) {
+	if route == nil {
+		route = &Route{}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, describeHead)
+	head, err := br.Peek(describeHead)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, err
+	}
+	whole := len(head) < describeHead
+	if err := checkEncoding(head); err != nil {
+		return nil, err
+	}
+	if bytes.HasPrefix(head, utf8BOM) {
+		br.Discard(len(utf8BOM))
+		head = head[len(utf8BOM):]
+	}
+	d := &Description{Format: detectFormat(path, head, route.Format)}
+	switch d.Format {
+	case FormatJSON, FormatJSONL, FormatSTIX:
+		return d, d.json(head, whole, route)
+	}
+	return d, d.csv(br, route)
+}
+
+func (d *Description) csv(br *bufio.Reader, route *Route) error {
+	src, lay, err := openCSV(context.Background(), "", br, route)
+	d.Delimiter = delimName(lay.delim)
+	d.Padding, d.LineByLine = lay.pad, lay.text
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			if fe.Line > 0 {
+				return fmt.Errorf("line %d: %w", fe.Line, fe.Err)
+			}
+			return fe.Err
+		}
+		return err
+	}
+	if src == nil {
+		d.Shape = "no records (empty, or only comments)"
+		return nil
+	}
+	used := map[int]bool{}
+	for _, p := range src.proj {
+		m := FieldMapping{Field: p.field, Explicit: p.explicit}
+		for i, c := range p.cols {
+			used[c] = true
+			name := p.names[i]
+			if name == "" {
+				name = "column " + strconv.Itoa(c+1)
+			}
+			switch {
+			case p.hints[i] != "":
+				name += " (as " + string(p.hints[i]) + ")"
+			case p.labels[i] == "port":
+				name += " (as port)"
+			}
+			m.From = append(m.From, name)
+		}
+		d.Mapping = append(d.Mapping, m)
+	}
+	if src.headerLine > 0 {
+		d.Header, d.HeaderLine, d.HeaderComment = src.header, src.headerLine, src.headerComment
+		for i, h := range src.header {
+			if !used[i] {
+				if h = cleanText(h); h == "" {
+					h = "column " + strconv.Itoa(i+1)
+				}
+				d.Unused = append(d.Unused, h)
+			}
+		}
+		d.Shape = "delimited text with a header"
+	} else {
+		d.Shape = "delimited text without a header"
+	}
+	return nil
+}
+
+func delimName(r rune) string {
+	switch r {
+	case '\t':
+		return "tab"
+	case ' ':
+		return "space"
+	}
+	return string(r)
+}
+
+// errFound stops a walk once it found what it looked for.
+var errFound = errors.New("found")
+
+func (d *Description) json(head []byte, whole bool, route *Route) error {
+	m := newJSONMapper(route)
+	if d.Format == FormatJSONL {
+		if looksSTIX(firstLine(head)) {
+			d.Format, d.Shape = FormatSTIX, "STIX objects, one per line"
+			d.stixMapping()
+			return nil
+		}
+		d.Shape = "JSON Lines: one item per line"
+		d.itemMapping(m, firstLine(head))
+		return nil
+	}
+	meta, err := scanJSONRoute(bytes.NewReader(head), route)
+	var le *layoutError
+	if errors.As(err, &le) && whole {
+		return err
+	}
+	if err != nil {
+		if whole {
+			return fmt.Errorf("invalid JSON, so nothing of the file would be sent: %w", err)
+		}
+		d.Truncated = true
+	}
+	switch {
+	case meta.stix || d.Format == FormatSTIX:
+		d.Format = FormatSTIX
+		d.Shape = map[stixShape]string{stixBundle: "a STIX bundle", stixArray: "an array of STIX objects", stixSingle: "one STIX object", stixLines: "STIX objects, one per line"}[meta.stixShape]
+		d.stixMapping()
+		return nil
+	case meta.shape == shapeStream:
+		d.Format, d.Shape = FormatJSONL, "JSON Lines: one item per line"
+		d.itemMapping(m, firstLine(head))
+		return nil
+	case meta.kind == kindPulses:
+		d.Format = FormatOTX
+		d.Shape = plural(len(meta.contexts), "OTX pulse") + ", each with its indicators"
+		if d.Truncated {
+			d.Shape = "OTX pulses, each with its indicators"
+		}
+		d.Inherited = []string{"notes ← the pulse's name", "source ← the pulse's author_name", d.tagRule(len(meta.contexts), "pulse")}
+		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error {
+			pulse := func() error {
+				_, err := w.object(func(k string) error {
+					if k == "indicators" {
+						return w.elements(func(int) error { return stopAt(w) })
+					}
+					_, err := skipValue(w.dec)
+					return err
+				})
+				return err
+			}
+			switch {
+			case len(meta.items) > 0:
+				return w.at(meta.items, func() error { return w.elements(func(int) error { return pulse() }) })
+			case meta.shape == shapeArray:
+				return w.elements(func(int) error { return pulse() })
+			}
+			return pulse()
+		}))
+		return nil
+	case meta.kind == kindMISP:
+		d.Format = FormatMISP
+		switch {
+		case meta.mispAttributes:
+			d.Shape = "a MISP attribute list"
+		case d.Truncated:
+			d.Shape = "MISP events"
+		case len(meta.contexts) == 1:
+			d.Shape = "a MISP event"
+		default:
+			d.Shape = plural(len(meta.contexts), "MISP event")
+		}
+		d.Shape += ": attributes and object attributes"
+		d.Mapping = []FieldMapping{
+			{Field: FieldValue, From: []string{"value, by type (composites such as filename|sha256 split; non-indicator parts go to notes)"}},
+			{Field: FieldFirstSeen, From: []string{"first_seen", "timestamp"}},
+			{Field: FieldLastSeen, From: []string{"last_seen", "Sighting[].date_sighting"}},
+			{Field: FieldSightings, From: []string{"Sighting[] of type 0"}},
+			{Field: FieldNotes, From: []string{"comment", "the object's name and other attributes"}},
+			{Field: FieldTags, From: []string{"Tag[].name"}},
+		}
+		d.Inherited = []string{"notes ← the event's info", "source ← the event's Orgc.name", d.tagRule(len(meta.contexts), "event"),
+			"skipped: to_ids false, deleted, types that are no indicator"}
+		return nil
+	}
+	switch {
+	case len(meta.items) > 0:
+		d.Shape = fmt.Sprintf("a wrapper object: the items are the array at %q", strings.Join(meta.items, "."))
+		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error {
+			return w.at(meta.items, func() error { return w.elements(func(int) error { return stopAt(w) }) })
+		}))
+	case meta.shape == shapeSubmission:
+		d.Shape = "a TruSTAR submission: the items of content, with its tags and enclaveIds as the file's"
+		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error {
+			return w.at([]string{"content"}, func() error { return w.elements(func(int) error { return stopAt(w) }) })
+		}))
+	case meta.shape == shapeItem:
+		d.Shape = "a single item"
+		d.itemMapping(m, firstOf(head, stopAt))
+	default:
+		d.Shape = "an array of items"
+		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error { return w.elements(func(int) error { return stopAt(w) }) }))
+	}
+	return nil
+}
+
+func (d *Description) tagRule(n int, what string) string {
+	if n == 1 {
+		return "tags ← the " + what + "'s tags, as the file's tags"
+	}
+	return "tags ← each " + what + "'s tags, as its indicators' own tags (several " + what + "s in one file)"
+}
+
+func (d *Description) stixMapping() {
+	d.Mapping = []FieldMapping{
+		{Field: FieldValue, From: []string{"indicator patterns", "observables (SCOs)", "observed-data"}},
+		{Field: FieldFirstSeen, From: []string{"valid_from", "sightings"}},
+		{Field: FieldLastSeen, From: []string{"valid_until", "modified", "sightings"}},
+		{Field: FieldNotes, From: []string{"name", "description"}},
+		{Field: FieldTags, From: []string{"indicator_types", "labels"}},
+		{Field: FieldSource, From: []string{"created_by_ref identity name"}},
+	}
+}
+
+// itemMapping describes the mapping of one JSON item.
+func (d *Description) itemMapping(m *jsonMapper, raw []byte) {
+	if len(raw) == 0 {
+		return
+	}
+	v, err := decodeValue(raw)
+	if err != nil {
+		return
+	}
+	switch v.Kind {
+	case schemas.String:
+		d.Mapping = []FieldMapping{{Field: FieldValue, From: []string{"the item itself (a string)"}}}
+	case schemas.Object:
+		var sources []FieldMapping
+		m.fields(v, &sources)
+		slices.SortStableFunc(sources, func(a, b FieldMapping) int {
+			return slices.Index(Fields, a.Field) - slices.Index(Fields, b.Field)
+		})
+		for _, fm := range sources {
+			if n := len(d.Mapping); n > 0 && d.Mapping[n-1].Field == fm.Field {
+				d.Mapping[n-1].From = append(d.Mapping[n-1].From, fm.From...)
+				continue
+			}
+			d.Mapping = append(d.Mapping, fm)
+		}
+	}
+}
+
+// firstOf walks the head of a document with find, which stops at the
+// item it looks for with stopAt, and returns that item.
+func firstOf(head []byte, find func(w *jsonWalk) error) []byte {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	dec.UseNumber()
+	w := &jsonWalk{dec: dec}
+	var found json.RawMessage
+	w.found = &found
+	find(w)
+	return found
+}
+
+// stopAt reads the value that comes next as the item looked for, and
+// stops the walk.
+func stopAt(w *jsonWalk) error {
+	raw, _, err := w.raw()
+	if err != nil {
+		return err
+	}
+	if w.found != nil {
+		*w.found = raw
+	}
+	return errFound
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return "1 " + s
+	}
+	return strconv.Itoa(n) + " " + s + "s"
+}

@@ -1,0 +1,17 @@
+//go:build !unix
+
+package inbox
+
+import (
+	"io/fs"
+	"os"
+)
+
+// A fileID identifies a file independently of its name; unknown here.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(fs.FileInfo) (fileID, bool) { return fileID{}, false }
+
+// openNoFollow opens path read-only; the caller checked with Lstat that it
+// is a regular file.
+func openNoFollow(path string) (*os.File, error) { return os.Open(path) }

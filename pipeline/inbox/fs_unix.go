@@ -1,0 +1,25 @@
+//go:build unix
+
+package inbox
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// A fileID identifies a file independently of its name: device and inode.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(fi fs.FileInfo) (fileID, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
+}
+
+// openNoFollow opens path read-only, refusing a symlink.
+func openNoFollow(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+}

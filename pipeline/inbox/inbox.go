@@ -1,0 +1,697 @@
+package inbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+)
+
+// Defaults of Options.
+const (
+	DefaultSettle     = 2 * time.Second
+	DefaultRescan     = 10 * time.Second
+	DefaultRetryDelay = time.Minute
+)
+
+// Options configures an Inbox. The zero value of each field means the
+// default given in its comment.
+type Options struct {
+	// Dir is the inbox folder. Required; created when missing.
+	Dir string
+	// WorkDir, DoneDir and FailedDir are relative to Dir unless absolute;
+	// empty means .iocpipe/work, done and failed. They are created when
+	// missing, and must be on Dir's file system (files move by rename).
+	WorkDir, DoneDir, FailedDir string
+	// Settle is how long a file's size and mtime must stay the same before
+	// it is picked up; 0 means DefaultSettle.
+	Settle time.Duration
+	// Rescan is the period of the full listing of Dir that backs up file
+	// system events; 0 means DefaultRescan.
+	Rescan time.Duration
+	// DeleteDone deletes an imported file instead of moving it to done/;
+	// its report still goes to done/.
+	DeleteDone bool
+	// Ledger records acknowledged rows and imported content; nil keeps no
+	// record: no resume, no duplicate detection.
+	Ledger *Ledger
+	// Route and Sink name the route and its sink, in the ledger (see Key)
+	// and in reports.
+	Route, Sink string
+	// Reimport imports again a file whose content the ledger has as
+	// imported; otherwise such a file is moved to done/ unsent.
+	Reimport bool
+	// Reader is the route the pipeline reads files with, for writing
+	// rejected rows in the file's own format; nil means the defaults.
+	Reader *pipeline.Route
+	// RetryDelay is how long a file some of whose indicators could not be
+	// delivered stays in work/ before it is fed again (its acknowledged
+	// rows skipped); 0 means DefaultRetryDelay.
+	RetryDelay time.Duration
+	// Logger receives the log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Stats are an Inbox's counts since it was created.
+type Stats struct {
+	// Claimed counts files claimed into work/ (resumed ones not included).
+	Claimed int64
+	// Resumed counts files found in work/ at start-up.
+	Resumed int64
+	// Done counts files imported; Duplicates files moved to done/ unsent
+	// because their content was imported before.
+	Done, Duplicates int64
+	// Failed counts files moved to failed/ because they could not be read;
+	// Refused those moved there because they are not regular files.
+	Failed, Refused int64
+	// Retried counts files fed again after a delivery failure.
+	Retried int64
+	// Queued is the number of files ready or claimed and waiting for the
+	// pipeline; InProgress those handed to it and not finished.
+	Queued, InProgress int64
+}
+
+// An Inbox watches one inbox folder for one route. Create it with New, pass
+// its Reject method as the pipeline's Options.OnReject (with
+// Options.KeepRejects set), and call Watch with the channel the pipeline
+// runs over. Call Close once the pipeline has returned.
+type Inbox struct {
+	opts                    Options
+	log                     *slog.Logger
+	dir, work, done, failed string
+	key                     string
+
+	// Owned by the Watch goroutine.
+	cands   map[string]*cand
+	ready   []string
+	parts   map[string]partInfo
+	renamed map[partInfo]time.Time // parts renamed away: their identity
+	queue   []*job
+	parked  []*job // same content as a file in progress
+	told    map[string]bool
+
+	mu      sync.Mutex
+	active  map[string]*job // by name in work/: queued, fed or waiting for a retry
+	sums    map[string]*job // by content: the job importing it
+	retries []*job
+	wake    chan struct{}
+	bg      sync.WaitGroup
+
+	claimed, resumed, doneN, dups, failedN, refused, retried atomic.Int64
+	queued, inProgress                                       atomic.Int64
+}
+
+// A job is one claimed file, from work/ to done/ or failed/.
+type job struct {
+	name string // its name in the inbox, in work/ and in reports
+	path string // in work/
+	sum  string
+	size int64
+	tr   *Tracked // nil without a ledger
+
+	// Guarded by Inbox.mu: the current run's state (see early.go).
+	finished   bool
+	retryAt    time.Time
+	acked      Ranges
+	early      *pipeline.FileResult
+	late       []pipeline.Reject
+	failedRows []int
+}
+
+// New checks opts, creates the folders and returns an Inbox.
+func New(opts Options) (*Inbox, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("inbox: no folder")
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = DefaultSettle
+	}
+	if opts.Rescan <= 0 {
+		opts.Rescan = DefaultRescan
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = DefaultRetryDelay
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("inbox %s: %w", opts.Dir, err)
+	}
+	rel := func(p, def string) string {
+		if p == "" {
+			p = def
+		}
+		if filepath.IsAbs(p) {
+			return filepath.Clean(p)
+		}
+		return filepath.Join(dir, p)
+	}
+	ib := &Inbox{
+		opts: opts, dir: dir, key: Key(opts.Route, opts.Sink),
+		log:    opts.Logger.With("route", opts.Route, "inbox", dir),
+		work:   rel(opts.WorkDir, filepath.Join(".iocpipe", "work")),
+		done:   rel(opts.DoneDir, "done"),
+		failed: rel(opts.FailedDir, "failed"),
+		cands:  map[string]*cand{}, parts: map[string]partInfo{}, renamed: map[partInfo]time.Time{},
+		told:   map[string]bool{},
+		active: map[string]*job{}, sums: map[string]*job{}, wake: make(chan struct{}, 1),
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	for _, d := range []string{ib.work, ib.done, ib.failed} {
+		if d == dir {
+			return nil, fmt.Errorf("inbox %s: work, done and failed folders must differ from the inbox", dir)
+		}
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+	}
+	// Files move by rename, which cannot cross file systems.
+	if top, err := os.Stat(dir); err == nil {
+		tid, ok := idOf(top)
+		for _, d := range []string{ib.work, ib.done, ib.failed} {
+			fi, err := os.Stat(d)
+			if err != nil {
+				return nil, fmt.Errorf("inbox: %w", err)
+			}
+			if id, _ := idOf(fi); ok && id.dev != tid.dev {
+				return nil, fmt.Errorf("inbox %s: %s is on another file system: files move by rename, so work, done and failed folders must be on the inbox's", dir, d)
+			}
+		}
+	}
+	return ib, nil
+}
+
+// Dirs returns the inbox and its work, done and failed folders, absolute.
+func (ib *Inbox) Dirs() (inbox, work, done, failed string) {
+	return ib.dir, ib.work, ib.done, ib.failed
+}
+
+// Stats returns the counts so far; safe to call at any time.
+func (ib *Inbox) Stats() Stats {
+	return Stats{
+		Claimed: ib.claimed.Load(), Resumed: ib.resumed.Load(), Done: ib.doneN.Load(),
+		Duplicates: ib.dups.Load(), Failed: ib.failedN.Load(), Refused: ib.refused.Load(),
+		Retried: ib.retried.Load(), Queued: ib.queued.Load(), InProgress: ib.inProgress.Load(),
+	}
+}
+
+// Close waits for the filing of files that finished in the background. Call
+// it after the pipeline's Run returned.
+func (ib *Inbox) Close() error {
+	ib.bg.Wait()
+	return nil
+}
+
+// Reject is the pipeline's Options.OnReject: it keeps a rejected row out
+// of the ledger's acknowledged ranges (so that a resumed import reports it
+// again). Calls are serialized by the pipeline.
+func (ib *Inbox) Reject(r pipeline.Reject) {
+	ib.mu.Lock()
+	j := ib.active[r.File]
+	var complete *pipeline.FileResult
+	if j != nil {
+		if j.tr != nil {
+			j.tr.Reject(r)
+		}
+		complete = ib.lateReject(j, r)
+	}
+	ib.mu.Unlock()
+	if complete != nil {
+		ib.background(j, *complete)
+	}
+}
+
+// input is what the pipeline gets for j.
+func (ib *Inbox) input(j *job) pipeline.Input {
+	in := pipeline.Input{Path: j.path, Name: j.name}
+	tr := j.tr // this run's record: a retry gets a new one
+	if tr != nil {
+		in.Skip = tr.Skip
+	}
+	in.Ack = func(acked [][2]int) error {
+		var err error
+		if tr != nil {
+			err = tr.Ack(acked)
+		}
+		if res := ib.noteAck(j, acked); res != nil {
+			ib.background(j, *res)
+		}
+		return err
+	}
+	in.Done = func(r pipeline.FileResult) {
+		if res := ib.noteDone(j, r); res != nil {
+			ib.background(j, *res)
+		}
+	}
+	return in
+}
+
+// background files j away outside the pipeline's goroutines: writing the
+// rejected rows re-reads the file, which must not hold up the next batch.
+func (ib *Inbox) background(j *job, r pipeline.FileResult) {
+	ib.bg.Add(1)
+	go func() {
+		defer ib.bg.Done()
+		ib.finish(j, r)
+	}()
+}
+
+// finish files j away once its run is over: to failed/ when it could not be
+// read, back to the retry list when indicators could not be delivered,
+// else to done/.
+func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
+	ib.mu.Lock()
+	if j.finished {
+		ib.mu.Unlock()
+		return
+	}
+	j.finished = true
+	ib.mu.Unlock()
+	ib.inProgress.Add(-1)
+	switch {
+	case r.Err != "":
+		ib.fail(j, r)
+	case r.Failed > 0:
+		ib.log.Warn("some indicators could not be delivered: the file stays in work/ and is tried again",
+			"file", j.name, "failed", r.Failed, "delivered", r.Delivered, "retry_in", ib.opts.RetryDelay)
+		ib.mu.Lock()
+		j.retryAt = time.Now().Add(ib.opts.RetryDelay)
+		ib.retries = append(ib.retries, j)
+		ib.mu.Unlock()
+		return
+	default:
+		ib.imported(j, r)
+	}
+	ib.release(j)
+}
+
+// release forgets j: its name in work/ and its content are free again.
+func (ib *Inbox) release(j *job) {
+	ib.mu.Lock()
+	if ib.active[j.name] == j {
+		delete(ib.active, j.name)
+	}
+	if ib.sums[j.sum] == j {
+		delete(ib.sums, j.sum)
+	}
+	ib.mu.Unlock()
+	select {
+	case ib.wake <- struct{}{}:
+	default:
+	}
+}
+
+// imported writes j's report (and rejects) to done/, records the content
+// as imported, and moves (or deletes) the file. The order makes a crash at
+// any point safe: before the ledger says done, a restart resumes the file
+// (its acknowledged rows skipped); after, the file left in work/ is a
+// duplicate.
+func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
+	rowsSuf := rowsSuffix(j.name, r.Format)
+	dest, err := reserve(ib.done, j.name, []string{reportSuffix, rejectsSuffix, rowsSuf})
+	if err != nil {
+		ib.log.Error("filing an imported file", "file", j.name, "error", err)
+		return
+	}
+	rep := Report{FileResult: r, Status: StatusImported, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
+	if len(r.Rejects) > 0 {
+		p := filepath.Join(ib.done, dest+rejectsSuffix)
+		if err := writeRejects(p, r.Rejects); err != nil {
+			ib.log.Error("writing rejects", "file", j.name, "error", err)
+		} else {
+			rep.Rejects = dest + rejectsSuffix
+		}
+		ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.path, r.Format, ib.opts.Reader, r.Rejects)
+		switch {
+		case errors.Is(err, pipeline.ErrRowsFormat):
+			ib.log.Info("the rejected rows of this format cannot be written back: see the rejects", "file", j.name, "format", r.Format)
+		case err != nil:
+			ib.log.Error("writing rejected rows", "file", j.name, "error", err)
+		case ok:
+			rep.RejectedRows = dest + rowsSuf
+		}
+	}
+	if ib.opts.DeleteDone {
+		rep.Deleted = true
+	} else {
+		rep.MovedTo = dest
+	}
+	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
+		ib.log.Error("writing the report", "file", j.name, "error", err)
+	}
+	if j.tr != nil {
+		if err := j.tr.Finish(); err != nil {
+			ib.log.Error("recording the import in the ledger: the file stays in work/", "file", j.name, "error", err)
+			return
+		}
+	}
+	if err := ib.put(j.path, dest); err != nil {
+		ib.log.Error("moving an imported file to done/", "file", j.name, "error", err)
+		return
+	}
+	ib.doneN.Add(1)
+	ib.log.Info("imported", "file", j.name, "rows", r.Rows, "rows_resumed", r.RowsResumed,
+		"delivered", r.Delivered, "rejected", r.Rejected+r.RowsRejected, "submissions", r.Submissions,
+		"report", filepath.Join(ib.done, dest+reportSuffix))
+}
+
+// put moves a work/ file to done/dest, or deletes it with DeleteDone.
+func (ib *Inbox) put(path, dest string) error {
+	if ib.opts.DeleteDone {
+		return os.Remove(path)
+	}
+	return renameNoReplace(path, filepath.Join(ib.done, dest))
+}
+
+// fail moves j to failed/ with a report saying why.
+func (ib *Inbox) fail(j *job, r pipeline.FileResult) {
+	r.Rejects = nil
+	if r.Started.IsZero() {
+		r.Started = time.Now().UTC()
+		r.Finished = r.Started
+	}
+	rep := Report{FileResult: r, Status: StatusFailed, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
+	if err := ib.toFailed(j.path, j.name, rep); err != nil {
+		ib.log.Error("moving a file to failed/", "file", j.name, "error", err)
+		return
+	}
+	ib.failedN.Add(1)
+	ib.log.Warn("file not imported: moved to failed/", "file", j.name, "reason", r.Err)
+}
+
+// toFailed writes a report to failed/ and moves path there.
+func (ib *Inbox) toFailed(path, name string, rep Report) error {
+	dest, err := reserve(ib.failed, name, []string{reportSuffix})
+	if err != nil {
+		return err
+	}
+	rep.MovedTo = dest
+	if rep.File == "" {
+		rep.File = name
+	}
+	if err := writeJSONFile(filepath.Join(ib.failed, dest+reportSuffix), rep); err != nil {
+		return err
+	}
+	return renameNoReplace(path, filepath.Join(ib.failed, dest))
+}
+
+// duplicate moves j, whose content was imported before (e), to done/
+// without sending anything.
+func (ib *Inbox) duplicate(j *job, e Entry) {
+	dest, err := reserve(ib.done, j.name, []string{reportSuffix})
+	if err != nil {
+		ib.log.Error("filing a duplicate", "file", j.name, "error", err)
+		return
+	}
+	imported := e.Imported
+	rep := Report{
+		FileResult: pipeline.FileResult{File: j.name, Started: time.Now().UTC(), Finished: time.Now().UTC()},
+		Status:     StatusDuplicate, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size,
+		DuplicateOf: e.Name, ImportedBefore: &imported,
+	}
+	if ib.opts.DeleteDone {
+		rep.Deleted = true
+	} else {
+		rep.MovedTo = dest
+	}
+	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
+		ib.log.Error("writing the report", "file", j.name, "error", err)
+	}
+	if err := ib.put(j.path, dest); err != nil {
+		ib.log.Error("moving a duplicate to done/", "file", j.name, "error", err)
+		return
+	}
+	ib.dups.Add(1)
+	ib.log.Info(fmt.Sprintf("already imported on %s: not sent again (use --reimport to import it again)", e.Imported.Local().Format(time.DateTime)),
+		"file", j.name, "imported_as", e.Name, "moved_to", filepath.Join(ib.done, dest))
+}
+
+// open hashes a claimed file and makes its job.
+func (ib *Inbox) open(name, path string) (*job, error) {
+	f, err := openNoFollow(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	sum, size, err := sumFile(f)
+	if err != nil {
+		return nil, err
+	}
+	return &job{name: name, path: path, sum: sum, size: size}, nil
+}
+
+// admit decides what to do with a claimed (or resumed) job: a duplicate
+// goes to done/, a file with the same content as one in progress waits
+// for it, any other is queued for the pipeline.
+func (ib *Inbox) admit(j *job) {
+	var e Entry
+	if l := ib.opts.Ledger; l != nil {
+		var ok bool
+		var err error
+		e, ok, err = l.Get(ib.key, j.sum)
+		if err != nil {
+			ib.log.Error("reading the ledger: the file waits in work/", "file", j.name, "error", err)
+			ib.mu.Lock()
+			ib.active[j.name] = j
+			j.finished, j.retryAt = true, time.Now().Add(ib.opts.RetryDelay)
+			ib.retries = append(ib.retries, j)
+			ib.mu.Unlock()
+			return
+		}
+		if ok && e.Done && !ib.opts.Reimport {
+			ib.duplicate(j, e)
+			return
+		}
+	}
+	ib.mu.Lock()
+	ib.active[j.name] = j
+	if other := ib.sums[j.sum]; other != nil && other != j {
+		ib.mu.Unlock()
+		ib.log.Info("same content as a file in progress: it waits", "file", j.name, "other", other.name)
+		ib.parked = append(ib.parked, j)
+		return
+	}
+	ib.sums[j.sum] = j
+	ib.mu.Unlock()
+	if err := ib.track(j, e.Done); err != nil {
+		ib.log.Error("reading the ledger: the file waits in work/", "file", j.name, "error", err)
+		ib.mu.Lock()
+		j.finished, j.retryAt = true, time.Now().Add(ib.opts.RetryDelay)
+		ib.retries = append(ib.retries, j)
+		ib.mu.Unlock()
+		return
+	}
+	if j.tr != nil {
+		if n := j.tr.Resumed().Len(); n > 0 {
+			ib.log.Info("resuming: rows acknowledged before are skipped", "file", j.name, "rows_acknowledged", n)
+		}
+	}
+	ib.queue = append(ib.queue, j)
+}
+
+// track (re)starts j's run: its ledger record and its run state.
+func (ib *Inbox) track(j *job, fresh bool) error {
+	var tr *Tracked
+	if l := ib.opts.Ledger; l != nil {
+		var err error
+		if tr, err = l.Track(ib.key, j.sum, j.name, j.size, fresh); err != nil {
+			return err
+		}
+	}
+	ib.mu.Lock()
+	j.tr = tr
+	j.finished, j.acked, j.early, j.late, j.failedRows = false, nil, nil, nil, nil
+	ib.mu.Unlock()
+	return nil
+}
+
+// resume queues the files left in work/ by an earlier run.
+func (ib *Inbox) resume() {
+	entries, err := os.ReadDir(ib.work)
+	if err != nil {
+		ib.log.Error("reading work/", "dir", ib.work, "error", err)
+		return
+	}
+	for _, d := range entries {
+		name := d.Name()
+		path := filepath.Join(ib.work, name)
+		fi, err := os.Lstat(path)
+		if err != nil {
+			continue
+		}
+		if !fi.Mode().IsRegular() {
+			ib.refuse(path, name, fi)
+			continue
+		}
+		j, err := ib.open(name, path)
+		if err != nil {
+			ib.fail(&job{name: name, path: path}, pipeline.FileResult{File: name, Err: err.Error()})
+			continue
+		}
+		ib.resumed.Add(1)
+		ib.log.Info("resuming a file claimed before", "file", name)
+		ib.admit(j)
+	}
+}
+
+// claim moves a ready file from the inbox into work/ and admits it. It
+// reports false when the file must wait (its name is taken in work/).
+func (ib *Inbox) claim(name string, c *cand) bool {
+	src := filepath.Join(ib.dir, name)
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return true // gone
+	}
+	if !fi.Mode().IsRegular() {
+		ib.refuse(src, name, fi)
+		return true
+	}
+	ib.mu.Lock()
+	_, busy := ib.active[name]
+	ib.mu.Unlock()
+	if busy {
+		return false
+	}
+	dst := filepath.Join(ib.work, name)
+	if err := renameNoReplace(src, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			if !ib.told["work:"+name] {
+				ib.told["work:"+name] = true
+				ib.log.Warn("a file of the same name is in work/ but not in progress: waiting (restart to resume it)", "file", name)
+			}
+			return false
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			ib.log.Error("claiming a file", "file", name, "error", err)
+		}
+		return true
+	}
+	delete(ib.told, "work:"+name)
+	ib.claimed.Add(1)
+	j, err := ib.open(name, dst)
+	if err != nil {
+		ib.fail(&job{name: name, path: dst}, pipeline.FileResult{File: name, Err: err.Error()})
+		return true
+	}
+	// A writer that still had the file open may have gone on writing:
+	// hand it back to the inbox and let it settle again.
+	if after, err := os.Lstat(dst); err == nil && (after.Size() != c.size || !after.ModTime().Equal(c.mtime)) {
+		if err := renameNoReplace(dst, src); err == nil {
+			ib.claimed.Add(-1)
+			ib.log.Warn("file changed while being claimed: left in the inbox to settle again", "file", name)
+			return true
+		}
+	}
+	ib.log.Info("claimed", "file", name, "size", j.size, "sha256", j.sum)
+	ib.admit(j)
+	return true
+}
+
+// refuse moves what is not a regular file to failed/ (a symlink is moved,
+// never followed); folders and sockets stay where they are.
+func (ib *Inbox) refuse(path, name string, fi fs.FileInfo) {
+	mode := fi.Mode()
+	var reason string
+	switch {
+	case mode.IsDir():
+		if !ib.told[path] {
+			ib.told[path] = true
+			ib.log.Info("a folder in the inbox is not imported (the inbox is not watched recursively)", "folder", name)
+		}
+		return
+	case mode&fs.ModeSocket != 0:
+		if !ib.told[path] {
+			ib.told[path] = true
+			ib.log.Warn("a socket in the inbox is not a file: left in place", "file", name)
+		}
+		return
+	case mode&fs.ModeSymlink != 0:
+		reason = "a symbolic link: refused, links are never followed (copy or move the file itself into the inbox)"
+	case mode&fs.ModeNamedPipe != 0:
+		reason = "a named pipe (FIFO), not a regular file: refused"
+	case mode&fs.ModeDevice != 0:
+		reason = "a device, not a regular file: refused"
+	default:
+		reason = fmt.Sprintf("not a regular file (%s): refused", mode.Type())
+	}
+	now := time.Now().UTC()
+	rep := Report{FileResult: pipeline.FileResult{File: name, Err: reason, Started: now, Finished: now},
+		Status: StatusRefused, Route: ib.opts.Route, Sink: ib.opts.Sink}
+	if err := ib.toFailed(path, name, rep); err != nil {
+		if !ib.told[path] {
+			ib.told[path] = true
+			ib.log.Error("refused, and could not be moved to failed/", "file", name, "reason", reason, "error", err)
+		}
+		return
+	}
+	ib.refused.Add(1)
+	ib.log.Warn("refused: moved to failed/", "file", name, "reason", reason)
+}
+
+// ignored reports whether a name in the inbox is never picked up.
+func ignored(name string) bool { return strings.HasPrefix(name, ".") }
+
+// isPart reports whether name is a file still being written, by the
+// convention writers follow.
+func isPart(name string) bool {
+	return strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp")
+}
+
+// dueRetries queues the jobs whose retry time has come.
+func (ib *Inbox) dueRetries(now time.Time) {
+	ib.mu.Lock()
+	var due []*job
+	ib.retries = slices.DeleteFunc(ib.retries, func(j *job) bool {
+		if now.Before(j.retryAt) {
+			return false
+		}
+		due = append(due, j)
+		return true
+	})
+	ib.mu.Unlock()
+	for _, j := range due {
+		ib.retried.Add(1)
+		ib.release(j)
+		ib.log.Info("trying again", "file", j.name)
+		ib.admit(j)
+	}
+}
+
+// unpark admits again the jobs whose content is no longer in progress.
+func (ib *Inbox) unpark() {
+	parked := ib.parked
+	ib.parked = nil
+	for _, j := range parked {
+		ib.mu.Lock()
+		busy := ib.sums[j.sum] != nil
+		if !busy && ib.active[j.name] == j {
+			delete(ib.active, j.name)
+		}
+		ib.mu.Unlock()
+		if busy {
+			ib.parked = append(ib.parked, j)
+			continue
+		}
+		ib.admit(j)
+	}
+}

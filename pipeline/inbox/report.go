@@ -1,0 +1,220 @@
+package inbox
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+)
+
+// The status of a file in its report.
+const (
+	// StatusImported: every row was delivered or rejected.
+	StatusImported = "imported"
+	// StatusDuplicate: the same content was imported before; nothing was
+	// sent.
+	StatusDuplicate = "duplicate"
+	// StatusFailed: the file could not be read as a whole.
+	StatusFailed = "failed"
+	// StatusRefused: not a regular file (a symlink, a device, ...).
+	StatusRefused = "refused"
+)
+
+// Report is the <name>.report.json written beside a file in done/ or
+// failed/. The embedded FileResult gives the rows and indicators of the
+// last run over the file; rows acknowledged by earlier runs (before a
+// restart) are counted in rows_resumed.
+type Report struct {
+	pipeline.FileResult
+	Status string `json:"status"`
+	Route  string `json:"route,omitempty"`
+	Sink   string `json:"sink,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size"`
+	// MovedTo is the file's name in done/ or failed/; empty when it was
+	// deleted (delete_done).
+	MovedTo string `json:"moved_to,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+	// Rejects and RejectedRows name the reject files written beside it.
+	Rejects      string `json:"rejects,omitempty"`
+	RejectedRows string `json:"rejected_rows,omitempty"`
+	// DuplicateOf and ImportedBefore say, for a duplicate, which file had
+	// the content and when it was imported.
+	DuplicateOf    string     `json:"duplicate_of,omitempty"`
+	ImportedBefore *time.Time `json:"imported_before,omitempty"`
+}
+
+// Suffixes of the files written beside a file in done/ and failed/.
+const (
+	reportSuffix  = ".report.json"
+	rejectsSuffix = ".rejects.jsonl"
+)
+
+// rowsSuffix returns the suffix of the rejected rows file: .rejects and
+// the file's own extension (else the format's), so that a corrected copy
+// dropped into the inbox is read the same way; .rejected-rows.jsonl for a
+// .jsonl file, whose .rejects.jsonl holds the reasons.
+func rowsSuffix(name, format string) string {
+	ext := filepath.Ext(name)
+	if ext == "" || strings.ContainsAny(ext, " ") {
+		ext = "." + format
+		if format == "" {
+			ext = ".csv"
+		}
+	}
+	if ".rejects"+ext == rejectsSuffix {
+		// A JSONL file's rows would take the reasons' name.
+		return ".rejected-rows" + ext
+	}
+	return ".rejects" + ext
+}
+
+// reserve picks the name under which a file called name goes into dir: name
+// itself when neither it nor its companion files (name+suffix) exist, else
+// name with -2, -3, ... before the extension. Nothing is ever overwritten.
+func reserve(dir, name string, suffixes []string) (string, error) {
+	stem, ext := name, filepath.Ext(name)
+	if ext != "" && ext != name {
+		stem = strings.TrimSuffix(name, ext)
+	} else {
+		ext = ""
+	}
+	for i := 1; i < 100000; i++ {
+		cand := name
+		if i > 1 {
+			cand = stem + "-" + strconv.Itoa(i) + ext
+		}
+		if free(dir, cand, suffixes) {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no free name for %s", dir, name)
+}
+
+func free(dir, name string, suffixes []string) bool {
+	for _, s := range append([]string{""}, suffixes...) {
+		if _, err := os.Lstat(filepath.Join(dir, name+s)); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
+}
+
+// atomicFile is a new file written under a temporary dotfile name beside
+// its final name, and put in place when complete (never replacing
+// anything), so that no reader sees it half written. Its mode is 0600:
+// reports and rejects quote the data.
+type atomicFile struct {
+	*os.File
+	final string
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	return &atomicFile{File: f, final: path}, nil
+}
+
+// commit syncs the file and puts it in place.
+func (a *atomicFile) commit() error {
+	err := a.Sync()
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = renameNoReplace(a.Name(), a.final)
+	}
+	if err != nil {
+		os.Remove(a.Name())
+	}
+	return err
+}
+
+// abort removes the file.
+func (a *atomicFile) abort() {
+	a.Close()
+	os.Remove(a.Name())
+}
+
+// writeJSONFile writes v, indented, to a new file at path.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.abort()
+		return err
+	}
+	return f.commit()
+}
+
+// writeRejects writes the rejects as JSONL (the reasons) to a new file.
+func writeRejects(path string, rejects []pipeline.Reject) error {
+	f, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, r := range rejects {
+		if err := enc.Encode(r); err != nil {
+			f.abort()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.abort()
+		return err
+	}
+	return f.commit()
+}
+
+// writeRejectedRows writes the rejected rows of the file at src in its
+// own format to a new file. It reports whether there were any.
+func writeRejectedRows(path, src, format string, route *pipeline.Route, rejects []pipeline.Reject) (bool, error) {
+	if !hasRowRejects(rejects) {
+		return false, nil
+	}
+	f, err := createAtomic(path)
+	if err != nil {
+		return false, err
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	err = pipeline.WriteRejectedRows(src, format, route, rejects, w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		f.abort()
+		return false, err
+	}
+	return true, f.commit()
+}
+
+// hasRowRejects reports whether some data row was rejected (not merely
+// skipped).
+func hasRowRejects(rejects []pipeline.Reject) bool {
+	for _, r := range rejects {
+		if r.Row >= 0 && !r.Skipped {
+			return true
+		}
+	}
+	return false
+}

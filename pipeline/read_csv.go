@@ -73,6 +73,16 @@ type recordReader interface {
 	Line() int
 }
 
+// blankRecord reports a record whose fields are all white space.
+func blankRecord(rec []string) bool {
+	for _, f := range rec {
+		if cleanText(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // csvRecords is a recordReader over encoding/csv.
 type csvRecords struct {
 	r    *csv.Reader
@@ -302,8 +312,11 @@ func openCSV(ctx context.Context, name string, br *bufio.Reader, route *Route) (
 	r := newRecords(br, &lay)
 	src := &csvSource{ctx: ctx, r: r, name: name}
 	first, err := r.Read()
+	for err == nil && blankRecord(first) {
+		first, err = r.Read() // lines of white space only are no header
+	}
 	if err == io.EOF {
-		return nil, &lay, nil // an empty file, or only comments: no rows
+		return nil, &lay, nil // an empty file, or only comments or blanks: no rows
 	}
 	if err != nil {
 		var pe *csv.ParseError

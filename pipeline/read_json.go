@@ -152,7 +152,63 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 	case shapeArray:
 		return emitItems(ctx, dec, lt, e, true, m)
 	}
-	// A submission: walk to "content" and emit its items.
+	// A submission: emit the items of its "content".
+	return eachMemberItem(ctx, dec, lt, "content", func(raw json.RawMessage, line, index int) error {
+		return e.emit(m.itemRow(Origin{Line: line, Index: index}, raw))
+	})
+}
+
+// emitItems emits an array's items (or one item) from dec.
+func emitItems(ctx context.Context, dec *json.Decoder, lt *lineTracker, e *emitter, array bool, m *jsonMapper) error {
+	return eachItem(ctx, dec, lt, array, func(raw json.RawMessage, line, index int) error {
+		o := Origin{Line: line, Index: -1}
+		if array {
+			o.Index = index
+		}
+		return e.emit(m.itemRow(o, raw))
+	})
+}
+
+// eachItem streams the items of the array dec is at (or, with array
+// false, the one value), calling fn with each raw item, the line it
+// starts on and its index. Only one item is held at a time.
+func eachItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, array bool, fn func(raw json.RawMessage, line, index int) error) error {
+	if array {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok != json.Delim('[') {
+			return errNotArray{tok}
+		}
+	}
+	for i := 0; !array && i == 0 || array && dec.More(); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+		if err := fn(raw, lt.lineAt(dec.InputOffset()-int64(len(raw))), i); err != nil {
+			return err
+		}
+	}
+	if array {
+		_, err := dec.Token()
+		return err
+	}
+	return nil
+}
+
+// errNotArray says eachItem found something else than an array.
+type errNotArray struct{ tok json.Token }
+
+func (e errNotArray) Error() string { return fmt.Sprintf("expected an array of items, found %v", e.tok) }
+
+// eachMemberItem walks the object dec is at and streams, with eachItem,
+// the items of the array under key; other members are skipped.
+func eachMemberItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, key string, fn func(raw json.RawMessage, line, index int) error) error {
 	if _, err := dec.Token(); err != nil {
 		return err
 	}
@@ -161,48 +217,16 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 		if err != nil {
 			return err
 		}
-		if key, _ := tok.(string); key == "content" {
-			if err := emitItems(ctx, dec, lt, e, true, m); err != nil {
+		if k, _ := tok.(string); k == key {
+			if err := eachItem(ctx, dec, lt, true, fn); err != nil {
+				if na, ok := err.(errNotArray); ok {
+					return fmt.Errorf("%q must be an array, found %v", key, na.tok)
+				}
 				return err
 			}
 			continue
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// emitItems emits an array's items (or one item) from dec.
-func emitItems(ctx context.Context, dec *json.Decoder, lt *lineTracker, e *emitter, array bool, m *jsonMapper) error {
-	if array {
-		if tok, err := dec.Token(); err != nil {
-			return err
-		} else if tok != json.Delim('[') {
-			return fmt.Errorf("expected an array, found %v", tok)
-		}
-	}
-	for i := 0; !array && i == 0 || array && dec.More(); i++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return err
-		}
-		start := dec.InputOffset() - int64(len(raw))
-		o := Origin{Line: lt.lineAt(start), Index: -1}
-		if array {
-			o.Index = i
-		}
-		if err := e.emit(m.itemRow(o, raw)); err != nil {
-			return err
-		}
-	}
-	if array {
-		if _, err := dec.Token(); err != nil {
+		if _, err := skipValue(dec); err != nil {
 			return err
 		}
 	}

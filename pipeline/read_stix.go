@@ -129,60 +129,13 @@ func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw 
 	lt := &lineTracker{r: r}
 	dec := json.NewDecoder(lt)
 	dec.UseNumber()
-	each := func(array bool) error {
-		if array {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			if tok != json.Delim('[') {
-				return fmt.Errorf("the STIX objects must be in an array, found %v", tok)
-			}
-		}
-		for i := 0; !array && i == 0 || array && dec.More(); i++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return err
-			}
-			if err := fn(raw, lt.lineAt(dec.InputOffset()-int64(len(raw))), i); err != nil {
-				return err
-			}
-		}
-		if array {
-			_, err := dec.Token()
-			return err
-		}
-		return nil
-	}
 	switch shape {
 	case stixArray:
-		return each(true)
+		return eachItem(ctx, dec, lt, true, fn)
 	case stixSingle:
-		return each(false)
+		return eachItem(ctx, dec, lt, false, fn)
 	}
-	if _, err := dec.Token(); err != nil {
-		return err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if key, _ := tok.(string); key == "objects" {
-			if err := each(true); err != nil {
-				return err
-			}
-			continue
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachMemberItem(ctx, dec, lt, "objects", fn)
 }
 
 // readLine reads one line of any length but maxLine, discarding the rest

@@ -204,7 +204,9 @@ func eachItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, array boo
 // errNotArray says eachItem found something else than an array.
 type errNotArray struct{ tok json.Token }
 
-func (e errNotArray) Error() string { return fmt.Sprintf("expected an array of items, found %v", e.tok) }
+func (e errNotArray) Error() string {
+	return fmt.Sprintf("expected an array of items, found %v", e.tok)
+}
 
 // eachMemberItem walks the object dec is at and streams, with eachItem,
 // the items of the array under key; other members are skipped.

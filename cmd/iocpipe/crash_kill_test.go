@@ -23,17 +23,6 @@ import (
 // crashRows is the size of the crash test's import.
 const crashRows = 100000
 
-// crashBuild builds the iocpipe binary into a temporary folder.
-func crashBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "iocpipe")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // crashProc is one iocpipe watch process.
 type crashProc struct {
 	cmd     *exec.Cmd
@@ -124,7 +113,7 @@ func TestCrashKill(t *testing.T) {
 	t.Logf("%d rounds, IOCPIPE_CRASH_SEED=%d", rounds, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	bin := crashBuild(t)
+	bin := buildBinary(t)
 	srv := trustartest.NewServer(trustartest.Options{Faults: faults.Options{Latency: 20 * time.Millisecond}})
 	t.Cleanup(srv.Close)
 	dir := filepath.Join(t.TempDir(), "inbox")

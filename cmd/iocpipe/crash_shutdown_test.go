@@ -117,7 +117,7 @@ func TestCrashShutdownGraceful(t *testing.T) {
 		t.Skip("builds the binary: skipped with -short")
 	}
 	t.Parallel()
-	bin := crashBuild(t)
+	bin := buildBinary(t)
 	srv, cfg, dir := shutdownSetup(t, 300*time.Millisecond, 20000)
 	logPath := filepath.Join(t.TempDir(), "watch.log")
 	p := crashStart(t, bin, cfg, logPath)
@@ -145,7 +145,7 @@ func TestCrashShutdownSecondSignal(t *testing.T) {
 		t.Skip("builds the binary: skipped with -short")
 	}
 	t.Parallel()
-	bin := crashBuild(t)
+	bin := buildBinary(t)
 	srv, cfg, dir := shutdownSetup(t, 1500*time.Millisecond, 2000)
 	logPath := filepath.Join(t.TempDir(), "watch.log")
 	p := crashStart(t, bin, cfg, logPath)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
@@ -111,7 +112,8 @@ func runCorpus(t *testing.T, srv *trustartest.Server, files map[string]string) {
 			}
 			got := importCorpusFile(t, srv, append(args, path)...)
 			got.File = name
-			checkAccounting(t, got)
+			gap, _ := os.ReadFile(filepath.Join(corpusExpect, name+".gap"))
+			checkAccounting(t, got, string(gap))
 			var b bytes.Buffer
 			enc := json.NewEncoder(&b)
 			enc.SetEscapeHTML(false)
@@ -202,7 +204,10 @@ func importCorpusFile(t *testing.T, srv *trustartest.Server, args ...string) cor
 }
 
 // checkAccounting checks that no row and no indicator is unaccounted for.
-func checkAccounting(t *testing.T, r corpusResult) {
+// gap, when not empty, is the committed note (<file>.gap) of a file that is
+// known to deliver nothing today and of the issue that will change it; only
+// then may a file read no rows.
+func checkAccounting(t *testing.T, r corpusResult, gap string) {
 	t.Helper()
 	if r.Rows != r.RowsYielding+r.RowsRejected+r.RowsSkipped {
 		t.Errorf("rows: %d read, but %d yielding + %d rejected + %d skipped", r.Rows, r.RowsYielding, r.RowsRejected, r.RowsSkipped)
@@ -222,8 +227,13 @@ func checkAccounting(t *testing.T, r corpusResult) {
 	if want := max(r.RowsRejected+r.RowsSkipped, r.Rejected); int64(reported) < want {
 		t.Errorf("%d rejected or skipped rows and %d rejected values, but only %d entries in the reject report", r.RowsRejected+r.RowsSkipped, r.Rejected, reported)
 	}
-	if r.Rows == 0 {
+	switch {
+	case r.Rows == 0 && gap == "":
 		t.Error("no rows read")
+	case r.Rows == 0:
+		t.Logf("no rows read: a known gap: %s", strings.TrimSpace(gap))
+	case gap != "":
+		t.Errorf("rows are read now, but a .gap note says none are: remove it (%s)", strings.TrimSpace(gap))
 	}
 }
 

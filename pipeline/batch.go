@@ -4,25 +4,22 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
-// A Batch is a set of indicators that share one submission: what a sink
-// sends in one request (TruSTAR) or one burst of requests (ThreatWinds).
-type Batch struct {
-	// Seq numbers batches in the order they were closed, from 1.
-	Seq int
-	// Sub is the batch's submission: enclaves and submission-level tags.
-	Sub *Submission
-	// Items are the indicators, duplicates within a file merged.
-	Items []*Indicator
-	// Associations, in a batch of their own (Items empty), link
-	// indicators that were all acknowledged before.
-	Associations []*Association
+// A job is a batch on its way from the batcher to the sink and back: the
+// batch the sink sees, and what the engine needs to account for it.
+type job struct {
+	*ioc.Batch
+	// files are the files whose rows the batch carries, and fileOf[i] the
+	// index in files of Items[i]'s file (of the associations' file, files[0]).
+	files  []*fileState
+	fileOf []uint32
 
 	bytes  int
 	opened time.Time
 	index  map[dedupKey]int
-	files  []*fileState
 	// wait, for a batch of associations, closes when the indicators of its
 	// file were all acknowledged.
 	wait <-chan struct{}
@@ -31,28 +28,12 @@ type Batch struct {
 // dedupKey identifies duplicates: the same value and type from one file.
 type dedupKey struct {
 	file  *fileState
-	typ   Type
+	typ   ioc.Type
 	value string
 }
 
-// Split returns the two halves of b, for a sink that must send fewer
-// indicators at once (a 413) or isolate a refused one.
-func (b *Batch) Split() (*Batch, *Batch) {
-	h := len(b.Items) / 2
-	return &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[:h:h]}, &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[h:]}
-}
-
-// TagsOf returns the tags that apply to in: its own when it has them (row
-// level), else the submission's.
-func (b *Batch) TagsOf(in *Indicator) []Tag {
-	if in.TagLevel == LevelRow {
-		return in.Tags
-	}
-	return b.Sub.Tags
-}
-
 // estimate is a cheap upper bound of an indicator's encoded size.
-func estimate(in *Indicator) int {
+func estimate(in *ioc.Indicator) int {
 	n := 96 + len(in.Value) + len(in.Source) + len(in.Notes)
 	for _, t := range in.Tags {
 		n += 64 + len(t.Name)
@@ -60,10 +41,10 @@ func estimate(in *Indicator) int {
 	return n
 }
 
-// add puts in into the batch, merging it into an earlier duplicate from
-// the same file. It reports whether in was merged.
-func (b *Batch) add(in *Indicator) bool {
-	k := dedupKey{in.file, in.Type, in.Value}
+// add puts in, read from file f, into the batch, merging it into an
+// earlier duplicate from the same file. It reports whether in was merged.
+func (b *job) add(f *fileState, in *ioc.Indicator) bool {
+	k := dedupKey{f, in.Type, in.Value}
 	if i, ok := b.index[k]; ok {
 		merge(b.Items[i], in)
 		return true
@@ -71,25 +52,25 @@ func (b *Batch) add(in *Indicator) bool {
 	b.index[k] = len(b.Items)
 	b.Items = append(b.Items, in)
 	b.bytes += estimate(in)
-	if len(b.files) == 0 || b.files[len(b.files)-1] != in.file {
-		found := false
-		for _, f := range b.files {
-			if f == in.file {
-				found = true
-				break
-			}
-		}
-		if !found {
-			b.files = append(b.files, in.file)
+	fi := len(b.files) - 1
+	if fi < 0 || b.files[fi] != f {
+		fi = slices.Index(b.files, f)
+		if fi < 0 {
+			fi = len(b.files)
+			b.files = append(b.files, f)
 		}
 	}
+	b.fileOf = append(b.fileOf, uint32(fi))
 	return false
 }
+
+// fileAt returns the file of item i.
+func (b *job) fileAt(i int) *fileState { return b.files[b.fileOf[i]] }
 
 // merge folds dup into in: sightings summed, earliest firstSeen, latest
 // lastSeen, the tags of the highest precedence level present (united
 // when both are at that level), notes and source kept when new.
-func merge(in, dup *Indicator) {
+func merge(in, dup *ioc.Indicator) {
 	in.Merged++
 	in.Sightings += dup.Sightings
 	if dup.FirstSeen != 0 && (in.FirstSeen == 0 || dup.FirstSeen < in.FirstSeen) {
@@ -101,7 +82,7 @@ func merge(in, dup *Indicator) {
 	switch {
 	case dup.TagLevel > in.TagLevel:
 		in.Tags, in.TagLevel = dup.Tags, dup.TagLevel
-	case dup.TagLevel == in.TagLevel && dup.TagLevel == LevelRow:
+	case dup.TagLevel == in.TagLevel && dup.TagLevel == ioc.LevelRow:
 		in.Tags = uniteTags(in.Tags, dup.Tags)
 	}
 	if in.Source == "" {
@@ -117,12 +98,12 @@ func merge(in, dup *Indicator) {
 	if in.Reputation == nil {
 		in.Reputation = dup.Reputation
 	}
-	in.more = append(in.more, dup.Origin.Row)
-	in.more = append(in.more, dup.more...)
+	in.MergedRows = append(in.MergedRows, dup.Origin.Row)
+	in.MergedRows = append(in.MergedRows, dup.MergedRows...)
 }
 
-func uniteTags(a, b []Tag) []Tag {
-	out := append([]Tag(nil), a...)
+func uniteTags(a, b []ioc.Tag) []ioc.Tag {
+	out := append([]ioc.Tag(nil), a...)
 	for _, t := range b {
 		found := false
 		for _, u := range out {
@@ -145,14 +126,14 @@ func uniteTags(a, b []Tag) []Tag {
 // rows came for Linger/2 (input paused), and in any case at 10×Linger, so
 // a steady trickle cannot hold it back for long while a bulk import that
 // keeps rows coming still fills whole submissions.
-func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batch) error {
-	open := map[string]*Batch{}
+func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *job) error {
+	open := map[string]*job{}
 	var order []string // keys in the order their batches opened
 	seq := 0
 	tick := time.NewTicker(max(p.opts.Linger/4, 10*time.Millisecond))
 	defer tick.Stop()
 	lastRows := time.Now()
-	lingering := func(now time.Time, b *Batch) bool {
+	lingering := func(now time.Time, b *job) bool {
 		age := now.Sub(b.opened)
 		return age >= 10*p.opts.Linger || age >= p.opts.Linger && now.Sub(lastRows) >= p.opts.Linger/2
 	}
@@ -174,7 +155,7 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 		case out <- b:
 			return nil
 		case <-ctx.Done():
-			p.tracker.finish(b, Result{}, ctx.Err())
+			p.tracker.finish(b, ioc.Result{}, ctx.Err())
 			return ctx.Err()
 		}
 	}
@@ -183,7 +164,7 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 			b := open[k]
 			b.index = nil
 			p.tracker.closed(b)
-			p.tracker.finish(b, Result{}, ctx.Err())
+			p.tracker.finish(b, ioc.Result{}, ctx.Err())
 		}
 	}
 	for {
@@ -202,20 +183,20 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 				r := &c.rows[i]
 				p.tracker.row(c.file, r)
 				for _, ind := range r.inds {
-					key := ind.sub.Key
+					key := ind.Sub.Key
 					b := open[key]
 					if b == nil {
 						n := min(p.opts.MaxBatch, 16384)
-						b = &Batch{Sub: ind.sub, opened: time.Now(), index: make(map[dedupKey]int, n), Items: make([]*Indicator, 0, n)}
+						b = &job{Batch: &ioc.Batch{Sub: ind.Sub, Items: make([]*ioc.Indicator, 0, n)}, opened: time.Now(), index: make(map[dedupKey]int, n), fileOf: make([]uint32, 0, n)}
 						open[key] = b
 						order = append(order, key)
 					}
 					n := len(b.files)
-					if b.add(ind) {
-						p.tracker.merged(ind)
+					if b.add(c.file, ind) {
+						p.tracker.merged(c.file)
 					}
 					if len(b.files) > n {
-						p.tracker.joined(ind.file)
+						p.tracker.joined(c.file)
 					}
 					if len(b.Items) >= p.opts.MaxBatch || b.bytes >= p.opts.MaxBytes {
 						if err := emit(key); err != nil {
@@ -240,14 +221,14 @@ func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *Batc
 						}
 					}
 					seq++
-					b := &Batch{Seq: seq, Sub: c.file.subs.base, Associations: c.assocs, files: []*fileState{c.file}}
+					b := &job{Batch: &ioc.Batch{Seq: seq, Sub: c.file.subs.base, Associations: c.assocs}, files: []*fileState{c.file}}
 					p.tracker.joined(c.file)
 					b.wait = p.tracker.waitItems(c.file)
 					p.tracker.closed(b)
 					select {
 					case out <- b:
 					case <-ctx.Done():
-						p.tracker.finish(b, Result{}, ctx.Err())
+						p.tracker.finish(b, ioc.Result{}, ctx.Err())
 						abandon()
 						return ctx.Err()
 					}

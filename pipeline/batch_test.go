@@ -8,95 +8,84 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"golang.org/x/sync/errgroup"
 )
 
 func TestMerge(t *testing.T) {
 	f := &fileState{}
-	sub := &Submission{Key: "k", TagLevel: LevelRoute}
-	tag := func(names ...string) []Tag {
-		var out []Tag
+	sub := &ioc.Submission{Key: "k", TagLevel: ioc.LevelRoute}
+	tag := func(names ...string) []ioc.Tag {
+		var out []ioc.Tag
 		for _, n := range names {
-			out = append(out, Tag{Name: n, Enclave: "e"})
+			out = append(out, ioc.Tag{Name: n, Enclave: "e"})
 		}
 		return out
 	}
 	tests := []struct {
 		name string
-		a, b Indicator
-		want Indicator
+		a, b ioc.Indicator
+		want ioc.Indicator
 	}{
 		{
 			name: "sightings summed, widest times",
-			a:    Indicator{FirstSeen: 200, LastSeen: 300, Sightings: 2},
-			b:    Indicator{FirstSeen: 100, LastSeen: 250, Sightings: 3},
-			want: Indicator{FirstSeen: 100, LastSeen: 300, Sightings: 5},
+			a:    ioc.Indicator{FirstSeen: 200, LastSeen: 300, Sightings: 2},
+			b:    ioc.Indicator{FirstSeen: 100, LastSeen: 250, Sightings: 3},
+			want: ioc.Indicator{FirstSeen: 100, LastSeen: 300, Sightings: 5},
 		},
 		{
 			name: "unknown times do not win",
-			a:    Indicator{FirstSeen: 0, LastSeen: 0},
-			b:    Indicator{FirstSeen: 100, LastSeen: 200},
-			want: Indicator{FirstSeen: 100, LastSeen: 200},
+			a:    ioc.Indicator{FirstSeen: 0, LastSeen: 0},
+			b:    ioc.Indicator{FirstSeen: 100, LastSeen: 200},
+			want: ioc.Indicator{FirstSeen: 100, LastSeen: 200},
 		},
 		{
 			name: "row tags replace route tags",
-			a:    Indicator{TagLevel: LevelRoute},
-			b:    Indicator{TagLevel: LevelRow, Tags: tag("x")},
-			want: Indicator{TagLevel: LevelRow, Tags: tag("x")},
+			a:    ioc.Indicator{TagLevel: ioc.LevelRoute},
+			b:    ioc.Indicator{TagLevel: ioc.LevelRow, Tags: tag("x")},
+			want: ioc.Indicator{TagLevel: ioc.LevelRow, Tags: tag("x")},
 		},
 		{
 			name: "row tags of both are united",
-			a:    Indicator{TagLevel: LevelRow, Tags: tag("a", "b")},
-			b:    Indicator{TagLevel: LevelRow, Tags: tag("b", "c")},
-			want: Indicator{TagLevel: LevelRow, Tags: tag("a", "b", "c")},
+			a:    ioc.Indicator{TagLevel: ioc.LevelRow, Tags: tag("a", "b")},
+			b:    ioc.Indicator{TagLevel: ioc.LevelRow, Tags: tag("b", "c")},
+			want: ioc.Indicator{TagLevel: ioc.LevelRow, Tags: tag("a", "b", "c")},
 		},
 		{
 			name: "a lower level does not touch row tags",
-			a:    Indicator{TagLevel: LevelRow, Tags: tag("a")},
-			b:    Indicator{TagLevel: LevelFile},
-			want: Indicator{TagLevel: LevelRow, Tags: tag("a")},
+			a:    ioc.Indicator{TagLevel: ioc.LevelRow, Tags: tag("a")},
+			b:    ioc.Indicator{TagLevel: ioc.LevelFile},
+			want: ioc.Indicator{TagLevel: ioc.LevelRow, Tags: tag("a")},
 		},
 		{
 			name: "notes joined, source kept",
-			a:    Indicator{Source: "s1", Notes: "n1"},
-			b:    Indicator{Source: "s2", Notes: "n2"},
-			want: Indicator{Source: "s1", Notes: "n1; n2"},
+			a:    ioc.Indicator{Source: "s1", Notes: "n1"},
+			b:    ioc.Indicator{Source: "s2", Notes: "n2"},
+			want: ioc.Indicator{Source: "s1", Notes: "n1; n2"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &Batch{Sub: sub, index: map[dedupKey]int{}}
+			b := &job{Batch: &ioc.Batch{Sub: sub}, index: map[dedupKey]int{}}
 			a, d := tt.a, tt.b
-			a.Value, d.Value, a.Type, d.Type = "x", "x", Domain, Domain
-			a.file, d.file = f, f
+			a.Value, d.Value, a.Type, d.Type = "x", "x", ioc.Domain, ioc.Domain
 			d.Origin.Row = 7
-			if b.add(&a) || !b.add(&d) {
+			if b.add(f, &a) || !b.add(f, &d) {
 				t.Fatal("the second indicator was not merged into the first")
 			}
 			got := b.Items[0]
 			if len(b.Items) != 1 || got.FirstSeen != tt.want.FirstSeen || got.LastSeen != tt.want.LastSeen ||
 				got.Sightings != tt.want.Sightings || got.TagLevel != tt.want.TagLevel || !slices.Equal(got.Tags, tt.want.Tags) ||
-				got.Notes != tt.want.Notes || got.Source != tt.want.Source || got.Merged != 1 || !slices.Equal(got.more, []int{7}) {
+				got.Notes != tt.want.Notes || got.Source != tt.want.Source || got.Merged != 1 || !slices.Equal(got.MergedRows, []int{7}) {
 				t.Errorf("got %+v, want %+v", *got, tt.want)
 			}
 		})
 	}
 	// Another file's duplicate is not merged.
-	b := &Batch{Sub: sub, index: map[dedupKey]int{}}
-	b.add(&Indicator{Value: "x", Type: Domain, file: f})
-	if b.add(&Indicator{Value: "x", Type: Domain, file: &fileState{}}) {
+	b := &job{Batch: &ioc.Batch{Sub: sub}, index: map[dedupKey]int{}}
+	b.add(f, &ioc.Indicator{Value: "x", Type: ioc.Domain})
+	if b.add(&fileState{}, &ioc.Indicator{Value: "x", Type: ioc.Domain}) {
 		t.Error("indicators of two files were merged")
-	}
-}
-
-func TestRangeSet(t *testing.T) {
-	var s rangeSet
-	for _, x := range []int{0, 1, 2, 5, 7, 6, 3, 10, 4, 2, 9} {
-		s.add(x)
-	}
-	want := [][2]int{{0, 8}, {9, 11}}
-	if got := s.ranges(); !slices.Equal(got, want) {
-		t.Errorf("got %v, want %v", got, want)
 	}
 }
 
@@ -143,7 +132,7 @@ func TestSubmissionKeys(t *testing.T) {
 		t.Fatal(f.subs.baseErr)
 	}
 	base := f.subs.base
-	if base.TagLevel != LevelFile || fmt.Sprint(base.Tags) != "[{file-tag "+testEnclave+"}]" {
+	if base.TagLevel != ioc.LevelFile || fmt.Sprint(base.Tags) != "[{file-tag "+testEnclave+"}]" {
 		t.Errorf("base submission %+v", base)
 	}
 	other, err := f.subs.get([]string{"9f0c1a52-3b7e-4c1d-8e2f-5a6b7c8d9e01"})
@@ -162,9 +151,9 @@ func TestSubmissionKeys(t *testing.T) {
 // before their batch is acknowledged.
 type slowSink struct{}
 
-func (slowSink) Send(ctx context.Context, b *Batch) (Result, error) {
+func (slowSink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	time.Sleep(50 * time.Millisecond)
-	return Result{Requests: 1}, nil
+	return ioc.Result{Requests: 1}, nil
 }
 
 // TestDoneWaitsForOpenBatches: a file whose rows are still in an open

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks/trustar"
 )
 
@@ -16,10 +17,10 @@ import (
 // the pipeline's own cost, without the network.
 type encodeSink struct{}
 
-func (encodeSink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+func (encodeSink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	for range trustar.Encoder(b) {
 	}
-	return pipeline.Result{Requests: 1}, nil
+	return ioc.Result{Requests: 1}, nil
 }
 
 func benchCSV(b *testing.B, rows int) string {

@@ -1,8 +1,9 @@
 package pipeline
 
 import (
-	"slices"
 	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // An Input is one file to import.
@@ -38,7 +39,7 @@ type FileResult struct {
 	// ledger.
 	Acked [][2]int `json:"-"`
 	// Rejects are the file's rejects, kept only when Options.KeepRejects.
-	Rejects []Reject `json:"-"`
+	Rejects []ioc.Reject `json:"-"`
 	// SinkIDs are ids the sink returned (trace ids, task ids).
 	SinkIDs []string `json:"sink_ids,omitempty"`
 	// Submissions counts the requests that carried rows of this file.
@@ -80,7 +81,7 @@ type fileState struct {
 	pending  int  // batches carrying rows of this file, not yet finished
 	readDone bool // the reader's last chunk went through the batcher
 	finished bool
-	acked    rangeSet
+	acked    ioc.Ranges
 	multi    map[int]int // rows with several indicators: how many are unacknowledged
 	// itemBatches counts the file's batches of indicators not yet
 	// finished; itemsDone closes when it reaches zero after the file's
@@ -89,14 +90,14 @@ type fileState struct {
 	itemsDone   chan struct{}
 	// ends, when the file has associations, collects the indicators the
 	// sink took, so that an association is only sent between two of them.
-	ends map[Endpoint]bool
+	ends map[ioc.Endpoint]bool
 }
 
 // fileSubs holds a file's base submission (its own tags and enclaves, else
 // the route's) and builds the others its rows ask for.
 type fileSubs struct {
 	*submissions
-	base    *Submission
+	base    *ioc.Submission
 	baseErr error
 }
 
@@ -104,9 +105,9 @@ type fileSubs struct {
 // JSON file, a MISP event); nil keeps the route's. It must be called
 // before the file's first row is emitted.
 func (f *fileState) setFileLevel(tags []rawTag, tagsSet bool, enclaves []string) {
-	s := &submissions{route: f.route, tags: rawFromNames(f.route.Tags), tagLevel: LevelRoute}
+	s := &submissions{route: f.route, tags: rawFromNames(f.route.Tags), tagLevel: ioc.LevelRoute}
 	if tagsSet {
-		s.tags, s.tagLevel = tags, LevelFile
+		s.tags, s.tagLevel = tags, ioc.LevelFile
 	}
 	ids := f.route.Enclaves
 	var err error
@@ -115,7 +116,7 @@ func (f *fileState) setFileLevel(tags []rawTag, tagsSet bool, enclaves []string)
 		for _, e := range enclaves {
 			id, rerr := f.route.ResolveEnclave(e)
 			if rerr != nil {
-				err = &FieldError{Field: FieldEnclaves, Value: e, Err: rerr}
+				err = &ioc.FieldError{Field: FieldEnclaves, Value: e, Err: rerr}
 				break
 			}
 			if !contains(ids, id) {
@@ -127,7 +128,7 @@ func (f *fileState) setFileLevel(tags []rawTag, tagsSet bool, enclaves []string)
 	if err == nil {
 		fs.base, err = s.get(ids)
 		if err != nil {
-			err = &FieldError{Field: FieldTags, Err: err}
+			err = &ioc.FieldError{Field: FieldTags, Err: err}
 		}
 	}
 	fs.baseErr = err
@@ -157,41 +158,5 @@ type chunk struct {
 	// ledger had them acknowledged.
 	resumed int64
 	// assocs, on the final chunk, are the file's associations.
-	assocs []*Association
+	assocs []*ioc.Association
 }
-
-// rangeSet is a set of non-negative ints kept as sorted [from, to)
-// ranges: acknowledged rows compress to a handful of ranges.
-type rangeSet struct{ r [][2]int }
-
-func (s *rangeSet) add(x int) {
-	r := s.r
-	// Fast path: rows mostly arrive in order.
-	if n := len(r); n > 0 && r[n-1][1] == x {
-		r[n-1][1]++
-		return
-	}
-	i := 0
-	for i < len(r) && r[i][1] < x {
-		i++
-	}
-	switch {
-	case i < len(r) && r[i][0] <= x && x < r[i][1]:
-		return // present
-	case i < len(r) && r[i][1] == x:
-		r[i][1]++
-		if i+1 < len(r) && r[i+1][0] == r[i][1] {
-			r[i][1] = r[i+1][1]
-			r = append(r[:i+1], r[i+2:]...)
-		}
-	case i < len(r) && r[i][0] == x+1:
-		r[i][0] = x
-	default:
-		r = append(r, [2]int{})
-		copy(r[i+1:], r[i:])
-		r[i] = [2]int{x, x + 1}
-	}
-	s.r = r
-}
-
-func (s *rangeSet) ranges() [][2]int { return slices.Clone(s.r) }

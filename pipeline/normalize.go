@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -25,14 +26,14 @@ type rawTag struct {
 type submissions struct {
 	route    *Route
 	tags     []rawTag
-	tagLevel Level
+	tagLevel ioc.Level
 
 	mu    sync.Mutex
-	cache map[string]*Submission
+	cache map[string]*ioc.Submission
 }
 
 // get returns the submission for enclaves (UUIDs), building it once.
-func (s *submissions) get(enclaves []string) (*Submission, error) {
+func (s *submissions) get(enclaves []string) (*ioc.Submission, error) {
 	key := strings.Join(enclaves, ",")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -49,9 +50,9 @@ func (s *submissions) get(enclaves []string) (*Submission, error) {
 	for _, t := range tags {
 		b.WriteString(t.Name + "@" + t.Enclave + ";")
 	}
-	sub := &Submission{Key: b.String(), Enclaves: enclaves, Tags: tags, TagLevel: s.tagLevel}
+	sub := &ioc.Submission{Key: b.String(), Enclaves: enclaves, Tags: tags, TagLevel: s.tagLevel}
 	if s.cache == nil {
-		s.cache = map[string]*Submission{}
+		s.cache = map[string]*ioc.Submission{}
 	}
 	s.cache[key] = sub
 	return sub, nil
@@ -59,12 +60,12 @@ func (s *submissions) get(enclaves []string) (*Submission, error) {
 
 // resolveTags cleans tag names and binds each tag to an enclave: its own
 // when given (it must be one of the submission's), else the first.
-func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]Tag, error) {
+func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]ioc.Tag, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	out := make([]Tag, 0, len(raw))
-	seen := make(map[Tag]bool, len(raw))
+	out := make([]ioc.Tag, 0, len(raw))
+	seen := make(map[ioc.Tag]bool, len(raw))
 	for _, t := range raw {
 		name := cleanTag(t.Name)
 		if name == "" {
@@ -85,7 +86,7 @@ func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]Tag, error) {
 			}
 			enc = id
 		}
-		tag := Tag{Name: name, Enclave: enc}
+		tag := ioc.Tag{Name: name, Enclave: enc}
 		if !seen[tag] {
 			seen[tag] = true
 			out = append(out, tag)
@@ -107,16 +108,16 @@ func contains(list []string, s string) bool {
 // own: the tag cache is not shared.
 type normalizer struct {
 	route    *Route
-	tagCache map[tagCacheKey][]Tag
+	tagCache map[tagCacheKey][]ioc.Tag
 }
 
 type tagCacheKey struct {
 	raw string
-	sub *Submission
+	sub *ioc.Submission
 }
 
 func newNormalizer(r *Route) *normalizer {
-	return &normalizer{route: r, tagCache: map[tagCacheKey][]Tag{}}
+	return &normalizer{route: r, tagCache: map[tagCacheKey][]ioc.Tag{}}
 }
 
 // row normalizes r, read from f: it fills r.inds, or r.rejects.
@@ -125,11 +126,11 @@ func (n *normalizer) row(f *fileState, r *Row) {
 		return
 	}
 	if err := n.fill(f, r); err != nil {
-		var fe *FieldError
+		var fe *ioc.FieldError
 		if errors.As(err, &fe) {
-			r.rejects = append(r.rejects, newReject(r.Origin, fe.Field, fe.Value, fe.Err.Error()))
+			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, fe.Field, fe.Value, fe.Err.Error()))
 		} else {
-			r.rejects = append(r.rejects, newReject(r.Origin, "", "", err.Error()))
+			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, "", "", err.Error()))
 		}
 		r.inds = nil
 		r.rowRejected = true
@@ -138,13 +139,13 @@ func (n *normalizer) row(f *fileState, r *Row) {
 
 // proto holds the row-level attributes shared by every value of a row.
 type proto struct {
-	typ                 Type
+	typ                 ioc.Type
 	firstSeen, lastSeen int64
 	sightings           int64
 	source, notes       string
-	tags                []Tag
+	tags                []ioc.Tag
 	reputation          *int
-	sub                 *Submission
+	sub                 *ioc.Submission
 }
 
 func (n *normalizer) fill(f *fileState, r *Row) error {
@@ -157,7 +158,7 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		for _, name := range listOf(v) {
 			id, err := n.route.ResolveEnclave(name)
 			if err != nil {
-				return &FieldError{FieldEnclaves, name, err}
+				return &ioc.FieldError{Field: FieldEnclaves, Value: name, Err: err}
 			}
 			if !contains(ids, id) {
 				ids = append(ids, id)
@@ -166,7 +167,7 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		if len(ids) > 0 {
 			sub, err := f.subs.get(ids)
 			if err != nil {
-				return &FieldError{FieldEnclaves, display(v), err}
+				return &ioc.FieldError{Field: FieldEnclaves, Value: display(v), Err: err}
 			}
 			p.sub = sub
 		}
@@ -176,7 +177,7 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 			t, what, ok := lookupType(name)
 			switch {
 			case !ok:
-				return &FieldError{FieldType, name, errors.New("unknown indicator type")}
+				return &ioc.FieldError{Field: FieldType, Value: name, Err: errors.New("unknown indicator type")}
 			case what != "":
 				r.skip = fmt.Sprintf("type %q is %s, not an indicator", name, what)
 				return nil
@@ -192,13 +193,13 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		return err
 	}
 	if p.firstSeen != 0 && p.lastSeen != 0 && p.firstSeen > p.lastSeen {
-		return &FieldError{FieldLastSeen, display(r.Get(FieldLastSeen)), fmt.Errorf("is before first_seen (%s)", display(r.Get(FieldFirstSeen)))}
+		return &ioc.FieldError{Field: FieldLastSeen, Value: display(r.Get(FieldLastSeen)), Err: fmt.Errorf("is before first_seen (%s)", display(r.Get(FieldFirstSeen)))}
 	}
 	if v := r.Get(FieldSightings); v.Kind != schemas.Missing {
 		s := strings.TrimSpace(v.Str)
 		if s != "" && !isMissing(s) {
 			if p.sightings, err = wholeNumber(s); err != nil || p.sightings < 0 {
-				return &FieldError{FieldSightings, s, errors.New("must be a whole number of sightings")}
+				return &ioc.FieldError{Field: FieldSightings, Value: s, Err: errors.New("must be a whole number of sightings")}
 			}
 		}
 	}
@@ -214,14 +215,14 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 	}
 	if v := r.Get(FieldTags); v.Kind != schemas.Missing {
 		if p.tags, err = n.tags(v, p.sub); err != nil {
-			return &FieldError{FieldTags, display(v), err}
+			return &ioc.FieldError{Field: FieldTags, Value: display(v), Err: err}
 		}
 	}
 	if v := r.Get(FieldReputation); v.Kind != schemas.Missing {
 		if s := strings.TrimSpace(v.Str); s != "" && !isMissing(s) {
 			rep, err := strconv.Atoi(strings.TrimPrefix(s, "+"))
 			if err != nil || rep < -3 || rep > 3 {
-				return &FieldError{FieldReputation, s, errors.New("must be a whole number from -3 to 3")}
+				return &ioc.FieldError{Field: FieldReputation, Value: s, Err: errors.New("must be a whole number from -3 to 3")}
 			}
 			p.reputation = &rep
 		}
@@ -246,18 +247,18 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 	rejects := len(r.rejects)
 	for part := range strings.SplitSeq(raw, multiSep) {
 		declared := p.typ
-		if hint, rest, ok := strings.Cut(part, typeHintSep); ok && hintTypes[Type(hint)] {
-			declared, part = Type(hint), rest
+		if hint, rest, ok := strings.Cut(part, typeHintSep); ok && hintTypes[ioc.Type(hint)] {
+			declared, part = ioc.Type(hint), rest
 		}
 		v := refang(cleanText(part))
 		if v == "" || isMissing(v) {
 			if !multi {
-				r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, "is empty"))
+				r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, "is empty"))
 			}
 			continue
 		}
 		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
-			r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, "holds bytes that are not text (invalid UTF-8 or control characters): is the file in another encoding? Save it as UTF-8"))
+			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, "holds bytes that are not text (invalid UTF-8 or control characters): is the file in another encoding? Save it as UTF-8"))
 			continue
 		}
 		t, canon, note, err := n.typed(declared, v)
@@ -277,7 +278,7 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 			if declared != "" && declared != fileType {
 				reason = fmt.Sprintf("declared %s: %s", declared, reason)
 			}
-			r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, part, reason))
+			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, reason))
 			continue
 		}
 		r.inds = append(r.inds, n.indicator(f, r, p, t, canon, note))
@@ -287,7 +288,7 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 	case notInd != "":
 		r.skip = notInd
 	default:
-		r.rejects = append(r.rejects, newReject(r.Origin, FieldValue, "", "no indicator value: every value column is empty"))
+		r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, "", "no indicator value: every value column is empty"))
 	}
 }
 
@@ -295,7 +296,7 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 // checked against the declared type, or detected. A value labelled with
 // its type ("SHA1: e298…", "ip: 198.51.100.1") loses the label; a "file"
 // is a hash, or no indicator; 0.0.0.0 and :: are placeholders.
-func (n *normalizer) typed(declared Type, v string) (Type, string, string, error) {
+func (n *normalizer) typed(declared ioc.Type, v string) (ioc.Type, string, string, error) {
 	t, canon, note, err := n.typedValue(declared, v)
 	if err != nil {
 		if rest, ok := cutLabel(v, declared); ok {
@@ -305,13 +306,13 @@ func (n *normalizer) typed(declared Type, v string) (Type, string, string, error
 		}
 		return "", "", "", err
 	}
-	if (t == IP || t == IPv6) && (canon == "0.0.0.0" || canon == "::") {
+	if (t == ioc.IP || t == ioc.IPv6) && (canon == "0.0.0.0" || canon == "::") {
 		return "", "", "", fmt.Errorf("%s is a placeholder for no address, not an indicator", canon)
 	}
 	return t, canon, note, nil
 }
 
-func (n *normalizer) tags(v schemas.Value, sub *Submission) ([]Tag, error) {
+func (n *normalizer) tags(v schemas.Value, sub *ioc.Submission) ([]ioc.Tag, error) {
 	if v.Kind == schemas.String {
 		key := tagCacheKey{v.Str, sub}
 		if t, ok := n.tagCache[key]; ok {
@@ -322,7 +323,7 @@ func (n *normalizer) tags(v schemas.Value, sub *Submission) ([]Tag, error) {
 			return nil, err
 		}
 		if t == nil {
-			t = []Tag{} // a tags column that cleans to nothing still sets the row level
+			t = []ioc.Tag{} // a tags column that cleans to nothing still sets the row level
 		}
 		if len(n.tagCache) > 4096 {
 			clear(n.tagCache)
@@ -332,7 +333,7 @@ func (n *normalizer) tags(v schemas.Value, sub *Submission) ([]Tag, error) {
 	}
 	t, err := resolveTags(n.route, rawTags(v), sub.Enclaves)
 	if t == nil && err == nil {
-		t = []Tag{}
+		t = []ioc.Tag{}
 	}
 	return t, err
 }
@@ -357,7 +358,7 @@ func timeField(r *Row, name string) (int64, error) {
 	}
 	ms, err := ParseTime(v.Str)
 	if err != nil {
-		return 0, &FieldError{name, v.Str, err}
+		return 0, &ioc.FieldError{Field: name, Value: v.Str, Err: err}
 	}
 	return ms, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -22,38 +23,7 @@ import (
 // Result; an error means the batch (or what the Result does not account
 // for) was not delivered. An error wrapping ErrFatal stops the run.
 type Sink interface {
-	Send(ctx context.Context, b *Batch) (Result, error)
-}
-
-// ErrFatal marks sink errors that no retry can mend (bad credentials, a
-// missing role): the run stops.
-var ErrFatal = errors.New("fatal")
-
-// Result is what a sink reports about one batch.
-type Result struct {
-	// Rejects are the batch items the sink refused for good, by index in
-	// b.Items (in b.Associations for a batch of associations).
-	Rejects []ItemReject
-	// Failed are items that could not be delivered (retries ran out) while
-	// others of the batch were; same indexing. When Send returns an error,
-	// every item not in Rejects counts as failed anyway.
-	Failed []ItemReject
-	// IDs are identifiers the sink returned (trace ids, scan task ids).
-	IDs []string
-	// Requests counts the requests that carried data and were accepted.
-	Requests int
-	// Extra counts sink-specific outcomes for the summary (for example
-	// "scans_new", "scans_existing", "associations").
-	Extra map[string]int64
-}
-
-// An ItemReject is one batch item the sink refused.
-type ItemReject struct {
-	Index   int
-	Reason  string
-	Status  int
-	ErrorID string
-	TraceID string
+	Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error)
 }
 
 // Options configures a Pipeline. The zero value of each field means the
@@ -84,7 +54,7 @@ type Options struct {
 	Linger time.Duration
 	// OnReject receives every reject and skipped row; calls are
 	// serialized. Nil drops them (they are still counted).
-	OnReject func(Reject)
+	OnReject func(ioc.Reject)
 	// KeepRejects keeps each file's rejects in its FileResult.
 	KeepRejects bool
 	// Associations says the sink takes associations (STIX relationships
@@ -211,7 +181,7 @@ func (p *Pipeline) Run(ctx context.Context, inputs <-chan Input) (Summary, error
 	// Unbuffered: a closed batch waits in the batcher until a sender is
 	// free, so memory holds at most InFlight batches in flight and the
 	// open ones.
-	batches := make(chan *Batch)
+	batches := make(chan *job)
 	g.Go(func() error {
 		defer close(batches)
 		return p.batch(ctx, normalized, batches)
@@ -259,7 +229,7 @@ func (p *Pipeline) validate(c *chunk) {
 	}
 }
 
-func violationReject(o Origin, row schemas.Value, v []Violation) Reject {
+func violationReject(o ioc.Origin, row schemas.Value, v []Violation) ioc.Reject {
 	first := v[0]
 	field, sub, _ := cutField(first.Field)
 	msg := first.Message
@@ -273,7 +243,7 @@ func violationReject(o Origin, row schemas.Value, v []Violation) Reject {
 		f, sub, _ := cutField(more.Field)
 		msg += "; " + f + bracket(sub) + " " + more.Message
 	}
-	return newReject(o, field, display(row.Get(field)), msg)
+	return ioc.NewReject(o, field, display(row.Get(field)), msg)
 }
 
 // bracket renders a sub-path such as "1.name" as "[1].name".
@@ -308,23 +278,23 @@ func cutField(path string) (string, string, bool) {
 // of associations first waits for its file's indicators: every batch
 // before it was already taken by a sender (the channel is unbuffered), so
 // the wait cannot starve.
-func (p *Pipeline) send(ctx context.Context, b *Batch) error {
+func (p *Pipeline) send(ctx context.Context, b *job) error {
 	if b.wait != nil {
 		select {
 		case <-b.wait:
 		case <-ctx.Done():
-			p.tracker.finish(b, Result{}, ctx.Err())
+			p.tracker.finish(b, ioc.Result{}, ctx.Err())
 			return nil
 		}
 		p.tracker.deliverable(b)
 		if len(b.Associations) == 0 {
-			p.tracker.finish(b, Result{}, nil)
+			p.tracker.finish(b, ioc.Result{}, nil)
 			return nil
 		}
 	}
-	res, err := p.opts.Sink.Send(ctx, b)
+	res, err := p.opts.Sink.Send(ctx, b.Batch)
 	p.tracker.finish(b, res, err)
-	if err != nil && errors.Is(err, ErrFatal) {
+	if err != nil && errors.Is(err, ioc.ErrFatal) {
 		return fmt.Errorf("%s: %w", p.opts.SinkName, err)
 	}
 	return nil

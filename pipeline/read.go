@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -38,7 +39,7 @@ type emitter struct {
 	slab    []schemas.Member
 	objs    []schemas.Compound
 	// assocs are the file's associations, sent with its last chunk.
-	assocs []*Association
+	assocs []*ioc.Association
 	stop   <-chan struct{}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gocarina/gocsv"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -57,7 +58,7 @@ func (r *csvRecord) fields() [10]struct{ name, val string } {
 type projection struct {
 	field  string
 	cols   []int
-	hints  []Type
+	hints  []ioc.Type
 	labels []string
 	// names are the columns' header names, for Describe.
 	names []string
@@ -362,14 +363,14 @@ func (p *Pipeline) readCSV(ctx context.Context, f *fileState, e *emitter, br *bu
 
 // row turns a decoded record into a Row.
 func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
-	row := Row{Origin: Origin{Line: rec.Line, Index: -1}}
+	row := Row{Origin: ioc.Origin{Line: rec.Line, Index: -1}}
 	if rec.Err != "" {
 		if reason, ok := strings.CutPrefix(rec.Err, skipMark); ok {
 			row.skip = reason
 			row.Fields = schemas.ObjectValue([]schemas.Member{{Key: FieldValue, Val: schemas.StringValue(rec.Value)}})
 			return row
 		}
-		row.rejects = []Reject{newReject(Origin{File: s.name, Line: rec.Line, Index: -1}, "", "", rec.Err)}
+		row.rejects = []ioc.Reject{ioc.NewReject(ioc.Origin{File: s.name, Line: rec.Line, Index: -1}, "", "", rec.Err)}
 		row.rowRejected = true
 		row.Fields = schemas.ObjectValue(nil)
 		return row
@@ -425,7 +426,7 @@ func (s *csvSource) findHeader(first []string, line int, lay *csvLayout, route *
 		if _, _, _, err := detect(refang(cleanText(first[0]))); err == nil {
 			// No header: the first column holds the indicators, the
 			// others are notes.
-			proj := []projection{{field: FieldValue, cols: []int{0}, hints: []Type{""}, labels: []string{""}, names: []string{""}}}
+			proj := []projection{{field: FieldValue, cols: []int{0}, hints: []ioc.Type{""}, labels: []string{""}, names: []string{""}}}
 			if len(first) > 1 {
 				n := projection{field: FieldNotes}
 				for i := 1; i < len(first); i++ {
@@ -517,7 +518,7 @@ func looksData(rec []string) bool {
 		if _, ok := typeNames[k]; ok || headerNames[k] != "" || portNames[k] || genericTypes[k] {
 			continue
 		}
-		if t, _, _, err := detect(refang(f)); err == nil && t != Domain && t != Bitcoin {
+		if t, _, _, err := detect(refang(f)); err == nil && t != ioc.Domain && t != ioc.Bitcoin {
 			return true
 		}
 	}
@@ -563,7 +564,7 @@ func findColumn(h []string, ref string) (int, error) {
 func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 	byField := map[string]*projection{}
 	used := map[int]bool{}
-	add := func(field string, col int, hint Type, label string, explicit bool) {
+	add := func(field string, col int, hint ioc.Type, label string, explicit bool) {
 		p := byField[field]
 		if p == nil {
 			p = &projection{field: field, explicit: explicit}
@@ -585,7 +586,7 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 			if err != nil {
 				return nil, fmt.Errorf("columns: %s: %w", field, err)
 			}
-			hint, label := Type(""), ""
+			hint, label := ioc.Type(""), ""
 			if field == FieldValue {
 				hint, _ = columnType(h[i])
 			}

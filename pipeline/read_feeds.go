@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -79,7 +80,7 @@ func (fr *feedReader) pulses(w *jsonWalk) error {
 				if err != nil {
 					return err
 				}
-				return fr.e.emit(fr.pulseRow(Origin{Line: line, Index: i}, raw, ctx))
+				return fr.e.emit(fr.pulseRow(ioc.Origin{Line: line, Index: i}, raw, ctx))
 			})
 		})
 		return err
@@ -96,7 +97,7 @@ func (fr *feedReader) pulses(w *jsonWalk) error {
 
 // pulseRow maps one pulse indicator ({"indicator", "type", "created",
 // "description", "observations"}) onto a row, with the pulse's context.
-func (fr *feedReader) pulseRow(o Origin, raw []byte, ctx feedContext) Row {
+func (fr *feedReader) pulseRow(o ioc.Origin, raw []byte, ctx feedContext) Row {
 	v, err := decodeValue(raw)
 	if err != nil || v.Kind != schemas.Object {
 		return fr.m.itemRow(o, raw)
@@ -208,7 +209,7 @@ func (fr *feedReader) attributes(w *jsonWalk, ctx feedContext, obj *mispObjectCo
 		if err != nil {
 			return err
 		}
-		return fr.e.emit(fr.attributeRow(Origin{Line: line, Index: i}, raw, ctx, obj))
+		return fr.e.emit(fr.attributeRow(ioc.Origin{Line: line, Index: i}, raw, ctx, obj))
 	})
 }
 
@@ -230,8 +231,8 @@ func (fr *feedReader) object(raw []byte, line int, ctx feedContext) error {
 		Attribute []mispAttribute `json:"Attribute"`
 	}
 	if err := json.Unmarshal(raw, &o); err != nil {
-		row := Row{Origin: Origin{Line: line, Index: -1}, Fields: schemas.ObjectValue(nil)}
-		return fr.e.emit(rejectRow(row, "", clip(string(raw)), "invalid MISP object: "+err.Error()))
+		row := Row{Origin: ioc.Origin{Line: line, Index: -1}, Fields: schemas.ObjectValue(nil)}
+		return fr.e.emit(rejectRow(row, "", ioc.Clip(string(raw)), "invalid MISP object: "+err.Error()))
 	}
 	oc := &mispObjectContext{deleted: o.Deleted.truth(false)}
 	var parts []string
@@ -320,11 +321,11 @@ func (f flexString) truth(def bool) bool {
 
 // mispTypes maps MISP attribute types to iocpipe's; MISP's vocabulary is
 // closed, so a type not here (nor an indicator type by name) is skipped.
-var mispTypes = map[string]Type{
-	"ip-dst": IP, "ip-src": IP, "domain": Domain, "hostname": Domain, "url": URL, "uri": URL,
-	"email": Email, "email-src": Email, "email-dst": Email, "email-reply-to": Email,
-	"md5": MD5, "sha1": SHA1, "sha256": SHA256, "sha512": SHA512,
-	"vulnerability": CVE, "btc": Bitcoin, "regkey": RegistryKey,
+var mispTypes = map[string]ioc.Type{
+	"ip-dst": ioc.IP, "ip-src": ioc.IP, "domain": ioc.Domain, "hostname": ioc.Domain, "url": ioc.URL, "uri": ioc.URL,
+	"email": ioc.Email, "email-src": ioc.Email, "email-dst": ioc.Email, "email-reply-to": ioc.Email,
+	"md5": ioc.MD5, "sha1": ioc.SHA1, "sha256": ioc.SHA256, "sha512": ioc.SHA512,
+	"vulnerability": ioc.CVE, "btc": ioc.Bitcoin, "regkey": ioc.RegistryKey,
 }
 
 // mispNot names MISP types that share a name with an indicator type but
@@ -335,7 +336,7 @@ var mispNot = map[string]string{
 
 // mispType resolves one MISP attribute type: the indicator type, or what
 // it is when it is none; port says it is a port.
-func mispType(t string) (typ Type, what string, port bool) {
+func mispType(t string) (typ ioc.Type, what string, port bool) {
 	t = strings.ToLower(strings.TrimSpace(t))
 	if it, ok := mispTypes[t]; ok {
 		return it, "", false
@@ -359,11 +360,11 @@ func mispType(t string) (typ Type, what string, port bool) {
 // attributeRow maps a MISP attribute onto a row. A composite type
 // ("filename|sha256", "ip-dst|port", "domain|ip") yields its indicator
 // parts; its other parts (a file name, a port) go to the notes.
-func (fr *feedReader) attributeRow(o Origin, raw []byte, ctx feedContext, obj *mispObjectContext) Row {
+func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, obj *mispObjectContext) Row {
 	row := Row{Origin: o, Fields: schemas.ObjectValue(nil)}
 	var a mispAttribute
 	if err := json.Unmarshal(raw, &a); err != nil {
-		return rejectRow(row, "", clip(string(raw)), "invalid MISP attribute: "+err.Error())
+		return rejectRow(row, "", ioc.Clip(string(raw)), "invalid MISP attribute: "+err.Error())
 	}
 	row.Ref = a.UUID
 	value := string(a.Value)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // settle validates and normalizes rows read from f, as the pipeline's
@@ -390,14 +392,14 @@ func TestReadJSONFeeds(t *testing.T) {
 			if f.format != tt.format {
 				t.Errorf("format %s, want %s", f.format, tt.format)
 			}
-			if got := f.subs.base.TagLevel == LevelFile; got != tt.fileTags {
+			if got := f.subs.base.TagLevel == ioc.LevelFile; got != tt.fileTags {
 				t.Errorf("file-level tags %v, want %v", got, tt.fileTags)
 			}
 			if tt.tags != nil {
 				for i, r := range rows {
 					var own []string
 					for _, in := range r.inds[:min(len(r.inds), 1)] {
-						if in.TagLevel == LevelRow {
+						if in.TagLevel == ioc.LevelRow {
 							for _, tg := range in.Tags {
 								own = append(own, tg.Name)
 							}

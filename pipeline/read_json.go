@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -154,14 +155,14 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 	}
 	// A submission: emit the items of its "content".
 	return eachMemberItem(ctx, dec, lt, "content", func(raw json.RawMessage, line, index int) error {
-		return e.emit(m.itemRow(Origin{Line: line, Index: index}, raw))
+		return e.emit(m.itemRow(ioc.Origin{Line: line, Index: index}, raw))
 	})
 }
 
 // emitItems emits an array's items (or one item) from dec.
 func emitItems(ctx context.Context, dec *json.Decoder, lt *lineTracker, e *emitter, array bool, m *jsonMapper) error {
 	return eachItem(ctx, dec, lt, array, func(raw json.RawMessage, line, index int) error {
-		o := Origin{Line: line, Index: -1}
+		o := ioc.Origin{Line: line, Index: -1}
 		if array {
 			o.Index = index
 		}
@@ -248,11 +249,11 @@ func decodeValue(raw []byte) (schemas.Value, error) {
 
 // itemRow maps one JSON item onto a row: an object's keys through the
 // route's json_fields and the key aliases, or a bare string as the value.
-func (m *jsonMapper) itemRow(o Origin, raw []byte) Row {
+func (m *jsonMapper) itemRow(o ioc.Origin, raw []byte) Row {
 	row := Row{Origin: o, Fields: schemas.ObjectValue(nil)}
 	v, err := decodeValue(raw)
 	if err != nil {
-		row.rejects = []Reject{newReject(o, "", clip(string(raw)), "invalid JSON: "+err.Error())}
+		row.rejects = []ioc.Reject{ioc.NewReject(o, "", ioc.Clip(string(raw)), "invalid JSON: "+err.Error())}
 		row.rowRejected = true
 		return row
 	}
@@ -262,7 +263,7 @@ func (m *jsonMapper) itemRow(o Origin, raw []byte) Row {
 	case schemas.Object:
 		row.Fields = m.fields(v, nil)
 	default:
-		row.rejects = []Reject{newReject(o, "", clip(string(raw)), fmt.Sprintf("a JSON %s is not an indicator: items must be objects or strings", v.Kind))}
+		row.rejects = []ioc.Reject{ioc.NewReject(o, "", ioc.Clip(string(raw)), fmt.Sprintf("a JSON %s is not an indicator: items must be objects or strings", v.Kind))}
 		row.rowRejected = true
 	}
 	return row
@@ -320,11 +321,11 @@ func (m *jsonMapper) fields(obj schemas.Value, sources *[]FieldMapping) schemas.
 		}
 		done[field] = true
 		var leaves []schemas.Value
-		var hints []Type
+		var hints []ioc.Type
 		var from []string
 		for _, p := range paths {
 			found := collect(obj, p)
-			hint := Type("")
+			hint := ioc.Type("")
 			if field == FieldValue {
 				hint, _ = columnType(p[len(p)-1])
 			}
@@ -384,7 +385,7 @@ func collect(v schemas.Value, path []string) []schemas.Value {
 // combine makes one field of several values: each value its own
 // indicator, tags united, notes joined; for the other fields the first
 // value wins. A single value keeps its kind.
-func combine(field string, leaves []schemas.Value, hints []Type) (schemas.Value, bool) {
+func combine(field string, leaves []schemas.Value, hints []ioc.Type) (schemas.Value, bool) {
 	switch {
 	case len(leaves) == 0:
 		return schemas.Value{}, false
@@ -486,7 +487,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 	}
 	if _, ok := best[FieldValue]; !ok && !done[FieldValue] {
 		var leaves []schemas.Value
-		var hints []Type
+		var hints []ioc.Type
 		var from []string
 		for _, m := range members {
 			t, ok := columnType(m.Key)
@@ -1182,12 +1183,12 @@ func (p *Pipeline) readJSONL(ctx context.Context, f *fileState, e *emitter, br *
 			return nil
 		}
 		line++
-		o := Origin{Line: line, Index: -1}
+		o := ioc.Origin{Line: line, Index: -1}
 		text := bytes.TrimSpace(buf)
 		switch {
 		case long:
 			row := Row{Origin: o, Fields: schemas.ObjectValue(nil), rowRejected: true}
-			row.rejects = []Reject{newReject(o, "", clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", maxLine))}
+			row.rejects = []ioc.Reject{ioc.NewReject(o, "", ioc.Clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", maxLine))}
 			if err := e.emit(row); err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/stixpattern"
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -41,19 +42,19 @@ const (
 )
 
 // observableTypes maps SCO types to the type hint of their value.
-var observableTypes = map[string]Type{
-	"ipv4-addr": IP, "ipv6-addr": IPv6, "domain-name": Domain, "url": URL, "email-addr": Email,
+var observableTypes = map[string]ioc.Type{
+	"ipv4-addr": ioc.IP, "ipv6-addr": ioc.IPv6, "domain-name": ioc.Domain, "url": ioc.URL, "email-addr": ioc.Email,
 }
 
 // hashTypes maps STIX hash algorithm names (any case, with or without
 // '-') to types.
-var hashTypes = map[string]Type{"md5": MD5, "sha1": SHA1, "sha256": SHA256, "sha512": SHA512}
+var hashTypes = map[string]ioc.Type{"md5": ioc.MD5, "sha1": ioc.SHA1, "sha256": ioc.SHA256, "sha512": ioc.SHA512}
 
 // patternKinds maps the pattern parser's kinds to type hints.
-var patternKinds = map[stixpattern.Kind]Type{
-	stixpattern.IPv4: IP, stixpattern.IPv6: IPv6, stixpattern.Domain: Domain, stixpattern.URL: URL,
-	stixpattern.Email: Email, stixpattern.MD5: MD5, stixpattern.SHA1: SHA1, stixpattern.SHA256: SHA256,
-	stixpattern.SHA512: SHA512,
+var patternKinds = map[stixpattern.Kind]ioc.Type{
+	stixpattern.IPv4: ioc.IP, stixpattern.IPv6: ioc.IPv6, stixpattern.Domain: ioc.Domain, stixpattern.URL: ioc.URL,
+	stixpattern.Email: ioc.Email, stixpattern.MD5: ioc.MD5, stixpattern.SHA1: ioc.SHA1, stixpattern.SHA256: ioc.SHA256,
+	stixpattern.SHA512: ioc.SHA512,
 }
 
 // indicatorLike are the object types that can become indicators, and so
@@ -81,7 +82,7 @@ type stixIndex struct {
 	rels       []stixRel
 	// ends are the objects at either end of a relationship between
 	// indicator-like objects; the emit pass records what they became.
-	ends map[string][]Endpoint
+	ends map[string][]ioc.Endpoint
 }
 
 // looksSTIX reports whether a decoded JSON value is a STIX object or
@@ -155,7 +156,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 // indexSTIX is the first pass.
 func indexSTIX(ctx context.Context, r io.Reader, shape stixShape) (*stixIndex, error) {
-	ix := &stixIndex{identities: map[string]string{}, sightings: map[string]*sightAgg{}, ends: map[string][]Endpoint{}}
+	ix := &stixIndex{identities: map[string]string{}, sightings: map[string]*sightAgg{}, ends: map[string][]ioc.Endpoint{}}
 	err := stixObjects(ctx, r, shape, func(raw json.RawMessage, line, index int) error {
 		var o struct {
 			Type          string      `json:"type"`
@@ -249,7 +250,7 @@ func (p *Pipeline) readSTIX(ctx context.Context, f *fileState, e *emitter, file 
 	}
 	sr := &stixReader{p: p, f: f, ix: ix, schema: schema, norm: newNormalizer(p.route)}
 	err = stixObjects(ctx, r, shape, func(raw json.RawMessage, line, index int) error {
-		o := Origin{Line: line, Index: -1}
+		o := ioc.Origin{Line: line, Index: -1}
 		if shape != stixLines && shape != stixSingle {
 			o.Index = index
 		}
@@ -271,7 +272,7 @@ type stixReader struct {
 	norm   *normalizer
 }
 
-func (s *stixReader) row(o Origin, raw json.RawMessage) Row {
+func (s *stixReader) row(o ioc.Origin, raw json.RawMessage) Row {
 	row := Row{Origin: o, Fields: schemas.ObjectValue(nil)}
 	var x any
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -281,7 +282,7 @@ func (s *stixReader) row(o Origin, raw json.RawMessage) Row {
 	}
 	obj := schemas.FromAny(x)
 	if obj.Kind != schemas.Object {
-		return rejectRow(row, "", clip(string(raw)), fmt.Sprintf("a JSON %s is not a STIX object", obj.Kind))
+		return rejectRow(row, "", ioc.Clip(string(raw)), fmt.Sprintf("a JSON %s is not a STIX object", obj.Kind))
 	}
 	id, typ := obj.Get("id").Str, obj.Get("type").Str
 	row.Ref = id
@@ -326,14 +327,14 @@ func (s *stixReader) row(o Origin, raw json.RawMessage) Row {
 }
 
 func rejectRow(row Row, field, value, reason string) Row {
-	row.rejects = append(row.rejects, newReject(row.Origin, field, value, reason))
+	row.rejects = append(row.rejects, ioc.NewReject(row.Origin, field, value, reason))
 	row.rowRejected = true
 	return row
 }
 
 // hinted is a value with the type its STIX object says it has.
 type hinted struct {
-	typ   Type
+	typ   ioc.Type
 	value string
 }
 
@@ -468,7 +469,7 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 	}
 	if notes = cleanText(notes); notes != "" {
 		if len(notes) > 4000 {
-			notes = clip(notes[:4000])
+			notes = ioc.Clip(notes[:4000])
 		}
 		members = append(members, schemas.Member{Key: FieldNotes, Val: schemas.StringValue(notes)})
 	}
@@ -480,10 +481,10 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 	}
 	row.Fields = schemas.ObjectValue(members)
 	if _, ok := s.ix.ends[id]; ok {
-		var ends []Endpoint
+		var ends []ioc.Endpoint
 		for _, v := range values {
 			if t, canon, _, err := s.norm.typed(v.typ, refang(cleanText(v.value))); err == nil {
-				ends = append(ends, Endpoint{Type: t, Value: canon})
+				ends = append(ends, ioc.Endpoint{Type: t, Value: canon})
 			}
 		}
 		s.ix.ends[id] = ends
@@ -506,8 +507,8 @@ func (s *stixReader) relationshipReason(obj schemas.Value) string {
 // associations resolves the relationships whose ends both became
 // indicators. A pair of multi-valued ends links every value of one to
 // every value of the other, up to 64 links per relationship.
-func (s *stixReader) associations() []*Association {
-	var out []*Association
+func (s *stixReader) associations() []*ioc.Association {
+	var out []*ioc.Association
 	for _, r := range s.ix.rels {
 		from, to := s.ix.ends[r.src], s.ix.ends[r.tgt]
 		if len(from) == 0 || len(to) == 0 {
@@ -520,14 +521,13 @@ func (s *stixReader) associations() []*Association {
 					continue
 				}
 				n++
-				out = append(out, &Association{
+				out = append(out, &ioc.Association{
 					From: a, To: b, Kind: r.kind,
-					Origin: Origin{File: s.f.name, Line: r.line, Index: r.index, Ref: r.id, Row: -1},
-					file:   s.f,
+					Origin: ioc.Origin{File: s.f.name, Line: r.line, Index: r.index, Ref: r.id, Row: -1},
 				})
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b *Association) int { return a.Origin.Index - b.Origin.Index })
+	slices.SortStableFunc(out, func(a, b *ioc.Association) int { return a.Origin.Index - b.Origin.Index })
 	return out
 }

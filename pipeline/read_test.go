@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -19,7 +20,9 @@ func testRoute() *Route {
 
 type nopSink struct{}
 
-func (nopSink) Send(context.Context, *Batch) (Result, error) { return Result{Requests: 1}, nil }
+func (nopSink) Send(context.Context, *ioc.Batch) (ioc.Result, error) {
+	return ioc.Result{Requests: 1}, nil
+}
 
 // readRows reads one file with the pipeline's readers and returns its rows
 // as they leave the reader (before validation), and the file error.
@@ -136,7 +139,7 @@ func TestReadJSONShapes(t *testing.T) {
 			if f.format != tt.format {
 				t.Errorf("format %s, want %s", f.format, tt.format)
 			}
-			if got := f.subs.base.TagLevel == LevelFile; got != tt.fileTags {
+			if got := f.subs.base.TagLevel == ioc.LevelFile; got != tt.fileTags {
 				t.Errorf("file-level tags: %v, want %v", got, tt.fileTags)
 			}
 		})

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // ErrRowsFormat is returned by WriteRejectedRows for a format whose rows it
@@ -35,7 +37,7 @@ var ErrRowsFormat = errors.New("rejected rows cannot be written in this format")
 // was read with (nil means the defaults): the file is read again the way
 // the pipeline read it, so that row numbers match. It is streamed, never
 // loaded whole.
-func WriteRejectedRows(path, format string, route *Route, rejects []Reject, w io.Writer) error {
+func WriteRejectedRows(path, format string, route *Route, rejects []ioc.Reject, w io.Writer) error {
 	rows := map[int]bool{}
 	for _, r := range rejects {
 		if r.Row >= 0 && !r.Skipped {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // refusingSink accepts every batch but refuses the values in refuse, as a
@@ -17,11 +19,11 @@ type refusingSink struct {
 	refuse map[string]bool
 }
 
-func (s refusingSink) Send(ctx context.Context, b *Batch) (Result, error) {
-	var res Result
+func (s refusingSink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
+	var res ioc.Result
 	for i, in := range b.Items {
 		if s.refuse[in.Value] {
-			res.Rejects = append(res.Rejects, ItemReject{Index: i, Reason: "refused by the sink", Status: 400})
+			res.Rejects = append(res.Rejects, ioc.ItemReject{Index: i, Reason: "refused by the sink", Status: 400})
 		}
 	}
 	res.Requests = 1
@@ -37,11 +39,11 @@ func importOne(t *testing.T, path string, route *Route, refuse ...string) FileRe
 	for _, v := range refuse {
 		s.refuse[v] = true
 	}
-	var rejects []Reject
+	var rejects []ioc.Reject
 	p, err := New(Options{
 		Route:    route,
 		Sink:     s,
-		OnReject: func(r Reject) { rejects = append(rejects, r) },
+		OnReject: func(r ioc.Reject) { rejects = append(rejects, r) },
 		Workers:  2,
 	})
 	if err != nil {
@@ -176,7 +178,7 @@ func TestWriteRejectedRows(t *testing.T) {
 	}
 }
 
-func reasons(rejects []Reject) string {
+func reasons(rejects []ioc.Reject) string {
 	var b strings.Builder
 	for _, r := range rejects {
 		if r.Skipped || r.Row < 0 {
@@ -190,7 +192,7 @@ func reasons(rejects []Reject) string {
 func TestWriteRejectedRowsSkipsSkipped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.csv")
 	os.WriteFile(path, []byte("value\nexample.com\nbad one\n"), 0o600)
-	rejects := []Reject{{Row: 1, Skipped: true}, {Row: -1, Reason: "whole file"}}
+	rejects := []ioc.Reject{{Row: 1, Skipped: true}, {Row: -1, Reason: "whole file"}}
 	var out bytes.Buffer
 	if err := WriteRejectedRows(path, FormatCSV, nil, rejects, &out); err != nil {
 		t.Fatal(err)
@@ -198,7 +200,7 @@ func TestWriteRejectedRowsSkipsSkipped(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("got %q, want nothing", out.String())
 	}
-	if err := WriteRejectedRows(path, "stix", nil, []Reject{{Row: 1}}, &out); !errors.Is(err, ErrRowsFormat) {
+	if err := WriteRejectedRows(path, "stix", nil, []ioc.Reject{{Row: 1}}, &out); !errors.Is(err, ErrRowsFormat) {
 		t.Errorf("format stix: got %v, want ErrRowsFormat", err)
 	}
 }

@@ -2,9 +2,8 @@ package pipeline
 
 import (
 	"encoding/json"
-	"fmt"
-	"unicode/utf8"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -35,7 +34,7 @@ const multiSep = "\x1f"
 // A Row is one input record on its way through the pipeline: the reader
 // fills Origin and Fields, validation and normalization fill the rest.
 type Row struct {
-	Origin
+	ioc.Origin
 	// Fields is an Object Value of the canonical fields present.
 	Fields schemas.Value
 
@@ -45,83 +44,17 @@ type Row struct {
 	skip string
 	// rejects are the problems found with the row or with some of its
 	// values; a row with no indicators and rejects is a rejected row.
-	rejects []Reject
+	rejects []ioc.Reject
 	// rowRejected says the row failed as a whole (parse error, schema,
 	// a bad field), as opposed to some of its values.
 	rowRejected bool
-	inds        []*Indicator
+	inds        []*ioc.Indicator
 	// sub overrides the file's submission for this row (row enclaves).
-	sub *Submission
+	sub *ioc.Submission
 }
 
 // Get returns the row's field named name (Missing when absent).
 func (r *Row) Get(name string) schemas.Value { return r.Fields.Get(name) }
-
-// Reject is one entry of the reject report: a row, a value of a row, or a
-// whole file that could not be delivered, and why.
-type Reject struct {
-	File  string `json:"file"`
-	Line  int    `json:"line"`
-	Index *int   `json:"index,omitempty"`
-	ID    string `json:"id,omitempty"`
-	Field string `json:"field"`
-	Value string `json:"value"`
-	// Reason says what is wrong, in words an analyst can act on.
-	Reason string `json:"reason"`
-	// Skipped marks rows that are not indicators (comments, pseudo-rows,
-	// command lines, other STIX objects): reported, not counted as errors.
-	Skipped bool `json:"skipped,omitempty"`
-	// Sink, Status, ErrorID and TraceID are set when a sink refused it.
-	Sink    string `json:"sink,omitempty"`
-	Status  int    `json:"status,omitempty"`
-	ErrorID string `json:"error_id,omitempty"`
-	TraceID string `json:"trace_id,omitempty"`
-	// Row is the data row's sequence number in its file; -1 for a file.
-	Row int `json:"-"`
-}
-
-// maxRejectValue caps the value quoted in a reject, so a 100k-character
-// value does not make a 100k-character report line.
-const maxRejectValue = 256
-
-func newReject(o Origin, field, value, reason string) Reject {
-	r := Reject{File: o.File, Line: o.Line, ID: o.Ref, Field: field, Value: clip(value), Reason: reason, Row: o.Row}
-	if o.Index >= 0 && o.Line == 0 {
-		i := o.Index
-		r.Index = &i
-	}
-	return r
-}
-
-func clip(s string) string {
-	if len(s) <= maxRejectValue {
-		if utf8.ValidString(s) {
-			return s
-		}
-		return fmt.Sprintf("%q", s)
-	}
-	cut := maxRejectValue
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return clip(s[:cut]) + fmt.Sprintf("… (%d bytes)", len(s))
-}
-
-// A FieldError is a problem with one field of one row.
-type FieldError struct {
-	Field string
-	Value string
-	Err   error
-}
-
-func (e *FieldError) Error() string {
-	if e.Value == "" {
-		return e.Field + ": " + e.Err.Error()
-	}
-	return fmt.Sprintf("%s %q: %v", e.Field, clip(e.Value), e.Err)
-}
-
-func (e *FieldError) Unwrap() error { return e.Err }
 
 // display renders a field for a reject report.
 func display(v schemas.Value) string {

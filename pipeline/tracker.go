@@ -7,6 +7,8 @@ import (
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // Summary is the outcome of a run.
@@ -60,7 +62,7 @@ func (t *tracker) addFile(f *fileState) {
 	t.mu.Unlock()
 }
 
-func (t *tracker) reject(f *fileState, r Reject) {
+func (t *tracker) reject(f *fileState, r ioc.Reject) {
 	if f != nil && t.p.opts.KeepRejects {
 		f.res.Rejects = append(f.res.Rejects, r)
 	}
@@ -84,18 +86,18 @@ func (t *tracker) row(f *fileState, r *Row) {
 		if value != "" {
 			field = FieldValue
 		}
-		rej := newReject(r.Origin, field, value, r.skip)
+		rej := ioc.NewReject(r.Origin, field, value, r.skip)
 		rej.Skipped = true
 		t.reject(f, rej)
-		f.acked.add(r.Row)
+		f.acked.Add(r.Row)
 		return
 	case len(r.inds) == 0:
 		if len(r.rejects) == 0 {
-			r.rejects = []Reject{newReject(r.Origin, FieldValue, "", "no indicator value")}
+			r.rejects = []ioc.Reject{ioc.NewReject(r.Origin, FieldValue, "", "no indicator value")}
 		}
 		c.RowsRejected++
 		t.s.RowsRejected++
-		f.acked.add(r.Row)
+		f.acked.Add(r.Row)
 	default:
 		c.RowsYielding++
 		t.s.RowsYielding++
@@ -120,9 +122,9 @@ func (t *tracker) row(f *fileState, r *Row) {
 	t.s.Rejected += int64(valueRejects)
 }
 
-func (t *tracker) merged(in *Indicator) {
+func (t *tracker) merged(f *fileState) {
 	t.mu.Lock()
-	in.file.res.Merged++
+	f.res.Merged++
 	t.s.Merged++
 	t.mu.Unlock()
 }
@@ -136,7 +138,7 @@ func (t *tracker) joined(f *fileState) {
 }
 
 // closed registers a batch leaving the batcher with the files it carries.
-func (t *tracker) closed(b *Batch) {
+func (t *tracker) closed(b *job) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.s.Batches++
@@ -163,18 +165,18 @@ func (t *tracker) waitItems(f *fileState) <-chan struct{} {
 // took, for its associations.
 func (t *tracker) collectEnds(f *fileState) {
 	t.mu.Lock()
-	f.ends = map[Endpoint]bool{}
+	f.ends = map[ioc.Endpoint]bool{}
 	t.mu.Unlock()
 }
 
 // deliverable splits a batch of associations: those whose two ends were
 // both delivered, and the others, which are rejected here with the reason.
-func (t *tracker) deliverable(b *Batch) {
+func (t *tracker) deliverable(b *job) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	keep := b.Associations[:0:0]
+	f := b.files[0]
 	for _, a := range b.Associations {
-		f := a.file
 		if f.ends == nil || f.ends[a.From] && f.ends[a.To] {
 			keep = append(keep, a)
 			continue
@@ -183,7 +185,7 @@ func (t *tracker) deliverable(b *Batch) {
 		if f.ends[a.From] {
 			missing = a.To
 		}
-		rej := newReject(a.Origin, "relationship", string(a.From.Type)+" "+a.From.Value+" → "+string(a.To.Type)+" "+a.To.Value,
+		rej := ioc.NewReject(a.Origin, "relationship", a.Describe(),
 			fmt.Sprintf("not sent: %s %s was not delivered, so the association has nothing to link", missing.Type, missing.Value))
 		rej.Skipped = true
 		t.reject(f, rej)
@@ -200,14 +202,14 @@ func (t *tracker) extra(key string, n int64) {
 
 // finish accounts for a batch the sink handled (or that could not be
 // sent, when err is set).
-func (t *tracker) finish(b *Batch, res Result, err error) {
+func (t *tracker) finish(b *job, res ioc.Result, err error) {
 	var done []*fileState
 	t.mu.Lock()
-	refused := make(map[int]ItemReject, len(res.Rejects))
+	refused := make(map[int]ioc.ItemReject, len(res.Rejects))
 	for _, r := range res.Rejects {
 		refused[r.Index] = r
 	}
-	failed := make(map[int]ItemReject, len(res.Failed))
+	failed := make(map[int]ioc.ItemReject, len(res.Failed))
 	for _, r := range res.Failed {
 		failed[r.Index] = r
 	}
@@ -224,28 +226,28 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 		}
 	}
 	for i, a := range b.Associations {
-		rej := Reject{}
+		rej := ioc.Reject{}
 		switch ir, ok := refused[i]; {
 		case ok:
-			rej = newReject(a.Origin, "relationship", string(a.From.Type)+" "+a.From.Value+" → "+string(a.To.Type)+" "+a.To.Value, ir.Reason)
+			rej = ioc.NewReject(a.Origin, "relationship", a.Describe(), ir.Reason)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 			t.s.Extra["associations_rejected"]++
 		case err != nil:
-			rej = newReject(a.Origin, "relationship", string(a.From.Type)+" "+a.From.Value+" → "+string(a.To.Type)+" "+a.To.Value, reason)
+			rej = ioc.NewReject(a.Origin, "relationship", a.Describe(), reason)
 			rej.Sink = t.p.opts.SinkName
 			t.s.Extra["associations_failed"]++
 		default:
 			continue
 		}
-		t.reject(a.file, rej)
+		t.reject(b.files[0], rej)
 	}
 	for i, in := range b.Items {
-		f := in.file
+		f := b.fileAt(i)
 		c := &f.res.Counts
 		if ir, ok := refused[i]; ok {
 			c.Rejected++
 			t.s.Rejected++
-			rej := newReject(in.Origin, FieldValue, in.Value, ir.Reason)
+			rej := ioc.NewReject(in.Origin, FieldValue, in.Value, ir.Reason)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 			t.reject(f, rej)
 			t.ack(f, in)
@@ -258,7 +260,7 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 			if ok {
 				why = "not delivered: " + fr.Reason
 			}
-			rej := newReject(in.Origin, FieldValue, in.Value, why)
+			rej := ioc.NewReject(in.Origin, FieldValue, in.Value, why)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID
 			t.reject(f, rej)
 			continue
@@ -267,7 +269,7 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 		t.s.Delivered++
 		t.ack(f, in)
 		if f.ends != nil {
-			f.ends[Endpoint{in.Type, in.Value}] = true
+			f.ends[ioc.Endpoint{Type: in.Type, Value: in.Value}] = true
 		}
 	}
 	for _, f := range b.files {
@@ -278,7 +280,7 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 			}
 		}
 		if f.in.Ack != nil && err == nil {
-			if aerr := f.in.Ack(f.acked.ranges()); aerr != nil {
+			if aerr := f.in.Ack(f.acked.Clone()); aerr != nil {
 				t.p.log.Error("recording acknowledged rows", "file", f.name, "error", aerr)
 			}
 		}
@@ -297,8 +299,8 @@ func (t *tracker) finish(b *Batch, res Result, err error) {
 
 // ack marks rows acknowledged; a row that yielded several indicators is
 // acknowledged with its last one.
-func (t *tracker) ack(f *fileState, in *Indicator) {
-	in.eachRow(func(r int) {
+func (t *tracker) ack(f *fileState, in *ioc.Indicator) {
+	in.EachRow(func(r int) {
 		if n, ok := f.multi[r]; ok {
 			if n > 1 {
 				f.multi[r] = n - 1
@@ -306,7 +308,7 @@ func (t *tracker) ack(f *fileState, in *Indicator) {
 			}
 			delete(f.multi, r)
 		}
-		f.acked.add(r)
+		f.acked.Add(r)
 	})
 }
 
@@ -321,7 +323,7 @@ func (t *tracker) fileRead(c *chunk) {
 	if c.err != nil {
 		t.s.FilesFailed++
 		f.res.Err = c.err.Error()
-		rej := Reject{File: f.name, Reason: c.err.Error(), Row: -1}
+		rej := ioc.Reject{File: f.name, Reason: c.err.Error(), Row: -1}
 		var fe *FileError
 		if errors.As(c.err, &fe) {
 			rej.Line = fe.Line
@@ -333,7 +335,7 @@ func (t *tracker) fileRead(c *chunk) {
 	if t.settled(f) {
 		done = append(done, f)
 		if f.in.Ack != nil && c.err == nil {
-			if aerr := f.in.Ack(f.acked.ranges()); aerr != nil {
+			if aerr := f.in.Ack(f.acked.Clone()); aerr != nil {
 				t.p.log.Error("recording acknowledged rows", "file", f.name, "error", aerr)
 			}
 		}
@@ -349,7 +351,7 @@ func (t *tracker) settled(f *fileState) bool {
 	}
 	f.finished = true
 	f.res.Finished = time.Now()
-	f.res.Acked = f.acked.ranges()
+	f.res.Acked = f.acked.Clone()
 	return true
 }
 

@@ -1,34 +1,38 @@
 package pipeline
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
+)
 
 // typeNames maps the spellings of indicator types that feeds and vendors
 // use — after lower-casing and dropping everything but letters and digits,
 // so "FileHash-SHA256", "file_hash_sha256" and "filehash sha256" are one
 // key — to iocpipe's types. Column headers and JSON keys named after a
 // type ("url", "dst_ip", "sha256_hash") are looked up here too.
-var typeNames = map[string]Type{
-	"ip": IP, "ipv4": IP, "ipaddress": IP, "ipaddr": IP, "ipv4addr": IP, "ipv4address": IP,
-	"ipdst": IP, "ipsrc": IP, "dstip": IP, "srcip": IP, "hostip": IP, "c2ip": IP, "ipport": IP,
-	"ipdstport": IP, "ipsrcport": IP, "address": IP, "addr": IP, "ips": IP, "ipaddresses": IP,
-	"sourceip": IP, "sourceaddress": IP, "srcaddr": IP, "saddr": IP, "srcipaddress": IP,
-	"destinationip": IP, "destinationaddress": IP, "dstaddr": IP, "daddr": IP, "dstipaddress": IP,
-	"ipv6": IPv6, "ipv6addr": IPv6, "ipv6address": IPv6,
-	"cidr": CIDR, "cidrblock": CIDR, "netblock": CIDR, "subnet": CIDR, "ipv4cidr": CIDR, "ipv6cidr": CIDR, "iprange": CIDR, "network": CIDR,
-	"domain": Domain, "domainname": Domain, "hostname": Domain, "host": Domain, "fqdn": Domain, "dns": Domain,
-	"domainport": Domain, "hostnameport": Domain, "subdomain": Domain, "c2domain": Domain, "domains": Domain, "hostnames": Domain,
-	"url": URL, "uri": URL, "link": URL, "urls": URL, "c2url": URL, "urlpath": URL,
-	"email": Email, "emailaddress": Email, "emailaddr": Email, "emailsrc": Email, "emaildst": Email,
-	"mail": Email, "sender": Email, "emailsender": Email, "emailfrom": Email,
-	"md5": MD5, "filehashmd5": MD5, "hashmd5": MD5, "md5hash": MD5, "filemd5": MD5,
-	"sha1": SHA1, "filehashsha1": SHA1, "hashsha1": SHA1, "sha1hash": SHA1, "filesha1": SHA1,
-	"sha256": SHA256, "filehashsha256": SHA256, "hashsha256": SHA256, "sha256hash": SHA256, "filesha256": SHA256,
-	"sha512": SHA512, "filehashsha512": SHA512, "hashsha512": SHA512, "sha512hash": SHA512,
-	"cve": CVE, "cveid": CVE, "vulnerability": CVE, "vuln": CVE,
-	"btc": Bitcoin, "bitcoin": Bitcoin, "bitcoinaddress": Bitcoin, "btcaddress": Bitcoin,
-	"registrykey": RegistryKey, "regkey": RegistryKey, "registry": RegistryKey, "windowsregistrykey": RegistryKey,
-	"malware": Malware, "malwarefamily": Malware, "malwarename": Malware,
-	"software": Software,
+var typeNames = map[string]ioc.Type{
+	"ip": ioc.IP, "ipv4": ioc.IP, "ipaddress": ioc.IP, "ipaddr": ioc.IP, "ipv4addr": ioc.IP, "ipv4address": ioc.IP,
+	"ipdst": ioc.IP, "ipsrc": ioc.IP, "dstip": ioc.IP, "srcip": ioc.IP, "hostip": ioc.IP, "c2ip": ioc.IP, "ipport": ioc.IP,
+	"ipdstport": ioc.IP, "ipsrcport": ioc.IP, "address": ioc.IP, "addr": ioc.IP, "ips": ioc.IP, "ipaddresses": ioc.IP,
+	"sourceip": ioc.IP, "sourceaddress": ioc.IP, "srcaddr": ioc.IP, "saddr": ioc.IP, "srcipaddress": ioc.IP,
+	"destinationip": ioc.IP, "destinationaddress": ioc.IP, "dstaddr": ioc.IP, "daddr": ioc.IP, "dstipaddress": ioc.IP,
+	"ipv6": ioc.IPv6, "ipv6addr": ioc.IPv6, "ipv6address": ioc.IPv6,
+	"cidr": ioc.CIDR, "cidrblock": ioc.CIDR, "netblock": ioc.CIDR, "subnet": ioc.CIDR, "ipv4cidr": ioc.CIDR, "ipv6cidr": ioc.CIDR, "iprange": ioc.CIDR, "network": ioc.CIDR,
+	"domain": ioc.Domain, "domainname": ioc.Domain, "hostname": ioc.Domain, "host": ioc.Domain, "fqdn": ioc.Domain, "dns": ioc.Domain,
+	"domainport": ioc.Domain, "hostnameport": ioc.Domain, "subdomain": ioc.Domain, "c2domain": ioc.Domain, "domains": ioc.Domain, "hostnames": ioc.Domain,
+	"url": ioc.URL, "uri": ioc.URL, "link": ioc.URL, "urls": ioc.URL, "c2url": ioc.URL, "urlpath": ioc.URL,
+	"email": ioc.Email, "emailaddress": ioc.Email, "emailaddr": ioc.Email, "emailsrc": ioc.Email, "emaildst": ioc.Email,
+	"mail": ioc.Email, "sender": ioc.Email, "emailsender": ioc.Email, "emailfrom": ioc.Email,
+	"md5": ioc.MD5, "filehashmd5": ioc.MD5, "hashmd5": ioc.MD5, "md5hash": ioc.MD5, "filemd5": ioc.MD5,
+	"sha1": ioc.SHA1, "filehashsha1": ioc.SHA1, "hashsha1": ioc.SHA1, "sha1hash": ioc.SHA1, "filesha1": ioc.SHA1,
+	"sha256": ioc.SHA256, "filehashsha256": ioc.SHA256, "hashsha256": ioc.SHA256, "sha256hash": ioc.SHA256, "filesha256": ioc.SHA256,
+	"sha512": ioc.SHA512, "filehashsha512": ioc.SHA512, "hashsha512": ioc.SHA512, "sha512hash": ioc.SHA512,
+	"cve": ioc.CVE, "cveid": ioc.CVE, "vulnerability": ioc.CVE, "vuln": ioc.CVE,
+	"btc": ioc.Bitcoin, "bitcoin": ioc.Bitcoin, "bitcoinaddress": ioc.Bitcoin, "btcaddress": ioc.Bitcoin,
+	"registrykey": ioc.RegistryKey, "regkey": ioc.RegistryKey, "registry": ioc.RegistryKey, "windowsregistrykey": ioc.RegistryKey,
+	"malware": ioc.Malware, "malwarefamily": ioc.Malware, "malwarename": ioc.Malware,
+	"software": ioc.Software,
 }
 
 // generic names a hash or an indicator without saying which: the value
@@ -40,7 +44,7 @@ var genericTypes = map[string]bool{
 // fileType is what a feed's type "file" declares: a file hash when the
 // value is one, else a file name or path, which is no indicator. It never
 // leaves normalization as an indicator's type.
-const fileType Type = "file"
+const fileType ioc.Type = "file"
 
 // notIndicators are types feeds carry that are no indicator for the APIs:
 // rows of these types are skipped with a reason, never sent.
@@ -79,7 +83,7 @@ var notIndicatorStems = []struct{ stem, what string }{
 // contextTypes are types that name a column of context rather than of
 // indicators: a column called "malware" holds family names. Such columns
 // are used as values only when a route maps them so.
-var contextTypes = map[Type]bool{Malware: true, Software: true, RegistryKey: true}
+var contextTypes = map[ioc.Type]bool{ioc.Malware: true, ioc.Software: true, ioc.RegistryKey: true}
 
 // portNames are column headers and JSON keys that hold a port: the port
 // is kept in the indicator's notes ("port 443").
@@ -105,7 +109,7 @@ func typeKey(s string) string {
 // lookupType resolves a feed's type name. It returns the type (empty for
 // a generic name: detect from the value), or what the row is when it is
 // no indicator, or ok false for a name it does not know.
-func lookupType(name string) (t Type, notIndicator string, ok bool) {
+func lookupType(name string) (t ioc.Type, notIndicator string, ok bool) {
 	k := typeKey(name)
 	if t, ok := typeNames[k]; ok {
 		return t, "", true
@@ -132,7 +136,7 @@ func lookupType(name string) (t Type, notIndicator string, ok bool) {
 // indicator type, a generic one or a context type (malware families).
 // "host" and "address" hold IPs or domains alike: their values are
 // detected (t empty, ok true).
-func columnType(name string) (t Type, ok bool) {
+func columnType(name string) (t ioc.Type, ok bool) {
 	k := typeKey(name)
 	switch k {
 	case "host", "address", "addr", "hosts":
@@ -147,7 +151,7 @@ func columnType(name string) (t Type, ok bool) {
 
 // hintTypes are the types a reader may put in front of a value (a column
 // named "url"): anything else in front of the separator is data.
-var hintTypes = map[Type]bool{
-	IP: true, IPv6: true, CIDR: true, Domain: true, URL: true, Email: true, MD5: true, SHA1: true,
-	SHA256: true, SHA512: true, CVE: true, Bitcoin: true, RegistryKey: true, Malware: true, Software: true,
+var hintTypes = map[ioc.Type]bool{
+	ioc.IP: true, ioc.IPv6: true, ioc.CIDR: true, ioc.Domain: true, ioc.URL: true, ioc.Email: true, ioc.MD5: true, ioc.SHA1: true,
+	ioc.SHA256: true, ioc.SHA512: true, ioc.CVE: true, ioc.Bitcoin: true, ioc.RegistryKey: true, ioc.Malware: true, ioc.Software: true,
 }

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
@@ -70,13 +71,13 @@ var (
 // detect infers the type of a clean, refanged value and returns it with
 // the value's canonical form. note carries what was split off the value
 // (a port).
-func detect(v string) (t Type, canon, note string, err error) {
+func detect(v string) (t ioc.Type, canon, note string, err error) {
 	if v == "" {
 		return "", "", "", errors.New("empty value")
 	}
 	if i := strings.Index(v, "://"); i > 0 && isScheme(v[:i]) {
 		c, err := canonURL(v)
-		return URL, c, "", err
+		return ioc.URL, c, "", err
 	}
 	if a, err := netip.ParseAddr(v); err == nil {
 		return ipType(a)
@@ -85,18 +86,18 @@ func detect(v string) (t Type, canon, note string, err error) {
 	}
 	if strings.IndexByte(v, '/') > 0 {
 		if p, err := netip.ParsePrefix(v); err == nil {
-			return CIDR, p.String(), "", nil
+			return ioc.CIDR, p.String(), "", nil
 		}
 	}
 	if t := hashType(v); t != "" {
 		return t, strings.ToLower(v), "", nil
 	}
 	if isCVE(v) {
-		return CVE, strings.ToUpper(v), "", nil
+		return ioc.CVE, strings.ToUpper(v), "", nil
 	}
 	if strings.IndexByte(v, '@') > 0 {
 		if c, err := canonEmail(v, true); err == nil {
-			return Email, c, "", nil
+			return ioc.Email, c, "", nil
 		}
 	}
 	// ip:port, [v6]:port
@@ -114,31 +115,31 @@ func detect(v string) (t Type, canon, note string, err error) {
 		}
 		if _, err := netip.ParseAddr(host); err == nil || isDomain(host, true) {
 			c, err := canonURL("http://" + v)
-			return URL, c, "", err
+			return ioc.URL, c, "", err
 		}
 	}
 	if host, port, ok := splitHostPort(v); ok && isDomain(host, true) {
 		c, err := canonDomain(host)
-		return Domain, c, "port " + port, err
+		return ioc.Domain, c, "port " + port, err
 	}
 	if isDomain(v, true) {
 		c, err := canonDomain(v)
-		return Domain, c, "", err
+		return ioc.Domain, c, "", err
 	}
 	if isBitcoin(v) {
-		return Bitcoin, v, "", nil
+		return ioc.Bitcoin, v, "", nil
 	}
 	return "", "", "", errUnknownType
 }
 
 // canonical checks that v is a valid indicator of the declared type t and
 // returns its canonical form.
-func canonical(t Type, v string) (canon, note string, err error) {
+func canonical(t ioc.Type, v string) (canon, note string, err error) {
 	switch t {
-	case IP, IPv6:
+	case ioc.IP, ioc.IPv6:
 		if a, err := netip.ParseAddr(v); err == nil {
 			got, c, _, err := ipType(a)
-			if err == nil && got != t && !(t == IP && got == IPv6) {
+			if err == nil && got != t && !(t == ioc.IP && got == ioc.IPv6) {
 				return "", "", fmt.Errorf("is an %s address, not %s", got, t)
 			}
 			return c, "", err
@@ -156,7 +157,7 @@ func canonical(t Type, v string) (canon, note string, err error) {
 			return "", "", errIPv6Zone
 		}
 		return "", "", fmt.Errorf("is not a valid IP address")
-	case CIDR:
+	case ioc.CIDR:
 		if p, err := netip.ParsePrefix(v); err == nil {
 			return p.String(), "", nil
 		}
@@ -164,7 +165,7 @@ func canonical(t Type, v string) (canon, note string, err error) {
 			return netip.PrefixFrom(a, a.BitLen()).String(), "", nil
 		}
 		return "", "", fmt.Errorf("is not a valid CIDR block")
-	case Domain:
+	case ioc.Domain:
 		if host, port, ok := splitHostPort(v); ok && isDomain(host, false) {
 			c, err := canonDomain(host)
 			return c, "port " + port, err
@@ -174,26 +175,26 @@ func canonical(t Type, v string) (canon, note string, err error) {
 		}
 		c, err := canonDomain(v)
 		return c, "", err
-	case URL:
+	case ioc.URL:
 		if i := strings.Index(v, "://"); i <= 0 || !isScheme(v[:i]) {
 			v = "http://" + v
 		}
 		c, err := canonURL(v)
 		return c, "", err
-	case Email:
+	case ioc.Email:
 		c, err := canonEmail(v, false)
 		return c, "", err
-	case MD5, SHA1, SHA256, SHA512:
+	case ioc.MD5, ioc.SHA1, ioc.SHA256, ioc.SHA512:
 		if got := hashType(v); got != t {
 			return "", "", fmt.Errorf("is not a valid %s hash (%d characters)", t, len(v))
 		}
 		return strings.ToLower(v), "", nil
-	case CVE:
+	case ioc.CVE:
 		if !isCVE(v) {
 			return "", "", fmt.Errorf("is not a CVE id (CVE-YYYY-NNNN)")
 		}
 		return strings.ToUpper(v), "", nil
-	case Bitcoin:
+	case ioc.Bitcoin:
 		if !isBitcoin(v) {
 			return "", "", fmt.Errorf("is not a bitcoin address")
 		}
@@ -203,7 +204,7 @@ func canonical(t Type, v string) (canon, note string, err error) {
 	return v, "", nil
 }
 
-func ipType(a netip.Addr) (Type, string, string, error) {
+func ipType(a netip.Addr) (ioc.Type, string, string, error) {
 	if a.Zone() != "" {
 		return "", "", "", errIPv6Zone
 	}
@@ -211,9 +212,9 @@ func ipType(a netip.Addr) (Type, string, string, error) {
 		a = a.Unmap()
 	}
 	if a.Is4() {
-		return IP, a.String(), "", nil
+		return ioc.IP, a.String(), "", nil
 	}
-	return IPv6, a.String(), "", nil
+	return ioc.IPv6, a.String(), "", nil
 }
 
 func isScheme(s string) bool {
@@ -268,7 +269,7 @@ func canonURL(v string) (string, error) {
 	} else {
 		h, err := canonDomain(host)
 		if err != nil || !isDomain(h, false) && !isLabel(h) {
-			return "", fmt.Errorf("URL host %q is not a valid host name", clip(host))
+			return "", fmt.Errorf("URL host %q is not a valid host name", ioc.Clip(host))
 		}
 		host = h
 	}
@@ -408,17 +409,17 @@ func canonEmail(v string, knownTLD bool) (string, error) {
 	return local + "@" + d, nil
 }
 
-func hashType(v string) Type {
-	var t Type
+func hashType(v string) ioc.Type {
+	var t ioc.Type
 	switch len(v) {
 	case 32:
-		t = MD5
+		t = ioc.MD5
 	case 40:
-		t = SHA1
+		t = ioc.SHA1
 	case 64:
-		t = SHA256
+		t = ioc.SHA256
 	case 128:
-		t = SHA512
+		t = ioc.SHA512
 	default:
 		return ""
 	}
@@ -502,7 +503,7 @@ const maxTagLen = 100
 // "SHA1: e298…", "ip: 198.51.100.1", or "sha256:<hex>" without a space
 // for hashes; or, without a colon, the declared type's own name ("domain
 // evil.example" declared a domain). It reports whether there was one.
-func cutLabel(v string, declared Type) (string, bool) {
+func cutLabel(v string, declared ioc.Type) (string, bool) {
 	i := strings.IndexByte(v, ':')
 	if sp := strings.IndexAny(v, " \t"); declared != "" && sp > 0 && (i < 0 || sp < i) {
 		if t, ok := typeNames[typeKey(v[:sp])]; ok && t == declared {
@@ -530,7 +531,7 @@ func cutLabel(v string, declared Type) (string, bool) {
 		// "host:8080" is a host and port: without a space, only a hash
 		// label counts.
 		switch {
-		case t == MD5 || t == SHA1 || t == SHA256 || t == SHA512:
+		case t == ioc.MD5 || t == ioc.SHA1 || t == ioc.SHA256 || t == ioc.SHA512:
 		case k == "hash" || k == "filehash":
 		default:
 			return "", false
@@ -540,17 +541,17 @@ func cutLabel(v string, declared Type) (string, bool) {
 	return trimmed, trimmed != ""
 }
 
-func (n *normalizer) indicator(f *fileState, r *Row, p *proto, t Type, canon, note string) *Indicator {
-	ind := &Indicator{
+func (n *normalizer) indicator(f *fileState, r *Row, p *proto, t ioc.Type, canon, note string) *ioc.Indicator {
+	ind := &ioc.Indicator{
 		Value: canon, Type: t,
 		FirstSeen: p.firstSeen, LastSeen: p.lastSeen, Sightings: p.sightings,
 		Source: p.source, Notes: joinNotes(p.notes, note),
 		Reputation: p.reputation,
 		Origin:     r.Origin,
-		file:       f, sub: p.sub,
+		Sub:        p.sub,
 	}
 	if p.tags != nil {
-		ind.Tags, ind.TagLevel = p.tags, LevelRow
+		ind.Tags, ind.TagLevel = p.tags, ioc.LevelRow
 	} else {
 		ind.TagLevel = p.sub.TagLevel
 	}
@@ -564,14 +565,14 @@ type notIndicatorError struct{ what string }
 func (e *notIndicatorError) Error() string { return e.what }
 
 type piece struct {
-	typ         Type
+	typ         ioc.Type
 	canon, note string
 }
 
 // split splits a value that is a list of indicators joined by '|', ',',
 // ';' or white space; it returns nil unless there are several pieces and
 // every one is an indicator (of the declared type, when there is one).
-func (n *normalizer) split(declared Type, v string) []piece {
+func (n *normalizer) split(declared ioc.Type, v string) []piece {
 	if !strings.ContainsAny(v, "|,; \t\n") {
 		return nil
 	}
@@ -592,7 +593,7 @@ func (n *normalizer) split(declared Type, v string) []piece {
 	return out
 }
 
-func (n *normalizer) typedValue(declared Type, v string) (Type, string, string, error) {
+func (n *normalizer) typedValue(declared ioc.Type, v string) (ioc.Type, string, string, error) {
 	if declared == "" {
 		return detect(v)
 	}
@@ -607,11 +608,11 @@ func (n *normalizer) typedValue(declared Type, v string) (Type, string, string, 
 		return "", "", "", err
 	}
 	// A declared IP that holds a CIDR block, or an IPv6 address, is that.
-	if declared == IP {
+	if declared == ioc.IP {
 		if strings.Contains(canon, "/") {
-			declared = CIDR
+			declared = ioc.CIDR
 		} else if strings.Contains(canon, ":") {
-			declared = IPv6
+			declared = ioc.IPv6
 		}
 	}
 	return declared, canon, note, nil

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"strings"
 	"testing"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 func TestDetect(t *testing.T) {
@@ -56,22 +58,22 @@ func TestDetect(t *testing.T) {
 
 func TestCanonicalDeclared(t *testing.T) {
 	tests := []struct {
-		typ      Type
+		typ      ioc.Type
 		in, want string
 		bad      bool
 	}{
-		{typ: URL, in: "example.com", want: "http://example.com"},
-		{typ: URL, in: "ftp://Files.Example.com/a", want: "ftp://files.example.com/a"},
-		{typ: Domain, in: "internal.local", want: "internal.local"},
-		{typ: Domain, in: "invoice.exe", want: "invoice.exe"}, // declared: no TLD check
-		{typ: Domain, in: "not_a_domain", bad: true},
-		{typ: IP, in: "198.51.100.9:80", want: "198.51.100.9"},
-		{typ: IP, in: "300.1.1.1", bad: true},
-		{typ: MD5, in: "abc", bad: true},
-		{typ: SHA256, in: strings.Repeat("c", 40), bad: true},
-		{typ: CIDR, in: "198.51.100.9", want: "198.51.100.9/32"},
-		{typ: Email, in: "a@b", bad: true},
-		{typ: Malware, in: "Emotet", want: "Emotet"},
+		{typ: ioc.URL, in: "example.com", want: "http://example.com"},
+		{typ: ioc.URL, in: "ftp://Files.Example.com/a", want: "ftp://files.example.com/a"},
+		{typ: ioc.Domain, in: "internal.local", want: "internal.local"},
+		{typ: ioc.Domain, in: "invoice.exe", want: "invoice.exe"}, // declared: no TLD check
+		{typ: ioc.Domain, in: "not_a_domain", bad: true},
+		{typ: ioc.IP, in: "198.51.100.9:80", want: "198.51.100.9"},
+		{typ: ioc.IP, in: "300.1.1.1", bad: true},
+		{typ: ioc.MD5, in: "abc", bad: true},
+		{typ: ioc.SHA256, in: strings.Repeat("c", 40), bad: true},
+		{typ: ioc.CIDR, in: "198.51.100.9", want: "198.51.100.9/32"},
+		{typ: ioc.Email, in: "a@b", bad: true},
+		{typ: ioc.Malware, in: "Emotet", want: "Emotet"},
 	}
 	for _, tt := range tests {
 		got, _, err := canonical(tt.typ, tt.in)
@@ -143,16 +145,16 @@ func TestCleanTag(t *testing.T) {
 func TestLookupType(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    Type
+		want    ioc.Type
 		notInd  bool
 		unknown bool
 	}{
-		{in: "FileHash-SHA256", want: SHA256},
-		{in: "ipaddress", want: IP},
-		{in: "ip_port", want: IP},
-		{in: "hostname", want: Domain},
-		{in: "URL", want: URL},
-		{in: "email-address", want: Email},
+		{in: "FileHash-SHA256", want: ioc.SHA256},
+		{in: "ipaddress", want: ioc.IP},
+		{in: "ip_port", want: ioc.IP},
+		{in: "hostname", want: ioc.Domain},
+		{in: "URL", want: ioc.URL},
+		{in: "email-address", want: ioc.Email},
 		{in: "hash", want: ""},
 		{in: "filename", notInd: true},
 		{in: "command_line", notInd: true},
@@ -190,15 +192,15 @@ func FuzzNormalizeValue(f *testing.F) {
 func TestLookupTypeVendorSpellings(t *testing.T) {
 	tests := []struct {
 		in     string
-		want   Type
+		want   ioc.Type
 		notInd string
 	}{
-		{in: "IPv4", want: IP},
-		{in: "ip:port", want: IP},
-		{in: "sha256_hash", want: SHA256},
-		{in: "FileHash-MD5", want: MD5},
-		{in: "URI", want: URL},
-		{in: "FQDN", want: Domain},
+		{in: "IPv4", want: ioc.IP},
+		{in: "ip:port", want: ioc.IP},
+		{in: "sha256_hash", want: ioc.SHA256},
+		{in: "FileHash-MD5", want: ioc.MD5},
+		{in: "URI", want: ioc.URL},
+		{in: "FQDN", want: ioc.Domain},
 		{in: "file", want: fileType},
 		{in: "command_line_parameter", notInd: "a command line"},
 		{in: "scheduled_task_path", notInd: "a scheduled task"},
@@ -220,12 +222,12 @@ func TestLookupTypeVendorSpellings(t *testing.T) {
 func TestColumnType(t *testing.T) {
 	tests := []struct {
 		name string
-		want Type
+		want ioc.Type
 		ok   bool
 	}{
-		{"url", URL, true}, {"dst_ip", IP, true}, {"IPaddress", IP, true}, {"IP address(es)", IP, true},
-		{"saddr", IP, true}, {"source ip", IP, true}, {"sha256_hash", SHA256, true}, {"Host", "", true},
-		{"hostname", Domain, true}, {"malware", "", false}, {"hash", "", false}, {"threat", "", false},
+		{"url", ioc.URL, true}, {"dst_ip", ioc.IP, true}, {"IPaddress", ioc.IP, true}, {"IP address(es)", ioc.IP, true},
+		{"saddr", ioc.IP, true}, {"source ip", ioc.IP, true}, {"sha256_hash", ioc.SHA256, true}, {"Host", "", true},
+		{"hostname", ioc.Domain, true}, {"malware", "", false}, {"hash", "", false}, {"threat", "", false},
 	}
 	for _, tt := range tests {
 		if got, ok := columnType(tt.name); got != tt.want || ok != tt.ok {
@@ -237,19 +239,19 @@ func TestColumnType(t *testing.T) {
 func TestCutLabel(t *testing.T) {
 	tests := []struct {
 		in       string
-		declared Type
+		declared ioc.Type
 		want     string
 		ok       bool
 	}{
-		{"SHA1: e298cd6c5fe7b9b05a28480fd215ddcbd7aaa48a", SHA1, "e298cd6c5fe7b9b05a28480fd215ddcbd7aaa48a", true},
+		{"SHA1: e298cd6c5fe7b9b05a28480fd215ddcbd7aaa48a", ioc.SHA1, "e298cd6c5fe7b9b05a28480fd215ddcbd7aaa48a", true},
 		{"SHA1:  e298", "", "e298", true},
 		{"sha256:abc", "", "abc", true},
 		{"ip: 198.51.100.1", "", "198.51.100.1", true},
 		{"host:8080", "", "", false},
 		{"ip:8080", "", "", false},
 		{"http://x.example", "", "", false},
-		{"domain autuo.xicp.net", Domain, "autuo.xicp.net", true},
-		{"domain autuo.xicp.net", URL, "", false},
+		{"domain autuo.xicp.net", ioc.Domain, "autuo.xicp.net", true},
+		{"domain autuo.xicp.net", ioc.URL, "", false},
 		{"not a label: x", "", "", false},
 	}
 	for _, tt := range tests {
@@ -263,21 +265,21 @@ func TestCutLabel(t *testing.T) {
 func TestTypedAndSplit(t *testing.T) {
 	n := newNormalizer(testRoute())
 	tests := []struct {
-		declared Type
+		declared ioc.Type
 		in       string
 		want     string // "type value" joined by " + ", or "error"
 	}{
 		{"", "198.51.100.1", "ip 198.51.100.1"},
-		{IP, "0.0.0.0", "error"},
+		{ioc.IP, "0.0.0.0", "error"},
 		{"", "::", "error"},
 		{fileType, strings.Repeat("A", 64), "sha256 " + strings.Repeat("a", 64)},
 		{fileType, "C:\\x.exe", "error"},
-		{SHA1, "SHA1: " + strings.Repeat("b", 40), "sha1 " + strings.Repeat("b", 40)},
-		{IP, "213.176.241.230|67.171.65.64", "ip 213.176.241.230 + ip 67.171.65.64"},
+		{ioc.SHA1, "SHA1: " + strings.Repeat("b", 40), "sha1 " + strings.Repeat("b", 40)},
+		{ioc.IP, "213.176.241.230|67.171.65.64", "ip 213.176.241.230 + ip 67.171.65.64"},
 		{"", "evil.example.com, 198.51.100.2", "domain evil.example.com + ip 198.51.100.2"},
 		{"", "http://a.example.com/?q=a|b", "url http://a.example.com/?q=a|b"},
 		{"", "198.51.100.113,comma", "error"},
-		{URL, "http://a.example/x http://b.example/y", "url http://a.example/x + url http://b.example/y"},
+		{ioc.URL, "http://a.example/x http://b.example/y", "url http://a.example/x + url http://b.example/y"},
 	}
 	for _, tt := range tests {
 		var got []string

@@ -23,8 +23,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/iocpipe/iocpipe/pipeline"
 )
 
 // HTTPOptions configures the HTTP side of a sink. The zero value of each
@@ -168,6 +166,17 @@ type Request func(ctx context.Context) (*http.Request, error)
 // message and wait hint; body holds up to 64 KiB of the answer.
 type Decoder func(resp *http.Response, body []byte) *HTTPError
 
+// A CertError is a TLS certificate the client does not trust. Retrying
+// cannot make it trusted, so Do returns it at once; each API package
+// decides what it means for the run (both stop it).
+type CertError struct{ Err error }
+
+func (e *CertError) Error() string {
+	return "TLS certificate not trusted (fix the server's certificate or the system's CA store; insecure_skip_verify is for tests only): " + e.Err.Error()
+}
+
+func (e *CertError) Unwrap() error { return e.Err }
+
 // Do sends a request, retrying transient failures — network errors and
 // answers Retryable approves — with exponential backoff and full jitter,
 // honouring the server's wait hint, until RetryDeadline. It returns the
@@ -190,7 +199,7 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 		}
 		if certError(err) {
 			// Retrying cannot make an untrusted certificate trusted.
-			return nil, nil, fmt.Errorf("%w: TLS certificate not trusted (fix the server's certificate or the system's CA store; insecure_skip_verify is for tests only): %v", pipeline.ErrFatal, err)
+			return nil, nil, &CertError{Err: err}
 		}
 		var he *HTTPError
 		hint := time.Duration(0)

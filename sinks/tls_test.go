@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/iocpipe/iocpipe/pipeline"
 )
 
 func TestTLSVerifiedUnlessTurnedOff(t *testing.T) {
@@ -21,8 +19,9 @@ func TestTLSVerifiedUnlessTurnedOff(t *testing.T) {
 
 	start := time.Now()
 	_, _, err := NewDoer(HTTPOptions{RetryDeadline: time.Minute}).Do(context.Background(), build, decode)
-	if !errors.Is(err, pipeline.ErrFatal) {
-		t.Fatalf("a self-signed certificate: got %v, want a fatal error", err)
+	var ce *CertError
+	if !errors.As(err, &ce) {
+		t.Fatalf("a self-signed certificate: got %v, want a *CertError", err)
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("a certificate error was retried for %s", time.Since(start))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks/faults"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
@@ -184,7 +185,7 @@ func TestCrashKill(t *testing.T) {
 			}
 		}
 	}
-	readAcked := func() inbox.Ranges {
+	readAcked := func() ioc.Ranges {
 		l, err := inbox.OpenLedger(ledgerPath, inbox.LedgerOptions{ReadOnly: true, Timeout: 5 * time.Second})
 		if err != nil {
 			if os.IsNotExist(err) || strings.Contains(err.Error(), "no such file") {
@@ -215,7 +216,7 @@ func TestCrashKill(t *testing.T) {
 		resent   int // of those, sent again later
 	}
 	var stats []round
-	var ackedAt []inbox.Ranges    // per kill
+	var ackedAt []ioc.Ranges      // per kill
 	var inFlightAt []map[int]bool // per kill
 	// account counts the deliveries since the last kill: a row delivered
 	// again must not have been acknowledged at any kill, and must have been

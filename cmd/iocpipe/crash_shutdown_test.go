@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks/faults"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
@@ -41,7 +42,7 @@ func shutdownSetup(t *testing.T, latency time.Duration, rows int) (srv *trustart
 }
 
 // shutdownAcked reads the acknowledged rows from the ledger.
-func shutdownAcked(t *testing.T, dir string) inbox.Ranges {
+func shutdownAcked(t *testing.T, dir string) ioc.Ranges {
 	t.Helper()
 	l, err := inbox.OpenLedger(filepath.Join(dir, ".iocpipe", "ledger.db"), inbox.LedgerOptions{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
@@ -87,7 +88,7 @@ func shutdownWaitExit(t *testing.T, p *crashProc, within time.Duration) int {
 
 // finishAndCheck restarts watch, lets it import the rest, and checks that
 // every row came and no row of acked came again.
-func finishAndCheck(t *testing.T, bin, cfg, dir, logPath string, srv *trustartest.Server, rows int, acked inbox.Ranges, before map[int]int) {
+func finishAndCheck(t *testing.T, bin, cfg, dir, logPath string, srv *trustartest.Server, rows int, acked ioc.Ranges, before map[int]int) {
 	t.Helper()
 	p := crashStart(t, bin, cfg, logPath)
 	watchWaitFor(t, 60*time.Second, "the import to finish", func() bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // inspectFlags are the flags of inspect.
@@ -102,7 +103,7 @@ type captureSink struct {
 	limit int
 }
 
-func (s *captureSink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+func (s *captureSink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, in := range b.Items {
@@ -113,7 +114,7 @@ func (s *captureSink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Res
 		}
 		level := in.TagLevel
 		tags := b.TagsOf(in)
-		if in.TagLevel != pipeline.LevelRow {
+		if in.TagLevel != ioc.LevelRow {
 			level = b.Sub.TagLevel
 		}
 		si.TagLevel = level.String()
@@ -127,7 +128,7 @@ func (s *captureSink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Res
 	if len(s.inds) > s.limit {
 		s.inds = s.inds[:s.limit]
 	}
-	return pipeline.Result{Requests: 1}, nil
+	return ioc.Result{Requests: 1}, nil
 }
 
 func showTime(ms int64) string {
@@ -166,7 +167,7 @@ func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
 	var order []string
 	p, err := pipeline.New(pipeline.Options{
 		Route: route, Sink: sink, Workers: 2, InFlight: 1, Linger: 20 * time.Millisecond,
-		OnReject: func(r pipeline.Reject) {
+		OnReject: func(r ioc.Reject) {
 			if r.Row < 0 && out.Error == "" {
 				out.Error = r.Reason // the file as a whole
 			}

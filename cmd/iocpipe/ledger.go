@@ -10,6 +10,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // ledgerPath returns the ledger file of a configuration: the ledger key,
@@ -77,11 +78,11 @@ func (rl *runLedger) close() {
 }
 
 // onReject returns the pipeline's OnReject: next, and the ledger's part.
-func (rl *runLedger) onReject(next func(pipeline.Reject)) func(pipeline.Reject) {
+func (rl *runLedger) onReject(next func(ioc.Reject)) func(ioc.Reject) {
 	if rl == nil {
 		return next
 	}
-	return func(r pipeline.Reject) {
+	return func(r ioc.Reject) {
 		rl.reject(r)
 		next(r)
 	}
@@ -144,7 +145,7 @@ func (rl *runLedger) prepare(inputs []pipeline.Input) []pipeline.Input {
 }
 
 // reject passes a reject to its file's record (pipeline OnReject).
-func (rl *runLedger) reject(r pipeline.Reject) {
+func (rl *runLedger) reject(r ioc.Reject) {
 	rl.mu.Lock()
 	tr := rl.tracked[r.File]
 	rl.mu.Unlock()

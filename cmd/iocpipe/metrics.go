@@ -16,6 +16,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // metrics are watch mode's Prometheus metrics, in a registry of their own.
@@ -80,7 +81,7 @@ type instrumentedSink struct {
 }
 
 // Send implements pipeline.Sink.
-func (s *instrumentedSink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+func (s *instrumentedSink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	start := time.Now()
 	res, err := s.next.Send(ctx, b)
 	outcome := "ok"

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
@@ -120,7 +121,7 @@ func newRejectWriter(e *env, path string, dry bool) (*rejectWriter, error) {
 }
 
 // Write records one reject; the pipeline serializes the calls.
-func (rw *rejectWriter) Write(r pipeline.Reject) {
+func (rw *rejectWriter) Write(r ioc.Reject) {
 	if rw.enc != nil {
 		if err := rw.enc.Encode(r); err != nil && rw.err == nil {
 			rw.err = err
@@ -138,7 +139,7 @@ func (rw *rejectWriter) Write(r pipeline.Reject) {
 	fmt.Fprintln(rw.e.stderr, formatReject(r))
 }
 
-func formatReject(r pipeline.Reject) string {
+func formatReject(r ioc.Reject) string {
 	var b strings.Builder
 	b.WriteString(r.File)
 	switch {

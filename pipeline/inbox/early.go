@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // A file is finished when the pipeline calls its Done. Done must come only
@@ -48,13 +49,13 @@ func (ib *Inbox) noteDone(j *job, r pipeline.FileResult) *pipeline.FileResult {
 func (ib *Inbox) noteAck(j *job, acked [][2]int) *pipeline.FileResult {
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
-	j.acked = normalize(acked)
+	j.acked = ioc.NormalizeRanges(acked)
 	return ib.settledLocked(j)
 }
 
 // lateReject notes a reject of a held file; it returns the result to file
 // j with when that settles it. ib.mu is held.
-func (ib *Inbox) lateReject(j *job, r pipeline.Reject) *pipeline.FileResult {
+func (ib *Inbox) lateReject(j *job, r ioc.Reject) *pipeline.FileResult {
 	if j.early == nil {
 		return nil
 	}
@@ -65,7 +66,7 @@ func (ib *Inbox) lateReject(j *job, r pipeline.Reject) *pipeline.FileResult {
 	return ib.settledLocked(j)
 }
 
-func failedReject(r pipeline.Reject) bool {
+func failedReject(r ioc.Reject) bool {
 	return r.Sink != "" && strings.HasPrefix(r.Reason, "not delivered")
 }
 
@@ -78,14 +79,14 @@ func (ib *Inbox) settledLocked(j *job) *pipeline.FileResult {
 	n := int(j.early.Rows + j.early.RowsResumed)
 	all := j.acked
 	if j.tr != nil {
-		all = union(all, j.tr.Resumed())
+		all = all.Union(j.tr.Resumed())
 	}
 	if len(j.failedRows) > 0 {
-		fr := make(Ranges, 0, len(j.failedRows))
+		fr := make(ioc.Ranges, 0, len(j.failedRows))
 		for _, row := range j.failedRows {
 			fr = append(fr, [2]int{row, row + 1})
 		}
-		all = union(all, fr)
+		all = all.Union(fr)
 	}
 	if n > 0 && (len(all) == 0 || all[0][0] > 0 || all[0][1] < n) {
 		return nil

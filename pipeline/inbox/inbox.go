@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // Defaults of Options.
@@ -121,9 +122,9 @@ type job struct {
 	// Guarded by Inbox.mu: the current run's state (see early.go).
 	finished   bool
 	retryAt    time.Time
-	acked      Ranges
+	acked      ioc.Ranges
 	early      *pipeline.FileResult
-	late       []pipeline.Reject
+	late       []ioc.Reject
 	failedRows []int
 }
 
@@ -218,7 +219,7 @@ func (ib *Inbox) Close() error {
 // Reject is the pipeline's Options.OnReject: it keeps a rejected row out
 // of the ledger's acknowledged ranges (so that a resumed import reports it
 // again). Calls are serialized by the pipeline.
-func (ib *Inbox) Reject(r pipeline.Reject) {
+func (ib *Inbox) Reject(r ioc.Reject) {
 	ib.mu.Lock()
 	j := ib.active[r.File]
 	var complete *pipeline.FileResult

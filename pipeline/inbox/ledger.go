@@ -12,10 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-
-	"github.com/iocpipe/iocpipe/pipeline"
 )
 
 // The ledger is a bbolt database. Why bbolt: it is pure Go (no cgo, one
@@ -41,7 +40,7 @@ type Entry struct {
 	// Acked are the data rows acknowledged by the sink, as ranges
 	// [from, to). Rows that were rejected are left out, so that a resumed
 	// import reads and reports them again.
-	Acked Ranges `json:"acked,omitempty"`
+	Acked ioc.Ranges `json:"acked,omitempty"`
 	// Done says every row was delivered or rejected: the content is
 	// imported.
 	Done bool `json:"done,omitempty"`
@@ -244,11 +243,11 @@ func (l *Ledger) Track(key, sum, name string, size int64, fresh bool) (*Tracked,
 type Tracked struct {
 	l        *Ledger
 	key, sum string
-	prev     Ranges // acknowledged by earlier runs; read-only
+	prev     ioc.Ranges // acknowledged by earlier runs; read-only
 
 	mu       sync.Mutex
 	entry    Entry
-	written  Ranges
+	written  ioc.Ranges
 	rejected map[int]struct{}
 }
 
@@ -257,7 +256,7 @@ func (t *Tracked) Sum() string { return t.sum }
 
 // Resumed returns the rows acknowledged by earlier runs, which Skip
 // passes over.
-func (t *Tracked) Resumed() Ranges { return t.prev }
+func (t *Tracked) Resumed() ioc.Ranges { return t.prev }
 
 // Skip reports whether row was acknowledged by an earlier run.
 func (t *Tracked) Skip(row int) bool { return t.prev.Contains(row) }
@@ -266,7 +265,7 @@ func (t *Tracked) Skip(row int) bool { return t.prev.Contains(row) }
 // included) is left out of the acknowledged ranges, so that an import
 // resumed after a crash reads it again and its reject is reported in the
 // final report. File-level rejects (Row -1) are ignored.
-func (t *Tracked) Reject(r pipeline.Reject) {
+func (t *Tracked) Reject(r ioc.Reject) {
 	if r.Row < 0 {
 		return
 	}
@@ -285,16 +284,16 @@ func (t *Tracked) Reject(r pipeline.Reject) {
 func (t *Tracked) Ack(acked [][2]int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := union(t.prev, normalize(acked))
+	r := t.prev.Union(ioc.NormalizeRanges(acked))
 	if len(t.rejected) > 0 {
 		rows := make([]int, 0, len(t.rejected))
 		for row := range t.rejected {
 			rows = append(rows, row)
 		}
 		slices.Sort(rows)
-		r = without(r, rows)
+		r = r.Without(rows)
 	}
-	if r.equal(t.written) {
+	if slices.Equal(r, t.written) {
 		return nil
 	}
 	e := t.entry

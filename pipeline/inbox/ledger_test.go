@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 func openTestLedger(t testing.TB) *Ledger {
@@ -32,8 +32,8 @@ func TestLedgerTrack(t *testing.T) {
 	if _, ok, _ := l.Get(key, "abc"); ok {
 		t.Fatal("Track wrote an entry before any acknowledgement")
 	}
-	tr.Reject(pipeline.Reject{Row: 3})
-	tr.Reject(pipeline.Reject{Row: -1})
+	tr.Reject(ioc.Reject{Row: 3})
+	tr.Reject(ioc.Reject{Row: -1})
 	if err := tr.Ack([][2]int{{0, 5}}); err != nil {
 		t.Fatal(err)
 	}

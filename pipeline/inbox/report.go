@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // The status of a file in its report.
@@ -165,7 +166,7 @@ func writeJSONFile(path string, v any) error {
 }
 
 // writeRejects writes the rejects as JSONL (the reasons) to a new file.
-func writeRejects(path string, rejects []pipeline.Reject) error {
+func writeRejects(path string, rejects []ioc.Reject) error {
 	f, err := createAtomic(path)
 	if err != nil {
 		return err
@@ -188,7 +189,7 @@ func writeRejects(path string, rejects []pipeline.Reject) error {
 
 // writeRejectedRows writes the rejected rows of the file at src in its
 // own format to a new file. It reports whether there were any.
-func writeRejectedRows(path, src, format string, route *pipeline.Route, rejects []pipeline.Reject) (bool, error) {
+func writeRejectedRows(path, src, format string, route *pipeline.Route, rejects []ioc.Reject) (bool, error) {
 	if !hasRowRejects(rejects) {
 		return false, nil
 	}
@@ -210,7 +211,7 @@ func writeRejectedRows(path, src, format string, route *pipeline.Route, rejects 
 
 // hasRowRejects reports whether some data row was rejected (not merely
 // skipped).
-func hasRowRejects(rejects []pipeline.Reject) bool {
+func hasRowRejects(rejects []ioc.Reject) bool {
 	for _, r := range rejects {
 		if r.Row >= 0 && !r.Skipped {
 			return true

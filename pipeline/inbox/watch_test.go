@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // recSink is a pipeline.Sink that records the values it delivered. It can
@@ -29,23 +30,23 @@ type recSink struct {
 	delay  time.Duration
 }
 
-func (s *recSink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+func (s *recSink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	if s.delay > 0 {
 		select {
 		case <-time.After(s.delay):
 		case <-ctx.Done():
-			return pipeline.Result{}, ctx.Err()
+			return ioc.Result{}, ctx.Err()
 		}
 	}
 	if s.fail.Add(-1) >= 0 {
-		return pipeline.Result{}, errors.New("503 service unavailable")
+		return ioc.Result{}, errors.New("503 service unavailable")
 	}
-	var res pipeline.Result
+	var res ioc.Result
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, in := range b.Items {
 		if s.refuse[in.Value] {
-			res.Rejects = append(res.Rejects, pipeline.ItemReject{Index: i, Reason: "refused", Status: 400})
+			res.Rejects = append(res.Rejects, ioc.ItemReject{Index: i, Reason: "refused", Status: 400})
 			continue
 		}
 		s.values = append(s.values, in.Value)

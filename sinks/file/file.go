@@ -12,11 +12,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // An Encoder turns a batch into the request bodies a sink would send.
-type Encoder func(*pipeline.Batch) [][]byte
+type Encoder func(*ioc.Batch) [][]byte
 
 // KeyCount is what would be sent for one submission key.
 type KeyCount struct {
@@ -49,7 +49,7 @@ func New(enc Encoder, w io.Writer) *Sink {
 }
 
 // Send implements pipeline.Sink.
-func (s *Sink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+func (s *Sink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	bodies := s.enc(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -74,9 +74,9 @@ func (s *Sink) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, er
 		}
 	}
 	if s.err != nil {
-		return pipeline.Result{}, fmt.Errorf("%w: writing request bodies: %v", pipeline.ErrFatal, s.err)
+		return ioc.Result{}, fmt.Errorf("%w: writing request bodies: %v", ioc.ErrFatal, s.err)
 	}
-	return pipeline.Result{Requests: len(bodies)}, nil
+	return ioc.Result{Requests: len(bodies)}, nil
 }
 
 // Flush writes out buffered bodies.

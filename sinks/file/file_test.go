@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 func TestSink(t *testing.T) {
 	var out bytes.Buffer
-	enc := func(b *pipeline.Batch) [][]byte {
+	enc := func(b *ioc.Batch) [][]byte {
 		var bodies [][]byte
 		for _, in := range b.Items {
 			bodies = append(bodies, []byte(`{"v":"`+in.Value+`"}`))
@@ -19,8 +19,8 @@ func TestSink(t *testing.T) {
 		return bodies
 	}
 	s := New(enc, &out)
-	sub := &pipeline.Submission{Key: "k", Enclaves: []string{"e"}, Tags: []pipeline.Tag{{Name: "t"}}}
-	b := &pipeline.Batch{Sub: sub, Items: []*pipeline.Indicator{{Value: "a"}, {Value: "b"}}}
+	sub := &ioc.Submission{Key: "k", Enclaves: []string{"e"}, Tags: []ioc.Tag{{Name: "t"}}}
+	b := &ioc.Batch{Sub: sub, Items: []*ioc.Indicator{{Value: "a"}, {Value: "b"}}}
 	res, err := s.Send(context.Background(), b)
 	if err != nil || res.Requests != 2 {
 		t.Fatalf("Send: %+v %v", res, err)

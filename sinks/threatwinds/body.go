@@ -3,7 +3,7 @@ package threatwinds
 import (
 	"hash/maphash"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks"
 )
 
@@ -50,15 +50,15 @@ type commentKey struct {
 var notesSeed = maphash.MakeSeed()
 
 // planItem plans the request for b.Items[i].
-func (s *settings) planItem(b *pipeline.Batch, i int) op {
+func (s *settings) planItem(b *ioc.Batch, i int) op {
 	in := b.Items[i]
 	o := op{index: i}
 	if s.kind == KindScan {
 		var et string
 		switch in.Type {
-		case pipeline.IP, pipeline.IPv6:
+		case ioc.IP, ioc.IPv6:
 			et = "ip"
-		case pipeline.Domain:
+		case ioc.Domain:
 			et = "hostname"
 		default:
 			t := string(in.Type)
@@ -99,7 +99,7 @@ func (s *settings) planItem(b *pipeline.Batch, i int) op {
 }
 
 // planAssociation plans the request for b.Associations[i].
-func (s *settings) planAssociation(b *pipeline.Batch, i int) op {
+func (s *settings) planAssociation(b *ioc.Batch, i int) op {
 	a := b.Associations[i]
 	o := op{index: i}
 	if s.kind == KindScan {
@@ -121,8 +121,8 @@ func (s *settings) planAssociation(b *pipeline.Batch, i int) op {
 }
 
 // tagsOf is b.TagsOf, tolerating a batch without a submission.
-func tagsOf(b *pipeline.Batch, in *pipeline.Indicator) []pipeline.Tag {
-	if in.TagLevel != pipeline.LevelRow && b.Sub == nil {
+func tagsOf(b *ioc.Batch, in *ioc.Indicator) []ioc.Tag {
+	if in.TagLevel != ioc.LevelRow && b.Sub == nil {
 		return nil
 	}
 	return b.TagsOf(in)
@@ -131,7 +131,7 @@ func tagsOf(b *pipeline.Batch, in *pipeline.Indicator) []pipeline.Tag {
 // appendEntity appends a POST /entity body. visibleBy and correlate are
 // left out: the API defaults visibleBy to the user's groups, and an empty
 // list could hide the entity.
-func appendEntity(b []byte, e entity, reputation int, tags []pipeline.Tag) []byte {
+func appendEntity(b []byte, e entity, reputation int, tags []ioc.Tag) []byte {
 	b = appendTypeAttrs(b, e)
 	b = append(b, `,"reputation":`...)
 	b = sinks.AppendInt(b, int64(reputation))
@@ -148,7 +148,7 @@ func appendEntity(b []byte, e entity, reputation int, tags []pipeline.Tag) []byt
 	return append(b, "]}"...)
 }
 
-func seenName(tags []pipeline.Tag, name string) bool {
+func seenName(tags []ioc.Tag, name string) bool {
 	for _, t := range tags {
 		if t.Name == name {
 			return true
@@ -225,9 +225,9 @@ func appendScan(b []byte, target string, wh *Webhook) []byte {
 // left out, and so are entities (and comments) repeated within the batch,
 // which Send deduplicates. cfg is not validated; an empty Kind means
 // entities.
-func Encoder(cfg Config) func(*pipeline.Batch) [][]byte {
+func Encoder(cfg Config) func(*ioc.Batch) [][]byte {
 	s := settingsOf(cfg)
-	return func(b *pipeline.Batch) [][]byte {
+	return func(b *ioc.Batch) [][]byte {
 		var out [][]byte
 		if len(b.Items) == 0 {
 			for i := range b.Associations {

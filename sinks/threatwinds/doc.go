@@ -38,7 +38,7 @@
 // Outcomes: a 2xx delivers an item; a 400 (or another 4xx that retrying
 // cannot mend) rejects it with the API's x-error message and x-error-id;
 // retries running out fail it; a 401 or 403 stops the batch with an error
-// wrapping pipeline.ErrFatal. The user-id and groups headers are never
+// wrapping ioc.ErrFatal. The user-id and groups headers are never
 // sent: the API gateway sets them.
 //
 // Its emulator is the package threatwindstest beside it.

@@ -11,31 +11,31 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // entityTypes maps iocpipe's types to ThreatWinds entity types. An email
 // address is "email-address": "email" is a message id in ThreatWinds.
-var entityTypes = map[pipeline.Type]string{
-	pipeline.IP:          "ip",
-	pipeline.IPv6:        "ip",
-	pipeline.CIDR:        "cidr",
-	pipeline.Domain:      "domain",
-	pipeline.URL:         "url",
-	pipeline.Email:       "email-address",
-	pipeline.MD5:         "md5",
-	pipeline.SHA1:        "sha1",
-	pipeline.SHA256:      "sha256",
-	pipeline.SHA512:      "sha512",
-	pipeline.CVE:         "cve",
-	pipeline.Bitcoin:     "btc",
-	pipeline.RegistryKey: "regkey",
-	pipeline.Malware:     "malware",
+var entityTypes = map[ioc.Type]string{
+	ioc.IP:          "ip",
+	ioc.IPv6:        "ip",
+	ioc.CIDR:        "cidr",
+	ioc.Domain:      "domain",
+	ioc.URL:         "url",
+	ioc.Email:       "email-address",
+	ioc.MD5:         "md5",
+	ioc.SHA1:        "sha1",
+	ioc.SHA256:      "sha256",
+	ioc.SHA512:      "sha512",
+	ioc.CVE:         "cve",
+	ioc.Bitcoin:     "btc",
+	ioc.RegistryKey: "regkey",
+	ioc.Malware:     "malware",
 }
 
 // EntityType returns the ThreatWinds entity type for an iocpipe type, and
 // false when ThreatWinds has none (software, or an unknown type).
-func EntityType(t pipeline.Type) (string, bool) {
+func EntityType(t ioc.Type) (string, bool) {
 	et, ok := entityTypes[t]
 	return et, ok
 }
@@ -185,7 +185,7 @@ type entity struct {
 // resolve maps an iocpipe type and value to a ThreatWinds entity. An IP
 // value with a prefix length (a network given as an IP) goes as a cidr.
 // The error says why the value cannot be sent.
-func resolve(t pipeline.Type, value string) (entity, error) {
+func resolve(t ioc.Type, value string) (entity, error) {
 	et, ok := EntityType(t)
 	if !ok {
 		if t == "" {

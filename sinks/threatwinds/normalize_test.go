@@ -10,31 +10,31 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds/threatwindstest"
 )
 
 func TestEntityType(t *testing.T) {
 	tests := []struct {
-		in     pipeline.Type
+		in     ioc.Type
 		want   string
 		wantOK bool
 	}{
-		{pipeline.IP, "ip", true},
-		{pipeline.IPv6, "ip", true},
-		{pipeline.CIDR, "cidr", true},
-		{pipeline.Domain, "domain", true},
-		{pipeline.URL, "url", true},
-		{pipeline.Email, "email-address", true},
-		{pipeline.MD5, "md5", true},
-		{pipeline.SHA1, "sha1", true},
-		{pipeline.SHA256, "sha256", true},
-		{pipeline.SHA512, "sha512", true},
-		{pipeline.CVE, "cve", true},
-		{pipeline.Bitcoin, "btc", true},
-		{pipeline.RegistryKey, "regkey", true},
-		{pipeline.Malware, "malware", true},
-		{pipeline.Software, "", false},
+		{ioc.IP, "ip", true},
+		{ioc.IPv6, "ip", true},
+		{ioc.CIDR, "cidr", true},
+		{ioc.Domain, "domain", true},
+		{ioc.URL, "url", true},
+		{ioc.Email, "email-address", true},
+		{ioc.MD5, "md5", true},
+		{ioc.SHA1, "sha1", true},
+		{ioc.SHA256, "sha256", true},
+		{ioc.SHA512, "sha512", true},
+		{ioc.CVE, "cve", true},
+		{ioc.Bitcoin, "btc", true},
+		{ioc.RegistryKey, "regkey", true},
+		{ioc.Malware, "malware", true},
+		{ioc.Software, "", false},
 		{"", "", false},
 		{"yara", "", false},
 	}

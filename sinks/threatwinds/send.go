@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks"
 )
 
@@ -22,11 +22,11 @@ import (
 // lacks, a value it refuses, like a private IP) and items the API refuses
 // (400) are in Result.Rejects; items whose retries ran out are in
 // Result.Failed. A 401 or 403 stops the batch: Send returns an error
-// wrapping pipeline.ErrFatal that names the status, the API's message
+// wrapping ioc.ErrFatal that names the status, the API's message
 // and its error id. When ctx ends first, Send returns ctx's error.
-func (c *Client) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+func (c *Client) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	if len(b.Items) > 0 && len(b.Associations) > 0 {
-		return pipeline.Result{}, fmt.Errorf("threatwinds: batch %d mixes %d indicators and %d associations; associations go in batches of their own",
+		return ioc.Result{}, fmt.Errorf("threatwinds: batch %d mixes %d indicators and %d associations; associations go in batches of their own",
 			b.Seq, len(b.Items), len(b.Associations))
 	}
 	n, plan, handle := len(b.Items), c.set.planItem, c.item
@@ -69,7 +69,7 @@ type run struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	res     pipeline.Result
+	res     ioc.Result
 	ids     []string // scan task ids by item index
 	fatal   error
 	handled int // items with an outcome
@@ -106,7 +106,7 @@ func (r *run) delivered(i int, key string, request bool, id string) {
 
 // reject records item i as refused for good.
 func (r *run) reject(i int, reason string, he *sinks.HTTPError) {
-	ir := pipeline.ItemReject{Index: i, Reason: reason}
+	ir := ioc.ItemReject{Index: i, Reason: reason}
 	if he != nil {
 		ir.Status, ir.ErrorID = he.Status, he.ErrorID
 	}
@@ -138,7 +138,7 @@ func (r *run) fail(i int, err error) {
 		r.reject(i, fmt.Sprintf("refused by ThreatWinds (%d): %s", he.Status, he.Message), he)
 		return
 	}
-	ir := pipeline.ItemReject{Index: i, Reason: err.Error()}
+	ir := ioc.ItemReject{Index: i, Reason: err.Error()}
 	if he != nil {
 		ir.Status, ir.ErrorID = he.Status, he.ErrorID
 	}
@@ -156,10 +156,10 @@ func stopped(ctx context.Context, err error) bool {
 
 // result returns the Result, and the error that stopped the batch: the
 // fatal one, else ctx's when items were left without an outcome.
-func (r *run) result(parent context.Context, n int) (pipeline.Result, error) {
+func (r *run) result(parent context.Context, n int) (ioc.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	byIndex := func(a, b pipeline.ItemReject) int { return cmp.Compare(a.Index, b.Index) }
+	byIndex := func(a, b ioc.ItemReject) int { return cmp.Compare(a.Index, b.Index) }
 	slices.SortFunc(r.res.Rejects, byIndex)
 	slices.SortFunc(r.res.Failed, byIndex)
 	for _, id := range r.ids {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks"
 )
 
@@ -271,14 +271,14 @@ func decodeError(resp *http.Response, body []byte) *sinks.HTTPError {
 }
 
 // A fatalError is an answer no retry can mend: 401 or 403. It wraps
-// pipeline.ErrFatal and the *sinks.HTTPError.
+// ioc.ErrFatal and the *sinks.HTTPError.
 type fatalError struct {
 	msg string
 	he  *sinks.HTTPError
 }
 
 func (e *fatalError) Error() string   { return e.msg }
-func (e *fatalError) Unwrap() []error { return []error{pipeline.ErrFatal, e.he} }
+func (e *fatalError) Unwrap() []error { return []error{ioc.ErrFatal, e.he} }
 
 // roles are the roles the endpoints need (ingest/index.md).
 var roles = map[string]string{
@@ -288,8 +288,12 @@ var roles = map[string]string{
 
 // fatal returns the error for a 401 or 403, else nil.
 func (c *Client) fatal(err error) error {
-	if errors.Is(err, pipeline.ErrFatal) {
+	if errors.Is(err, ioc.ErrFatal) {
 		return err
+	}
+	var ce *sinks.CertError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %v", ioc.ErrFatal, err)
 	}
 	var he *sinks.HTTPError
 	if !errors.As(err, &he) || (he.Status != http.StatusUnauthorized && he.Status != http.StatusForbidden) {
@@ -338,7 +342,7 @@ type Definition struct {
 }
 
 // Definitions fetches the entity types the API knows (GET /definitions,
-// role trusted). A 401 or 403 is an error wrapping pipeline.ErrFatal.
+// role trusted). A 401 or 403 is an error wrapping ioc.ErrFatal.
 func (c *Client) Definitions(ctx context.Context) ([]Definition, error) {
 	_, body, err := c.do(ctx, http.MethodGet, "/definitions", nil)
 	if err != nil {

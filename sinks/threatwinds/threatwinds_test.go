@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -19,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks"
 	"github.com/iocpipe/iocpipe/sinks/faults"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds/threatwindstest"
@@ -59,26 +60,26 @@ func newClient(t testing.TB, url string, cfg Config) *Client {
 }
 
 // batchOf builds a batch whose submission carries the tag "iocpipe".
-func batchOf(items ...*pipeline.Indicator) *pipeline.Batch {
-	return &pipeline.Batch{Seq: 1, Sub: &pipeline.Submission{Key: "test", Tags: []pipeline.Tag{{Name: "iocpipe"}}}, Items: items}
+func batchOf(items ...*ioc.Indicator) *ioc.Batch {
+	return &ioc.Batch{Seq: 1, Sub: &ioc.Submission{Key: "test", Tags: []ioc.Tag{{Name: "iocpipe"}}}, Items: items}
 }
 
-func ind(t pipeline.Type, v string) *pipeline.Indicator {
-	return &pipeline.Indicator{Type: t, Value: v}
+func ind(t ioc.Type, v string) *ioc.Indicator {
+	return &ioc.Indicator{Type: t, Value: v}
 }
 
 // specTypes is the type mapping of the specification, kept apart from
 // EntityType so that the tests check it.
-var specTypes = map[pipeline.Type]string{
-	pipeline.IP: "ip", pipeline.IPv6: "ip", pipeline.CIDR: "cidr", pipeline.Domain: "domain", pipeline.URL: "url",
-	pipeline.Email: "email-address", pipeline.MD5: "md5", pipeline.SHA1: "sha1", pipeline.SHA256: "sha256",
-	pipeline.SHA512: "sha512", pipeline.CVE: "cve", pipeline.Bitcoin: "btc", pipeline.RegistryKey: "regkey",
-	pipeline.Malware: "malware",
+var specTypes = map[ioc.Type]string{
+	ioc.IP: "ip", ioc.IPv6: "ip", ioc.CIDR: "cidr", ioc.Domain: "domain", ioc.URL: "url",
+	ioc.Email: "email-address", ioc.MD5: "md5", ioc.SHA1: "sha1", ioc.SHA256: "sha256",
+	ioc.SHA512: "sha512", ioc.CVE: "cve", ioc.Bitcoin: "btc", ioc.RegistryKey: "regkey",
+	ioc.Malware: "malware",
 }
 
 // emulatorID is the id the emulator stores a value under, computed with
 // its own functions; ok is false when it refuses the value.
-func emulatorID(t pipeline.Type, v string) (id, typ, norm string, ok bool) {
+func emulatorID(t ioc.Type, v string) (id, typ, norm string, ok bool) {
 	typ, ok = specTypes[t]
 	if !ok {
 		return "", "", "", false
@@ -104,55 +105,55 @@ func mixedIP(k int) string {
 // mixed-case domains, URLs and addresses, hashes, CVEs, malware names, an
 // unmappable type (software), and values repeated in other spellings
 // (::ffff:a.b.c.d, upper-case MD5s) that are the same entity.
-func mixed(n int) []*pipeline.Indicator {
-	items := make([]*pipeline.Indicator, 0, n)
+func mixed(n int) []*ioc.Indicator {
+	items := make([]*ioc.Indicator, 0, n)
 	for i := range n {
 		k := i / 12
-		var in *pipeline.Indicator
+		var in *ioc.Indicator
 		switch i % 12 {
 		case 0:
-			in = ind(pipeline.IP, mixedIP(k))
+			in = ind(ioc.IP, mixedIP(k))
 		case 1:
-			in = ind(pipeline.IPv6, fmt.Sprintf("2a00:1450:%x::%x", k, k+1))
+			in = ind(ioc.IPv6, fmt.Sprintf("2a00:1450:%x::%x", k, k+1))
 		case 2:
-			in = ind(pipeline.Domain, fmt.Sprintf("Host%d.Example-%d.com", k, k%7))
+			in = ind(ioc.Domain, fmt.Sprintf("Host%d.Example-%d.com", k, k%7))
 		case 3:
-			in = ind(pipeline.URL, fmt.Sprintf("HTTPS://Site%d.Example.NET/path/%d?q=%d", k, k, k))
+			in = ind(ioc.URL, fmt.Sprintf("HTTPS://Site%d.Example.NET/path/%d?q=%d", k, k, k))
 		case 4:
-			in = ind(pipeline.Email, fmt.Sprintf("user%d@Mail%d.example.org", k, k%5))
+			in = ind(ioc.Email, fmt.Sprintf("user%d@Mail%d.example.org", k, k%5))
 		case 5:
 			sum := md5.Sum([]byte(fmt.Sprint(k)))
-			in = ind(pipeline.MD5, hexOf(sum[:]))
+			in = ind(ioc.MD5, hexOf(sum[:]))
 		case 6:
 			sum := sha1.Sum([]byte(fmt.Sprint(k)))
-			in = ind(pipeline.SHA1, hexOf(sum[:]))
+			in = ind(ioc.SHA1, hexOf(sum[:]))
 		case 7:
 			sum := sha256.Sum256([]byte(fmt.Sprint(k)))
-			in = ind(pipeline.SHA256, hexOf(sum[:]))
+			in = ind(ioc.SHA256, hexOf(sum[:]))
 		case 8:
-			in = ind(pipeline.CVE, fmt.Sprintf("cve-20%02d-%05d", k%25, 10000+k))
+			in = ind(ioc.CVE, fmt.Sprintf("cve-20%02d-%05d", k%25, 10000+k))
 		case 9:
 			if k%2 == 0 {
-				in = ind(pipeline.IP, fmt.Sprintf("10.%d.%d.1", k%256, k/256))
+				in = ind(ioc.IP, fmt.Sprintf("10.%d.%d.1", k%256, k/256))
 			} else {
-				in = ind(pipeline.IP, fmt.Sprintf("192.168.%d.%d", k%256, 1+k/256))
+				in = ind(ioc.IP, fmt.Sprintf("192.168.%d.%d", k%256, 1+k/256))
 			}
 		case 10:
 			if k%2 == 0 {
-				in = ind(pipeline.IPv6, "::ffff:"+mixedIP(k/2))
+				in = ind(ioc.IPv6, "::ffff:"+mixedIP(k/2))
 			} else {
 				sum := md5.Sum([]byte(fmt.Sprint(k / 2)))
-				in = ind(pipeline.MD5, strings.ToUpper(hexOf(sum[:])))
+				in = ind(ioc.MD5, strings.ToUpper(hexOf(sum[:])))
 			}
 		case 11:
 			switch k % 3 {
 			case 0:
-				in = ind(pipeline.Software, fmt.Sprintf("Acme Tool %d", k))
+				in = ind(ioc.Software, fmt.Sprintf("Acme Tool %d", k))
 			case 1:
-				in = ind(pipeline.Malware, fmt.Sprintf("Emotet Loader %d", k))
+				in = ind(ioc.Malware, fmt.Sprintf("Emotet Loader %d", k))
 			default:
 				sum := sha512.Sum512([]byte(fmt.Sprint(k)))
-				in = ind(pipeline.SHA512, hexOf(sum[:]))
+				in = ind(ioc.SHA512, hexOf(sum[:]))
 			}
 		}
 		items = append(items, in)
@@ -162,7 +163,7 @@ func mixed(n int) []*pipeline.Indicator {
 
 // expectations computes, with the emulator's functions, the entities
 // items must produce and the indexes that must be rejected.
-func expectations(items []*pipeline.Indicator) (map[string]wantEntity, map[int]bool) {
+func expectations(items []*ioc.Indicator) (map[string]wantEntity, map[int]bool) {
 	want := map[string]wantEntity{}
 	rejects := map[int]bool{}
 	for i, in := range items {
@@ -179,9 +180,9 @@ func expectations(items []*pipeline.Indicator) (map[string]wantEntity, map[int]b
 // sendAll sends items in batches of size, four batches at once as the
 // pipeline does, and returns the results in batch order with the offset
 // of each batch.
-func sendAll(t testing.TB, c *Client, items []*pipeline.Indicator, size int) ([]pipeline.Result, []int) {
+func sendAll(t testing.TB, c *Client, items []*ioc.Indicator, size int) ([]ioc.Result, []int) {
 	t.Helper()
-	var batches []*pipeline.Batch
+	var batches []*ioc.Batch
 	var offsets []int
 	for off := 0; off < len(items); off += size {
 		b := batchOf(items[off:min(off+size, len(items))]...)
@@ -189,7 +190,7 @@ func sendAll(t testing.TB, c *Client, items []*pipeline.Indicator, size int) ([]
 		batches = append(batches, b)
 		offsets = append(offsets, off)
 	}
-	results := make([]pipeline.Result, len(batches))
+	results := make([]ioc.Result, len(batches))
 	errs := make([]error, len(batches))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -210,7 +211,7 @@ func sendAll(t testing.TB, c *Client, items []*pipeline.Indicator, size int) ([]
 }
 
 // sum adds up the Extra counts and Requests of results.
-func sum(results []pipeline.Result) (map[string]int64, int) {
+func sum(results []ioc.Result) (map[string]int64, int) {
 	extra := map[string]int64{}
 	requests := 0
 	for _, r := range results {
@@ -230,7 +231,7 @@ func TestEntitiesMixed(t *testing.T) {
 
 	results, offsets := sendAll(t, c, items, 500)
 
-	gotRejects := map[int]pipeline.ItemReject{}
+	gotRejects := map[int]ioc.ItemReject{}
 	for bi, r := range results {
 		if len(r.Failed) > 0 {
 			t.Errorf("batch %d: %d failed, first: %+v", bi+1, len(r.Failed), r.Failed[0])
@@ -247,9 +248,9 @@ func TestEntitiesMixed(t *testing.T) {
 		}
 		var want string
 		switch items[i].Type {
-		case pipeline.Software:
+		case ioc.Software:
 			want = "type software has no ThreatWinds entity type"
-		case pipeline.IP:
+		case ioc.IP:
 			want = "is a private address: ThreatWinds takes public IP addresses only"
 		}
 		if !strings.Contains(rj.Reason, want) {
@@ -294,16 +295,16 @@ func TestDedupAcrossBatches(t *testing.T) {
 	s := newServer(t, threatwindstest.Options{})
 	c := newClient(t, s.URL, Config{})
 	sum5 := md5.Sum([]byte("x"))
-	first := batchOf(ind(pipeline.IP, "8.8.8.8"), ind(pipeline.Domain, "evil.example.com"), ind(pipeline.MD5, hexOf(sum5[:])))
+	first := batchOf(ind(ioc.IP, "8.8.8.8"), ind(ioc.Domain, "evil.example.com"), ind(ioc.MD5, hexOf(sum5[:])))
 	second := batchOf(
-		ind(pipeline.IPv6, "::ffff:8.8.8.8"),
-		ind(pipeline.Domain, "EVIL.example.COM"),
-		ind(pipeline.MD5, strings.ToUpper(hexOf(sum5[:]))),
-		ind(pipeline.IP, "8.8.4.4"),
+		ind(ioc.IPv6, "::ffff:8.8.8.8"),
+		ind(ioc.Domain, "EVIL.example.COM"),
+		ind(ioc.MD5, strings.ToUpper(hexOf(sum5[:]))),
+		ind(ioc.IP, "8.8.4.4"),
 	)
 	tests := []struct {
 		name         string
-		b            *pipeline.Batch
+		b            *ioc.Batch
 		wantRequests int
 		wantDedup    int64
 	}{
@@ -331,12 +332,12 @@ func TestDedupAcrossBatches(t *testing.T) {
 func TestDedupInFlight(t *testing.T) {
 	s := newServer(t, threatwindstest.Options{NoRecord: true, Faults: faults.Options{Latency: 20 * time.Millisecond}})
 	c := newClient(t, s.URL, Config{InFlight: 64})
-	var items []*pipeline.Indicator
+	var items []*ioc.Indicator
 	for i := range 40 {
-		items = append(items, ind(pipeline.IP, mixedIP(i)))
+		items = append(items, ind(ioc.IP, mixedIP(i)))
 	}
 	var wg sync.WaitGroup
-	results := make([]pipeline.Result, 3)
+	results := make([]ioc.Result, 3)
 	for i := range results {
 		wg.Go(func() {
 			var err error
@@ -358,13 +359,13 @@ func TestDedupInFlight(t *testing.T) {
 func TestComments(t *testing.T) {
 	s := newServer(t, threatwindstest.Options{Faults: faults.Options{RejectPattern: regexp.MustCompile(`"comment":"refuse me`)}})
 	c := newClient(t, s.URL, Config{Comments: true})
-	note := func(in *pipeline.Indicator, notes string) *pipeline.Indicator { in.Notes = notes; return in }
+	note := func(in *ioc.Indicator, notes string) *ioc.Indicator { in.Notes = notes; return in }
 	b := batchOf(
-		note(ind(pipeline.IP, "8.8.8.8"), "seen in campaign X"),
-		note(ind(pipeline.IPv6, "::ffff:8.8.8.8"), "seen in campaign X"), // same entity, same comment
-		note(ind(pipeline.Domain, "evil.example.com"), "refuse me, please"),
-		ind(pipeline.MD5, strings.Repeat("ab", 16)),
-		note(ind(pipeline.IP, "8.8.8.8"), "second note"),
+		note(ind(ioc.IP, "8.8.8.8"), "seen in campaign X"),
+		note(ind(ioc.IPv6, "::ffff:8.8.8.8"), "seen in campaign X"), // same entity, same comment
+		note(ind(ioc.Domain, "evil.example.com"), "refuse me, please"),
+		ind(ioc.MD5, strings.Repeat("ab", 16)),
+		note(ind(ioc.IP, "8.8.8.8"), "second note"),
 	)
 	res, err := c.Send(context.Background(), b)
 	if err != nil {
@@ -396,13 +397,13 @@ func TestComments(t *testing.T) {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// checkFatal checks a fatal error: it wraps pipeline.ErrFatal and the
+// checkFatal checks a fatal error: it wraps ioc.ErrFatal and the
 // HTTPError, and its message names the status, the API's message and its
 // error id.
 func checkFatal(t *testing.T, err error, status int, wantText ...string) {
 	t.Helper()
-	if !errors.Is(err, pipeline.ErrFatal) {
-		t.Fatalf("error %v does not wrap pipeline.ErrFatal", err)
+	if !errors.Is(err, ioc.ErrFatal) {
+		t.Fatalf("error %v does not wrap ioc.ErrFatal", err)
 	}
 	var he *sinks.HTTPError
 	if !errors.As(err, &he) || he.Status != status {
@@ -420,7 +421,7 @@ func checkFatal(t *testing.T, err error, status int, wantText ...string) {
 
 func TestWellKnown(t *testing.T) {
 	s := newServer(t, threatwindstest.Options{})
-	items := []*pipeline.Indicator{ind(pipeline.Domain, "google.com"), ind(pipeline.IP, "8.8.8.8"), ind(pipeline.IP, "10.0.0.1")}
+	items := []*ioc.Indicator{ind(ioc.Domain, "google.com"), ind(ioc.IP, "8.8.8.8"), ind(ioc.IP, "10.0.0.1")}
 
 	t.Run("trusted", func(t *testing.T) {
 		c := newClient(t, s.URL, Config{Kind: KindWellKnown, APIKey: "trusted", APISecret: "trusted"})
@@ -470,7 +471,7 @@ func TestBearer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newClient(t, s.URL, Config{Token: tt.token, Kind: tt.kind})
-			res, err := c.Send(context.Background(), batchOf(ind(pipeline.IP, "1.1.1.1")))
+			res, err := c.Send(context.Background(), batchOf(ind(ioc.IP, "1.1.1.1")))
 			if tt.wantStatus != 0 {
 				checkFatal(t, err, tt.wantStatus, tt.wantText...)
 				return
@@ -497,28 +498,28 @@ func TestScan(t *testing.T) {
 	s := newServer(t, threatwindstest.Options{ScanStep: 5 * time.Millisecond})
 	c := newClient(t, s.URL, Config{Kind: KindScan, Webhook: &Webhook{URL: hs.URL + "/done", Headers: []Header{{"X-Hook-Token", "s3cret"}}}})
 
-	var items []*pipeline.Indicator
+	var items []*ioc.Indicator
 	wantReject := map[int]string{}
 	for i := range 100 {
 		k := i / 10
 		switch {
 		case i%10 < 6:
-			items = append(items, ind(pipeline.IP, mixedIP(i)))
+			items = append(items, ind(ioc.IP, mixedIP(i)))
 		case i%10 < 9:
-			items = append(items, ind(pipeline.Domain, fmt.Sprintf("Scan%d.example.com", i)))
+			items = append(items, ind(ioc.Domain, fmt.Sprintf("Scan%d.example.com", i)))
 		default:
 			switch k % 4 {
 			case 0:
-				items = append(items, ind(pipeline.IP, fmt.Sprintf("192.168.1.%d", k)))
+				items = append(items, ind(ioc.IP, fmt.Sprintf("192.168.1.%d", k)))
 				wantReject[i] = "private address"
 			case 1:
-				items = append(items, ind(pipeline.URL, "http://example.com/x"))
+				items = append(items, ind(ioc.URL, "http://example.com/x"))
 				wantReject[i] = "scan targets must be an IP address or host name, not a url"
 			case 2:
-				items = append(items, ind(pipeline.MD5, strings.Repeat("ab", 16)))
+				items = append(items, ind(ioc.MD5, strings.Repeat("ab", 16)))
 				wantReject[i] = "scan targets must be an IP address or host name, not a md5"
 			default:
-				items = append(items, ind(pipeline.Domain, "under_score.example.com"))
+				items = append(items, ind(ioc.Domain, "under_score.example.com"))
 				wantReject[i] = "not a fully qualified domain name"
 			}
 		}
@@ -579,16 +580,16 @@ func TestScan(t *testing.T) {
 func TestAssociations(t *testing.T) {
 	s := newServer(t, threatwindstest.Options{})
 	c := newClient(t, s.URL, Config{})
-	if _, err := c.Send(context.Background(), batchOf(ind(pipeline.IP, "8.8.8.8"), ind(pipeline.Domain, "Evil.example.com"), ind(pipeline.URL, "http://evil.example.com/x"))); err != nil {
+	if _, err := c.Send(context.Background(), batchOf(ind(ioc.IP, "8.8.8.8"), ind(ioc.Domain, "Evil.example.com"), ind(ioc.URL, "http://evil.example.com/x"))); err != nil {
 		t.Fatal(err)
 	}
-	ep := func(t pipeline.Type, v string) pipeline.Endpoint { return pipeline.Endpoint{Type: t, Value: v} }
-	b := &pipeline.Batch{Seq: 2, Associations: []*pipeline.Association{
-		{From: ep(pipeline.IP, "8.8.8.8"), To: ep(pipeline.Domain, "evil.example.com"), Kind: "resolves-to"},
-		{From: ep(pipeline.Domain, "EVIL.example.com"), To: ep(pipeline.URL, "http://evil.example.com/x"), Kind: "related-to"},
-		{From: ep(pipeline.IP, "8.8.8.8"), To: ep(pipeline.MD5, strings.Repeat("cd", 16)), Kind: "related-to"},
-		{From: ep(pipeline.Software, "Acme"), To: ep(pipeline.IP, "8.8.8.8"), Kind: "uses"},
-		{From: ep(pipeline.IP, "10.0.0.1"), To: ep(pipeline.Domain, "evil.example.com"), Kind: "resolves-to"},
+	ep := func(t ioc.Type, v string) ioc.Endpoint { return ioc.Endpoint{Type: t, Value: v} }
+	b := &ioc.Batch{Seq: 2, Associations: []*ioc.Association{
+		{From: ep(ioc.IP, "8.8.8.8"), To: ep(ioc.Domain, "evil.example.com"), Kind: "resolves-to"},
+		{From: ep(ioc.Domain, "EVIL.example.com"), To: ep(ioc.URL, "http://evil.example.com/x"), Kind: "related-to"},
+		{From: ep(ioc.IP, "8.8.8.8"), To: ep(ioc.MD5, strings.Repeat("cd", 16)), Kind: "related-to"},
+		{From: ep(ioc.Software, "Acme"), To: ep(ioc.IP, "8.8.8.8"), Kind: "uses"},
+		{From: ep(ioc.IP, "10.0.0.1"), To: ep(ioc.Domain, "evil.example.com"), Kind: "resolves-to"},
 	}}
 	res, err := c.Send(context.Background(), b)
 	if err != nil {
@@ -656,7 +657,7 @@ func TestRetriesRunOut(t *testing.T) {
 	opts := fastHTTP
 	opts.RetryDeadline = 30 * time.Millisecond
 	c := newClient(t, s.URL, Config{HTTP: opts})
-	res, err := c.Send(context.Background(), batchOf(ind(pipeline.IP, "8.8.8.8"), ind(pipeline.IP, "10.0.0.1"), ind(pipeline.IP, "1.1.1.1")))
+	res, err := c.Send(context.Background(), batchOf(ind(ioc.IP, "8.8.8.8"), ind(ioc.IP, "10.0.0.1"), ind(ioc.IP, "1.1.1.1")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -669,7 +670,7 @@ func TestRetriesRunOut(t *testing.T) {
 		}
 	}
 	// A failure is not remembered: the next batch posts the entity again.
-	e, err := resolve(pipeline.IP, "8.8.8.8")
+	e, err := resolve(ioc.IP, "8.8.8.8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -688,7 +689,7 @@ func TestContextCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	res, err := c.Send(ctx, batchOf(ind(pipeline.IP, "8.8.8.8"), ind(pipeline.IP, "10.0.0.1")))
+	res, err := c.Send(ctx, batchOf(ind(ioc.IP, "8.8.8.8"), ind(ioc.IP, "10.0.0.1")))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send: %v, want the context's error", err)
 	}
@@ -702,9 +703,9 @@ func TestContextCancel(t *testing.T) {
 
 func TestMixedBatch(t *testing.T) {
 	c := newClient(t, "http://127.0.0.1:1", Config{})
-	b := batchOf(ind(pipeline.IP, "8.8.8.8"))
-	b.Associations = []*pipeline.Association{{}}
-	if _, err := c.Send(context.Background(), b); err == nil || errors.Is(err, pipeline.ErrFatal) {
+	b := batchOf(ind(ioc.IP, "8.8.8.8"))
+	b.Associations = []*ioc.Association{{}}
+	if _, err := c.Send(context.Background(), b); err == nil || errors.Is(err, ioc.ErrFatal) {
 		t.Fatalf("Send of a mixed batch: %v, want a non-fatal error", err)
 	}
 }
@@ -713,36 +714,36 @@ func TestMixedBatch(t *testing.T) {
 // the emulator recorded, in order, for each kind.
 func TestEncoderMatchesRequests(t *testing.T) {
 	rep := 2
-	withNotes := func(in *pipeline.Indicator, notes string) *pipeline.Indicator { in.Notes = notes; return in }
-	rowTags := &pipeline.Indicator{Type: pipeline.Domain, Value: "Tagged.example.com", Tags: []pipeline.Tag{{Name: "c2"}, {Name: "c2", Enclave: "x"}, {Name: "apt\"quoted"}}, TagLevel: pipeline.LevelRow, Reputation: &rep}
-	items := []*pipeline.Indicator{
-		withNotes(ind(pipeline.IP, "8.8.8.8"), "first \"note\"\n<b>"),
-		ind(pipeline.IP, "10.0.0.1"),
+	withNotes := func(in *ioc.Indicator, notes string) *ioc.Indicator { in.Notes = notes; return in }
+	rowTags := &ioc.Indicator{Type: ioc.Domain, Value: "Tagged.example.com", Tags: []ioc.Tag{{Name: "c2"}, {Name: "c2", Enclave: "x"}, {Name: "apt\"quoted"}}, TagLevel: ioc.LevelRow, Reputation: &rep}
+	items := []*ioc.Indicator{
+		withNotes(ind(ioc.IP, "8.8.8.8"), "first \"note\"\n<b>"),
+		ind(ioc.IP, "10.0.0.1"),
 		rowTags,
-		withNotes(ind(pipeline.IPv6, "::ffff:8.8.8.8"), "first \"note\"\n<b>"),
-		withNotes(ind(pipeline.IPv6, "::ffff:8.8.8.8"), "another"),
-		ind(pipeline.Software, "Acme"),
-		ind(pipeline.URL, "HTTP://Example.COM/ü?x=1"),
-		ind(pipeline.Email, "Someone <Someone@Example.org>"),
-		ind(pipeline.CVE, "cve-2021-44228"),
-		ind(pipeline.RegistryKey, `HKLM\Software\Run`),
-		ind(pipeline.Malware, "Emotet"),
-		ind(pipeline.Bitcoin, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"),
-		ind(pipeline.CIDR, "8.8.8.8/24"),
-		ind(pipeline.IP, "9.9.9.0/24"),
-		ind(pipeline.SHA512, strings.Repeat("Ab", 64)),
+		withNotes(ind(ioc.IPv6, "::ffff:8.8.8.8"), "first \"note\"\n<b>"),
+		withNotes(ind(ioc.IPv6, "::ffff:8.8.8.8"), "another"),
+		ind(ioc.Software, "Acme"),
+		ind(ioc.URL, "HTTP://Example.COM/ü?x=1"),
+		ind(ioc.Email, "Someone <Someone@Example.org>"),
+		ind(ioc.CVE, "cve-2021-44228"),
+		ind(ioc.RegistryKey, `HKLM\Software\Run`),
+		ind(ioc.Malware, "Emotet"),
+		ind(ioc.Bitcoin, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"),
+		ind(ioc.CIDR, "8.8.8.8/24"),
+		ind(ioc.IP, "9.9.9.0/24"),
+		ind(ioc.SHA512, strings.Repeat("Ab", 64)),
 	}
-	ep := func(t pipeline.Type, v string) pipeline.Endpoint { return pipeline.Endpoint{Type: t, Value: v} }
-	assocs := &pipeline.Batch{Associations: []*pipeline.Association{
-		{From: ep(pipeline.IP, "8.8.8.8"), To: ep(pipeline.Domain, "tagged.example.com")},
-		{From: ep(pipeline.URL, "http://example.com/ü?x=1"), To: ep(pipeline.Email, "someone@example.org")},
-		{From: ep(pipeline.Software, "Acme"), To: ep(pipeline.IP, "8.8.8.8")},
+	ep := func(t ioc.Type, v string) ioc.Endpoint { return ioc.Endpoint{Type: t, Value: v} }
+	assocs := &ioc.Batch{Associations: []*ioc.Association{
+		{From: ep(ioc.IP, "8.8.8.8"), To: ep(ioc.Domain, "tagged.example.com")},
+		{From: ep(ioc.URL, "http://example.com/ü?x=1"), To: ep(ioc.Email, "someone@example.org")},
+		{From: ep(ioc.Software, "Acme"), To: ep(ioc.IP, "8.8.8.8")},
 	}}
 	malicious := -3
 	tests := []struct {
 		name  string
 		cfg   Config
-		batch *pipeline.Batch
+		batch *ioc.Batch
 		path  string // the recorded requests compared
 		want  int    // bodies
 	}{
@@ -793,22 +794,22 @@ func TestEncoderBodies(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
-		in   *pipeline.Indicator
+		in   *ioc.Indicator
 		want []string
 	}{
-		{"entity", Config{}, ind(pipeline.IP, "8.8.8.8"),
+		{"entity", Config{}, ind(ioc.IP, "8.8.8.8"),
 			[]string{`{"type":"ip","attributes":{"ip":"8.8.8.8"},"reputation":-1,"tags":["iocpipe"]}`}},
-		{"email address", Config{}, ind(pipeline.Email, "A@B.example"),
+		{"email address", Config{}, ind(ioc.Email, "A@B.example"),
 			[]string{`{"type":"email-address","attributes":{"email-address":"a@b.example"},"reputation":-1,"tags":["iocpipe"]}`}},
-		{"row tags and reputation", Config{}, &pipeline.Indicator{Type: pipeline.CVE, Value: "cve-2024-0001", Reputation: &rep, TagLevel: pipeline.LevelRow},
+		{"row tags and reputation", Config{}, &ioc.Indicator{Type: ioc.CVE, Value: "cve-2024-0001", Reputation: &rep, TagLevel: ioc.LevelRow},
 			[]string{`{"type":"cve","attributes":{"cve":"CVE-2024-0001"},"reputation":3,"tags":[]}`}},
-		{"comment", Config{Comments: true}, &pipeline.Indicator{Type: pipeline.IP, Value: "8.8.8.8", Notes: "a \"b\""},
+		{"comment", Config{Comments: true}, &ioc.Indicator{Type: ioc.IP, Value: "8.8.8.8", Notes: "a \"b\""},
 			[]string{`{"type":"ip","attributes":{"ip":"8.8.8.8"},"reputation":-1,"tags":["iocpipe"]}`, `{"entityID":"` + ipID + `","comment":"a \"b\""}`}},
-		{"well-known", Config{Kind: KindWellKnown}, ind(pipeline.Domain, "Google.com"),
+		{"well-known", Config{Kind: KindWellKnown}, ind(ioc.Domain, "Google.com"),
 			[]string{`{"type":"domain","attributes":{"domain":"google.com"}}`}},
-		{"scan", Config{Kind: KindScan, Webhook: &Webhook{URL: "https://hook.example/x", Headers: []Header{{"K", "V"}}}}, ind(pipeline.Domain, "Scan.example.com"),
+		{"scan", Config{Kind: KindScan, Webhook: &Webhook{URL: "https://hook.example/x", Headers: []Header{{"K", "V"}}}}, ind(ioc.Domain, "Scan.example.com"),
 			[]string{`{"target":"scan.example.com","webhook":{"url":"https://hook.example/x","headers":[{"key":"K","value":"V"}]}}`}},
-		{"private", Config{}, ind(pipeline.IP, "192.168.1.1"), nil},
+		{"private", Config{}, ind(ioc.IP, "192.168.1.1"), nil},
 	}
 	for _, tt := range tests {
 		got := Encoder(tt.cfg)(batchOf(tt.in))
@@ -893,10 +894,10 @@ func BenchmarkEntities(b *testing.B) {
 		b.Run(fmt.Sprintf("inflight=%d", inFlight), func(b *testing.B) {
 			s := newServer(b, threatwindstest.Options{NoRecord: true})
 			c := newClient(b, s.URL, Config{InFlight: inFlight})
-			items := make([]*pipeline.Indicator, b.N)
+			items := make([]*ioc.Indicator, b.N)
 			for i := range items {
 				sum := sha256.Sum256(fmt.Appendf(nil, "bench %d", i))
-				items[i] = ind(pipeline.SHA256, hexOf(sum[:]))
+				items[i] = ind(ioc.SHA256, hexOf(sum[:]))
 			}
 			b.ResetTimer()
 			start := time.Now()
@@ -906,5 +907,16 @@ func BenchmarkEntities(b *testing.B) {
 				b.Fatalf("emulator stored %d entities, want %d", st.Entities, b.N)
 			}
 		})
+	}
+}
+
+func TestUntrustedCertificateIsFatal(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	c := newClient(t, srv.URL, Config{HTTP: sinks.HTTPOptions{RetryDeadline: time.Minute}})
+	b := &ioc.Batch{Sub: &ioc.Submission{Key: "k"}, Items: []*ioc.Indicator{{Value: "8.8.8.8", Type: ioc.IP}}}
+	if _, err := c.Send(context.Background(), b); !errors.Is(err, ioc.ErrFatal) || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("got %v, want a fatal certificate error", err)
 	}
 }

@@ -1,7 +1,7 @@
 package trustar
 
 import (
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks"
 )
 
@@ -9,7 +9,7 @@ import (
 // UUIDs, one content row per indicator with its own tags when it has
 // them, and the submission's tags at the top. Unknown timestamps and
 // sightings (0) are left out, never sent as 0.
-func Body(sub *pipeline.Submission, items []*pipeline.Indicator) []byte {
+func Body(sub *ioc.Submission, items []*ioc.Indicator) []byte {
 	n := 64
 	for _, in := range items {
 		n += 64 + len(in.Value) + len(in.Source) + len(in.Notes) + 80*len(in.Tags)
@@ -37,7 +37,7 @@ func Body(sub *pipeline.Submission, items []*pipeline.Indicator) []byte {
 	return append(b, '}')
 }
 
-func appendIndicator(b []byte, in *pipeline.Indicator) []byte {
+func appendIndicator(b []byte, in *ioc.Indicator) []byte {
 	b = append(b, `{"value":`...)
 	b = sinks.AppendString(b, in.Value)
 	if in.FirstSeen > 0 {
@@ -60,14 +60,14 @@ func appendIndicator(b []byte, in *pipeline.Indicator) []byte {
 		b = append(b, `,"notes":`...)
 		b = sinks.AppendString(b, in.Notes)
 	}
-	if in.TagLevel == pipeline.LevelRow && len(in.Tags) > 0 {
+	if in.TagLevel == ioc.LevelRow && len(in.Tags) > 0 {
 		b = append(b, `,"tags":`...)
 		b = appendTags(b, in.Tags)
 	}
 	return append(b, '}')
 }
 
-func appendTags(b []byte, tags []pipeline.Tag) []byte {
+func appendTags(b []byte, tags []ioc.Tag) []byte {
 	b = append(b, '[')
 	for i, t := range tags {
 		if i > 0 {
@@ -84,7 +84,7 @@ func appendTags(b []byte, tags []pipeline.Tag) []byte {
 
 // Encoder returns the request bodies a batch becomes, split as Send would
 // split it by size; validate --dump writes them.
-func Encoder(b *pipeline.Batch) [][]byte {
+func Encoder(b *ioc.Batch) [][]byte {
 	var out [][]byte
 	for items := b.Items; len(items) > 0; {
 		n := min(len(items), MaxIndicators)

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks"
 )
 
@@ -79,7 +79,7 @@ func (c *Client) Retries() int64 { return c.doer.Retries() }
 
 // Send implements pipeline.Sink: it posts the batch, splitting it on 413
 // and isolating refused rows on 400.
-func (c *Client) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, error) {
+func (c *Client) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	s := &sender{c: c, sub: b.Sub, budget: c.cfg.MaxIsolation}
 	err := s.send(ctx, b.Items, 0)
 	return s.res, err
@@ -88,12 +88,12 @@ func (c *Client) Send(ctx context.Context, b *pipeline.Batch) (pipeline.Result, 
 // sender delivers one batch: its result and its isolation budget.
 type sender struct {
 	c      *Client
-	sub    *pipeline.Submission
+	sub    *ioc.Submission
 	budget int
-	res    pipeline.Result
+	res    ioc.Result
 }
 
-func (s *sender) send(ctx context.Context, items []*pipeline.Indicator, offset int) error {
+func (s *sender) send(ctx context.Context, items []*ioc.Indicator, offset int) error {
 	if len(items) > MaxIndicators {
 		h := len(items) / 2
 		if err := s.send(ctx, items[:h], offset); err != nil {
@@ -136,7 +136,7 @@ func (s *sender) send(ctx context.Context, items []*pipeline.Indicator, offset i
 // rejected and the rest resent; otherwise the batch is bisected. Extra
 // requests are bounded by the budget; rows left when it runs out are
 // rejected with the message.
-func (s *sender) isolate(ctx context.Context, items []*pipeline.Indicator, offset int, he *sinks.HTTPError) error {
+func (s *sender) isolate(ctx context.Context, items []*ioc.Indicator, offset int, he *sinks.HTTPError) error {
 	if len(items) == 1 {
 		s.reject(offset, he)
 		return nil
@@ -148,7 +148,7 @@ func (s *sender) isolate(ctx context.Context, items []*pipeline.Indicator, offse
 		return nil
 	}
 	if named := blamed(he.Message, items); len(named) > 0 && len(named) < len(items) {
-		var rest []*pipeline.Indicator
+		var rest []*ioc.Indicator
 		var restIdx []int
 		for i, in := range items {
 			if named[i] {
@@ -163,7 +163,7 @@ func (s *sender) isolate(ctx context.Context, items []*pipeline.Indicator, offse
 	}
 	h := len(items) / 2
 	for _, half := range []struct {
-		items  []*pipeline.Indicator
+		items  []*ioc.Indicator
 		offset int
 	}{{items[:h], offset}, {items[h:], offset + h}} {
 		s.budget--
@@ -175,7 +175,7 @@ func (s *sender) isolate(ctx context.Context, items []*pipeline.Indicator, offse
 }
 
 // sendScattered sends items whose batch indexes are not contiguous.
-func (s *sender) sendScattered(ctx context.Context, items []*pipeline.Indicator, idx []int) error {
+func (s *sender) sendScattered(ctx context.Context, items []*ioc.Indicator, idx []int) error {
 	inner := &sender{c: s.c, sub: s.sub, budget: s.budget}
 	err := inner.send(ctx, items, 0)
 	s.budget = inner.budget
@@ -189,7 +189,7 @@ func (s *sender) sendScattered(ctx context.Context, items []*pipeline.Indicator,
 }
 
 func (s *sender) reject(index int, he *sinks.HTTPError) {
-	s.res.Rejects = append(s.res.Rejects, pipeline.ItemReject{
+	s.res.Rejects = append(s.res.Rejects, ioc.ItemReject{
 		Index: index, Reason: fmt.Sprintf("refused by TruSTAR (%d): %s", he.Status, he.Message),
 		Status: he.Status, ErrorID: he.ErrorID, TraceID: he.TraceID,
 	})
@@ -199,7 +199,7 @@ var contentIndex = regexp.MustCompile(`content\[(\d+)\]`)
 
 // blamed returns the items an error message points at: by index
 // (content[N]) or by quoting their value.
-func blamed(msg string, items []*pipeline.Indicator) map[int]bool {
+func blamed(msg string, items []*ioc.Indicator) map[int]bool {
 	named := map[int]bool{}
 	for _, m := range contentIndex.FindAllStringSubmatch(msg, -1) {
 		if i, err := strconv.Atoi(m[1]); err == nil && i < len(items) {
@@ -247,10 +247,20 @@ func (c *Client) post(ctx context.Context, body []byte) (string, error) {
 			continue
 		}
 		if errors.As(err, &he) && (he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden || tokenProblem(he)) {
-			return "", fmt.Errorf("%w: TruSTAR refused the credentials even with a fresh token: %v", pipeline.ErrFatal, err)
+			return "", fmt.Errorf("%w: TruSTAR refused the credentials even with a fresh token: %v", ioc.ErrFatal, err)
 		}
-		return "", err
+		return "", fatalCert(err)
 	}
+}
+
+// fatalCert makes a certificate error fatal for the run: no retry and no
+// other batch can get past it.
+func fatalCert(err error) error {
+	var ce *sinks.CertError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %v", ioc.ErrFatal, err)
+	}
+	return err
 }
 
 // tokenProblem reports TruSTAR's way of saying the token expired or is
@@ -328,9 +338,9 @@ func (t *tokenCache) get(ctx context.Context, c *Client, force bool) (string, er
 	if err != nil {
 		var he *sinks.HTTPError
 		if errors.As(err, &he) && he.Status >= 400 && he.Status < 500 && !sinks.Retryable(he.Status) {
-			return "", fmt.Errorf("%w: TruSTAR refused the API key and secret: %v", pipeline.ErrFatal, err)
+			return "", fmt.Errorf("%w: TruSTAR refused the API key and secret: %v", ioc.ErrFatal, err)
 		}
-		return "", fmt.Errorf("fetching a TruSTAR token: %w", err)
+		return "", fmt.Errorf("fetching a TruSTAR token: %w", fatalCert(err))
 	}
 	var a tokenAnswer
 	if err := json.Unmarshal(body, &a); err != nil || a.AccessToken == "" {

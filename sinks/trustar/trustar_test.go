@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 	"github.com/iocpipe/iocpipe/sinks"
 	"github.com/iocpipe/iocpipe/sinks/faults"
@@ -19,11 +23,11 @@ import (
 
 const enclave = "c04caa4e-4d1b-47fc-b9e2-c9ce11396b44"
 
-func batch(n int, prefix string) *pipeline.Batch {
-	sub := &pipeline.Submission{Key: "k", Enclaves: []string{enclave}, Tags: []pipeline.Tag{{Name: "feed", Enclave: enclave}}}
-	b := &pipeline.Batch{Seq: 1, Sub: sub}
+func batch(n int, prefix string) *ioc.Batch {
+	sub := &ioc.Submission{Key: "k", Enclaves: []string{enclave}, Tags: []ioc.Tag{{Name: "feed", Enclave: enclave}}}
+	b := &ioc.Batch{Seq: 1, Sub: sub}
 	for i := range n {
-		b.Items = append(b.Items, &pipeline.Indicator{Value: fmt.Sprintf("%s%d.example.com", prefix, i), Type: pipeline.Domain, FirstSeen: 1700000000000 + int64(i)})
+		b.Items = append(b.Items, &ioc.Indicator{Value: fmt.Sprintf("%s%d.example.com", prefix, i), Type: ioc.Domain, FirstSeen: 1700000000000 + int64(i)})
 	}
 	return b
 }
@@ -107,7 +111,7 @@ func TestBadCredentialsAreFatal(t *testing.T) {
 	defer srv.Close()
 	c := client(t, srv, "demo", "wrong")
 	_, err := c.Send(context.Background(), batch(1, "x"))
-	if !errors.Is(err, pipeline.ErrFatal) {
+	if !errors.Is(err, ioc.ErrFatal) {
 		t.Fatalf("got %v, want a fatal error", err)
 	}
 	if !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "Bad client credentials") {
@@ -184,7 +188,7 @@ func TestGivesUpAtDeadline(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = c.Send(context.Background(), batch(1, "g"))
-	if err == nil || errors.Is(err, pipeline.ErrFatal) {
+	if err == nil || errors.Is(err, ioc.ErrFatal) {
 		t.Fatalf("got %v, want a non-fatal delivery error", err)
 	}
 	if !strings.Contains(err.Error(), "gave up") || time.Since(start) > 5*time.Second {
@@ -243,10 +247,10 @@ func TestBisectsWhenTheMessageNamesNoRow(t *testing.T) {
 }
 
 func TestBody(t *testing.T) {
-	sub := &pipeline.Submission{Enclaves: []string{enclave}, Tags: []pipeline.Tag{{Name: "route", Enclave: enclave}}}
-	items := []*pipeline.Indicator{
-		{Value: "1.2.3.4", FirstSeen: 1, LastSeen: 2, Sightings: 3, Source: "s", Notes: "n\"q", TagLevel: pipeline.LevelRow, Tags: []pipeline.Tag{{Name: "own", Enclave: enclave}}},
-		{Value: "x.example", TagLevel: pipeline.LevelRoute},
+	sub := &ioc.Submission{Enclaves: []string{enclave}, Tags: []ioc.Tag{{Name: "route", Enclave: enclave}}}
+	items := []*ioc.Indicator{
+		{Value: "1.2.3.4", FirstSeen: 1, LastSeen: 2, Sightings: 3, Source: "s", Notes: "n\"q", TagLevel: ioc.LevelRow, Tags: []ioc.Tag{{Name: "own", Enclave: enclave}}},
+		{Value: "x.example", TagLevel: ioc.LevelRoute},
 	}
 	got := string(Body(sub, items))
 	want := `{"enclaveIds":["` + enclave + `"],"content":[{"value":"1.2.3.4","firstSeen":1,"lastSeen":2,"sightings":3,"source":"s","notes":"n\"q","tags":[{"name":"own","enclaveId":"` + enclave + `"}]},{"value":"x.example"}],"tags":[{"name":"route","enclaveId":"` + enclave + `"}]}`
@@ -283,5 +287,18 @@ func TestRateLimitSparesTheToken(t *testing.T) {
 	}
 	if d := time.Since(start); d < 800*time.Millisecond {
 		t.Errorf("the second submission went after %s: 60 calls a minute is one a second", d)
+	}
+}
+
+func TestUntrustedCertificateIsFatal(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	c, err := New(Config{URL: srv.URL, Key: "demo", Secret: "demo", HTTP: sinks.HTTPOptions{RetryDeadline: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(context.Background(), batch(1, "x")); !errors.Is(err, ioc.ErrFatal) || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("got %v, want a fatal certificate error", err)
 	}
 }

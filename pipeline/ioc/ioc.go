@@ -1,6 +1,7 @@
-package pipeline
+package ioc
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -111,20 +112,19 @@ type Indicator struct {
 	Reputation *int
 	// Origin is where the indicator was first read.
 	Origin Origin
-	// Merged counts the duplicates merged into this indicator.
-	Merged int
-
-	file *fileState
-	sub  *Submission
-	// more lists the data rows of duplicates merged into this indicator;
-	// its own row is Origin.Row.
-	more []int
+	// Sub is the submission the indicator belongs in.
+	Sub *Submission
+	// Merged counts the duplicates merged into this indicator, and
+	// MergedRows lists their data rows (Origin.Row of each).
+	Merged     int
+	MergedRows []int
 }
 
-// rows calls f for each data row this indicator carries.
-func (in *Indicator) eachRow(f func(int)) {
+// EachRow calls f for each data row this indicator carries: its own and
+// those of the duplicates merged into it.
+func (in *Indicator) EachRow(f func(int)) {
 	f(in.Origin.Row)
-	for _, r := range in.more {
+	for _, r := range in.MergedRows {
 		f(r)
 	}
 }
@@ -139,8 +139,11 @@ type Association struct {
 	// Kind is the relationship type ("indicates", "related-to", ...).
 	Kind   string
 	Origin Origin
+}
 
-	file *fileState
+// Describe renders the association for a reject report.
+func (a *Association) Describe() string {
+	return string(a.From.Type) + " " + a.From.Value + " → " + string(a.To.Type) + " " + a.To.Value
 }
 
 // An Endpoint names an indicator by canonical type and value.
@@ -159,4 +162,65 @@ type Submission struct {
 	// Tags are the submission-level tags: the file's, else the route's.
 	Tags     []Tag
 	TagLevel Level
+}
+
+// A Batch is a set of indicators that share one submission: what a sink
+// sends in one request (TruSTAR) or one burst of requests (ThreatWinds).
+type Batch struct {
+	// Seq numbers batches in the order they were closed, from 1.
+	Seq int
+	// Sub is the batch's submission: enclaves and submission-level tags.
+	Sub *Submission
+	// Items are the indicators, duplicates within a file merged.
+	Items []*Indicator
+	// Associations, in a batch of their own (Items empty), link
+	// indicators that were all acknowledged before.
+	Associations []*Association
+}
+
+// Split returns the two halves of b, for a sink that must send fewer
+// indicators at once (a 413) or isolate a refused one.
+func (b *Batch) Split() (*Batch, *Batch) {
+	h := len(b.Items) / 2
+	return &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[:h:h]}, &Batch{Seq: b.Seq, Sub: b.Sub, Items: b.Items[h:]}
+}
+
+// TagsOf returns the tags that apply to in: its own when it has them (row
+// level), else the submission's.
+func (b *Batch) TagsOf(in *Indicator) []Tag {
+	if in.TagLevel == LevelRow {
+		return in.Tags
+	}
+	return b.Sub.Tags
+}
+
+// ErrFatal marks sink errors that no retry can mend (bad credentials, a
+// missing role): the run stops.
+var ErrFatal = errors.New("fatal")
+
+// Result is what a sink reports about one batch.
+type Result struct {
+	// Rejects are the batch items the sink refused for good, by index in
+	// b.Items (in b.Associations for a batch of associations).
+	Rejects []ItemReject
+	// Failed are items that could not be delivered (retries ran out) while
+	// others of the batch were; same indexing. When Send returns an error,
+	// every item not in Rejects counts as failed anyway.
+	Failed []ItemReject
+	// IDs are identifiers the sink returned (trace ids, scan task ids).
+	IDs []string
+	// Requests counts the requests that carried data and were accepted.
+	Requests int
+	// Extra counts sink-specific outcomes for the summary (for example
+	// "scans_new", "scans_existing", "associations").
+	Extra map[string]int64
+}
+
+// An ItemReject is one batch item the sink refused.
+type ItemReject struct {
+	Index   int
+	Reason  string
+	Status  int
+	ErrorID string
+	TraceID string
 }

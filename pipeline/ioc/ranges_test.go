@@ -1,4 +1,4 @@
-package inbox
+package ioc
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ func TestRanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := without(union(tt.a, tt.b), tt.drop)
+			got := tt.a.Union(tt.b).Without(tt.drop)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
@@ -39,5 +39,16 @@ func TestRangesContains(t *testing.T) {
 	}
 	if got := r.Len(); got != 3 {
 		t.Errorf("Len() = %d, want 3", got)
+	}
+}
+
+func TestRangesAdd(t *testing.T) {
+	var s Ranges
+	for _, x := range []int{0, 1, 2, 5, 7, 6, 3, 10, 4, 2, 9} {
+		s.Add(x)
+	}
+	want := Ranges{{0, 8}, {9, 11}}
+	if fmt.Sprint(s) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", s, want)
 	}
 }

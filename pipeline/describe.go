@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -129,7 +130,7 @@ func (d *Description) csv(br *bufio.Reader, route *Route) error {
 		d.Header, d.HeaderLine, d.HeaderComment = src.header, src.headerLine, src.headerComment
 		for i, h := range src.header {
 			if !used[i] {
-				if h = cleanText(h); h == "" {
+				if h = normalize.CleanText(h); h == "" {
 					h = "column " + strconv.Itoa(i+1)
 				}
 				d.Unused = append(d.Unused, h)

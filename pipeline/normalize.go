@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -67,7 +68,7 @@ func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]ioc.Tag, error) {
 	out := make([]ioc.Tag, 0, len(raw))
 	seen := make(map[ioc.Tag]bool, len(raw))
 	for _, t := range raw {
-		name := cleanTag(t.Name)
+		name := normalize.CleanTag(t.Name)
 		if name == "" {
 			continue // nothing usable is left of it, e.g. "!!!"
 		}
@@ -173,8 +174,8 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		}
 	}
 	if v := r.Get(FieldType); v.Kind == schemas.String {
-		if name := cleanText(v.Str); name != "" && !isMissing(name) {
-			t, what, ok := lookupType(name)
+		if name := normalize.CleanText(v.Str); name != "" && !isMissing(name) {
+			t, what, ok := normalize.LookupType(name)
 			switch {
 			case !ok:
 				return &ioc.FieldError{Field: FieldType, Value: name, Err: errors.New("unknown indicator type")}
@@ -204,12 +205,12 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		}
 	}
 	if v := r.Get(FieldSource); v.Kind == schemas.String {
-		if s := cleanText(v.Str); s != "" && !isMissing(s) {
+		if s := normalize.CleanText(v.Str); s != "" && !isMissing(s) {
 			p.source = s
 		}
 	}
 	if v := r.Get(FieldNotes); v.Kind == schemas.String {
-		if s := cleanText(v.Str); !isMissing(s) {
+		if s := normalize.CleanText(v.Str); !isMissing(s) {
 			p.notes = s
 		}
 	}
@@ -247,10 +248,10 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 	rejects := len(r.rejects)
 	for part := range strings.SplitSeq(raw, multiSep) {
 		declared := p.typ
-		if hint, rest, ok := strings.Cut(part, typeHintSep); ok && hintTypes[ioc.Type(hint)] {
+		if hint, rest, ok := strings.Cut(part, typeHintSep); ok && normalize.IsHint(ioc.Type(hint)) {
 			declared, part = ioc.Type(hint), rest
 		}
-		v := refang(cleanText(part))
+		v := normalize.Refang(normalize.CleanText(part))
 		if v == "" || isMissing(v) {
 			if !multi {
 				r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, "is empty"))
@@ -261,21 +262,21 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, "holds bytes that are not text (invalid UTF-8 or control characters): is the file in another encoding? Save it as UTF-8"))
 			continue
 		}
-		t, canon, note, err := n.typed(declared, v)
+		t, canon, note, err := normalize.Value(declared, v)
 		if err != nil {
-			if pieces := n.split(declared, v); pieces != nil {
+			if pieces := normalize.Split(declared, v); pieces != nil {
 				for _, pc := range pieces {
-					r.inds = append(r.inds, n.indicator(f, r, p, pc.typ, pc.canon, pc.note))
+					r.inds = append(r.inds, n.indicator(f, r, p, pc.Type, pc.Canon, pc.Note))
 				}
 				continue
 			}
-			var ni *notIndicatorError
+			var ni *normalize.NotIndicatorError
 			if errors.As(err, &ni) && !multi {
 				notInd = ni.Error()
 				continue
 			}
 			reason := err.Error()
-			if declared != "" && declared != fileType {
+			if declared != "" && declared != normalize.FileType {
 				reason = fmt.Sprintf("declared %s: %s", declared, reason)
 			}
 			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, reason))
@@ -290,26 +291,6 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 	default:
 		r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, "", "no indicator value: every value column is empty"))
 	}
-}
-
-// typed returns the type and canonical form of a clean, refanged value:
-// checked against the declared type, or detected. A value labelled with
-// its type ("SHA1: e298…", "ip: 198.51.100.1") loses the label; a "file"
-// is a hash, or no indicator; 0.0.0.0 and :: are placeholders.
-func (n *normalizer) typed(declared ioc.Type, v string) (ioc.Type, string, string, error) {
-	t, canon, note, err := n.typedValue(declared, v)
-	if err != nil {
-		if rest, ok := cutLabel(v, declared); ok {
-			if t2, c2, n2, err2 := n.typedValue(declared, rest); err2 == nil {
-				return t2, c2, n2, nil
-			}
-		}
-		return "", "", "", err
-	}
-	if (t == ioc.IP || t == ioc.IPv6) && (canon == "0.0.0.0" || canon == "::") {
-		return "", "", "", fmt.Errorf("%s is a placeholder for no address, not an indicator", canon)
-	}
-	return t, canon, note, nil
 }
 
 func (n *normalizer) tags(v schemas.Value, sub *ioc.Submission) ([]ioc.Tag, error) {
@@ -356,7 +337,7 @@ func timeField(r *Row, name string) (int64, error) {
 	if v.Kind == schemas.Missing || isMissing(strings.TrimSpace(v.Str)) {
 		return 0, nil
 	}
-	ms, err := ParseTime(v.Str)
+	ms, err := normalize.ParseTime(v.Str)
 	if err != nil {
 		return 0, &ioc.FieldError{Field: name, Value: v.Str, Err: err}
 	}
@@ -389,14 +370,14 @@ func listOf(v schemas.Value) []string {
 	switch v.Kind {
 	case schemas.String:
 		for s := range strings.FieldsFuncSeq(v.Str, func(r rune) bool { return r == ';' || r == '|' || r == ',' }) {
-			if s = cleanText(s); s != "" && !isMissing(s) {
+			if s = normalize.CleanText(s); s != "" && !isMissing(s) {
 				out = append(out, s)
 			}
 		}
 	case schemas.Array:
 		for _, e := range v.Items() {
 			if e.Kind == schemas.String {
-				if s := cleanText(e.Str); s != "" {
+				if s := normalize.CleanText(e.Str); s != "" {
 					out = append(out, s)
 				}
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/gocarina/gocsv"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -77,7 +78,7 @@ type recordReader interface {
 // blankRecord reports a record whose fields are all white space.
 func blankRecord(rec []string) bool {
 	for _, f := range rec {
-		if cleanText(f) != "" {
+		if normalize.CleanText(f) != "" {
 			return false
 		}
 	}
@@ -423,7 +424,7 @@ func (s *csvSource) findHeader(first []string, line int, lay *csvLayout, route *
 		return err1
 	}
 	if len(first) > 0 && !named(cols) {
-		if _, _, _, err := detect(refang(cleanText(first[0]))); err == nil {
+		if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(first[0]))); err == nil {
 			// No header: the first column holds the indicators, the
 			// others are notes.
 			proj := []projection{{field: FieldValue, cols: []int{0}, hints: []ioc.Type{""}, labels: []string{""}, names: []string{""}}}
@@ -495,7 +496,7 @@ func holdsIndicator(rec []string, proj []projection) bool {
 		}
 		for _, c := range p.cols {
 			if c < len(rec) {
-				if _, _, _, err := detect(refang(cleanText(rec[c]))); err == nil {
+				if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(rec[c]))); err == nil {
 					return true
 				}
 			}
@@ -510,15 +511,15 @@ func holdsIndicator(rec []string, proj []projection) bool {
 // are no evidence: "threat.name" may name a column.
 func looksData(rec []string) bool {
 	for _, f := range rec {
-		f = cleanText(f)
+		f = normalize.CleanText(f)
 		if f == "" || len(f) > 512 {
 			continue
 		}
-		k := typeKey(f)
-		if _, ok := typeNames[k]; ok || headerNames[k] != "" || portNames[k] || genericTypes[k] {
+		k := normalize.Key(f)
+		if normalize.IsTypeName(k) || headerNames[k] != "" || normalize.IsPort(k) || normalize.IsGeneric(k) {
 			continue
 		}
-		if t, _, _, err := detect(refang(f)); err == nil && t != ioc.Domain && t != ioc.Bitcoin {
+		if t, _, _, err := normalize.Detect(normalize.Refang(f)); err == nil && t != ioc.Domain && t != ioc.Bitcoin {
 			return true
 		}
 	}
@@ -527,8 +528,12 @@ func looksData(rec []string) bool {
 
 // position parses a 1-based column position.
 func position(ref string) (int, bool) {
-	n, ok := digits(strings.TrimSpace(ref))
-	return n - 1, ok && n >= 1
+	ref = strings.TrimSpace(ref)
+	if ref == "" || strings.Trim(ref, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(ref)
+	return n - 1, err == nil && n >= 1
 }
 
 // findColumn returns the index of the column ref names in header h: a
@@ -541,15 +546,15 @@ func findColumn(h []string, ref string) (int, error) {
 		}
 		return i, nil
 	}
-	want := cleanText(ref)
+	want := normalize.CleanText(ref)
 	for i, name := range h {
-		if strings.EqualFold(cleanText(name), want) {
+		if strings.EqualFold(normalize.CleanText(name), want) {
 			return i, nil
 		}
 	}
-	key := typeKey(want)
+	key := normalize.Key(want)
 	for i, name := range h {
-		if key != "" && typeKey(cleanText(name)) == key {
+		if key != "" && normalize.Key(normalize.CleanText(name)) == key {
 			return i, nil
 		}
 	}
@@ -572,7 +577,7 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 		}
 		name := ""
 		if col < len(h) {
-			name = cleanText(h[col])
+			name = normalize.CleanText(h[col])
 		}
 		if field == FieldNotes && label == "" && len(p.cols) > 0 {
 			label = name
@@ -588,9 +593,9 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 			}
 			hint, label := ioc.Type(""), ""
 			if field == FieldValue {
-				hint, _ = columnType(h[i])
+				hint, _ = normalize.ColumnType(h[i])
 			}
-			if field == FieldNotes && portNames[typeKey(cleanText(h[i]))] {
+			if field == FieldNotes && normalize.IsPort(normalize.Key(normalize.CleanText(h[i]))) {
 				label = "port"
 			}
 			add(field, i, hint, label, true)
@@ -602,7 +607,7 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 		if used[i] {
 			continue
 		}
-		key := typeKey(cleanText(name))
+		key := normalize.Key(normalize.CleanText(name))
 		field := headerNames[key]
 		if field == "" || byField[field] != nil {
 			continue
@@ -623,16 +628,16 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 			if used[i] {
 				continue
 			}
-			if t, ok := columnType(cleanText(name)); ok {
+			if t, ok := normalize.ColumnType(normalize.CleanText(name)); ok {
 				add(FieldValue, i, t, "", false)
-			} else if genericTypes[typeKey(cleanText(name))] && typeKey(cleanText(name)) == "hash" {
+			} else if normalize.IsGeneric(normalize.Key(normalize.CleanText(name))) && normalize.Key(normalize.CleanText(name)) == "hash" {
 				add(FieldValue, i, "", "", false)
 			}
 		}
 	}
 	if p := byField[FieldNotes]; p == nil || !p.explicit {
 		for i, name := range h {
-			if !used[i] && portNames[typeKey(cleanText(name))] {
+			if !used[i] && normalize.IsPort(normalize.Key(normalize.CleanText(name))) {
 				add(FieldNotes, i, "", "port", false)
 			}
 		}

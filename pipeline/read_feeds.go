@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -118,7 +119,7 @@ func (fr *feedReader) pulseRow(o ioc.Origin, raw []byte, ctx feedContext) Row {
 func (fr *feedReader) inherit(members []schemas.Member, ctx feedContext) []schemas.Member {
 	has := func(key string) bool {
 		for _, m := range members {
-			if m.Key == key && m.Val.Kind != schemas.Null && !(m.Val.Kind == schemas.String && cleanText(m.Val.Str) == "") {
+			if m.Key == key && m.Val.Kind != schemas.Null && !(m.Val.Kind == schemas.String && normalize.CleanText(m.Val.Str) == "") {
 				return true
 			}
 		}
@@ -251,7 +252,7 @@ func (fr *feedReader) object(raw []byte, line int, ctx feedContext) error {
 	if len(parts) > 0 {
 		oc.note += ": " + strings.Join(parts, ", ")
 	}
-	if c := cleanText(o.Comment); c != "" {
+	if c := normalize.CleanText(o.Comment); c != "" {
 		oc.note = c + " (" + oc.note + ")"
 	}
 	lt := &lineTracker{r: bytes.NewReader(raw)}
@@ -347,11 +348,11 @@ func mispType(t string) (typ ioc.Type, what string, port bool) {
 	if w, ok := mispNot[t]; ok {
 		return "", w, false
 	}
-	it, w, ok := lookupType(t)
+	it, w, ok := normalize.LookupType(t)
 	switch {
 	case w != "":
 		return "", w, false
-	case ok && it != "" && it != fileType && !contextTypes[it]:
+	case ok && it != "" && it != normalize.FileType && !normalize.IsContext(it):
 		return it, "", false
 	}
 	return "", "a MISP type iocpipe does not send", false
@@ -384,7 +385,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	what := ""
 	for i, t := range types {
 		it, w, port := mispType(t)
-		v := cleanText(values[i])
+		v := normalize.CleanText(values[i])
 		switch {
 		case v == "":
 		case port:
@@ -421,7 +422,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 			continue // a false positive or an expiration, not a sighting
 		}
 		count++
-		if ms, err := ParseTime(string(s.DateSighting)); err == nil && ms > latest {
+		if ms, err := normalize.ParseTime(string(s.DateSighting)); err == nil && ms > latest {
 			latest = ms
 		}
 	}
@@ -429,7 +430,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 		members = append(members, schemas.Member{Key: FieldFirstSeen, Val: schemas.StringValue(first)})
 	}
 	if last == "" && latest > 0 {
-		if ms, err := ParseTime(first); err == nil && ms <= latest {
+		if ms, err := normalize.ParseTime(first); err == nil && ms <= latest {
 			last = fmt.Sprint(latest)
 		}
 	}
@@ -439,7 +440,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	if count > 0 {
 		members = append(members, schemas.Member{Key: FieldSightings, Val: schemas.Value{Kind: schemas.Number, Str: fmt.Sprint(count)}})
 	}
-	note := cleanText(a.Comment)
+	note := normalize.CleanText(a.Comment)
 	if obj != nil {
 		note = joinNotes(note, obj.note)
 	}
@@ -449,7 +450,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	}
 	var tags []schemas.Value
 	for _, t := range a.Tag {
-		if n := cleanText(t.Name); n != "" {
+		if n := normalize.CleanText(t.Name); n != "" {
 			tags = append(tags, schemas.StringValue(n))
 		}
 	}

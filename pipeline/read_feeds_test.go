@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/normalize"
 )
 
 // settle validates and normalizes rows read from f, as the pipeline's
@@ -527,7 +528,7 @@ func checkAccounted(t *testing.T, name string, data []byte) ([]Row, error) {
 			t.Fatalf("%s: a row with no indicator, no reject and no skip reason", r.Where())
 		}
 		for _, in := range r.inds {
-			if in.Value == "" || in.Type == "" || in.Type == fileType {
+			if in.Value == "" || in.Type == "" || in.Type == normalize.FileType {
 				t.Fatalf("%s: indicator %q of type %q", r.Where(), in.Value, in.Type)
 			}
 		}

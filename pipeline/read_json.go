@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -327,7 +328,7 @@ func (m *jsonMapper) fields(obj schemas.Value, sources *[]FieldMapping) schemas.
 			found := collect(obj, p)
 			hint := ioc.Type("")
 			if field == FieldValue {
-				hint, _ = columnType(p[len(p)-1])
+				hint, _ = normalize.ColumnType(p[len(p)-1])
 			}
 			for range found {
 				hints = append(hints, hint)
@@ -420,7 +421,7 @@ func combine(field string, leaves []schemas.Value, hints []ioc.Type) (schemas.Va
 	case FieldNotes:
 		var parts []string
 		for _, l := range leaves {
-			if s := cleanText(l.Str); s != "" {
+			if s := normalize.CleanText(l.Str); s != "" {
 				parts = append(parts, s)
 			}
 		}
@@ -452,7 +453,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 	}
 	members := obj.Members()
 	for _, m := range members {
-		key := typeKey(m.Key)
+		key := normalize.Key(m.Key)
 		if m.Val.Kind == schemas.Object {
 			// {"source": {"name": ...}}: the nested keys come first; the
 			// object itself only when none of them says more.
@@ -462,7 +463,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 		}
 		if m.Val.Kind == schemas.Object {
 			for _, c := range m.Val.Members() {
-				ck := typeKey(c.Key)
+				ck := normalize.Key(c.Key)
 				path := m.Key + "." + c.Key
 				if headerNames[key+ck] != "" {
 					consider(key+ck, path, c.Val, headerRank[key+ck]+10)
@@ -477,7 +478,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 		if !ok {
 			continue
 		}
-		if field == FieldNotes && b.val.Kind == schemas.String && cleanText(b.val.Str) == "" {
+		if field == FieldNotes && b.val.Kind == schemas.String && normalize.CleanText(b.val.Str) == "" {
 			continue // an empty description leaves room for the ports and the context
 		}
 		out = append(out, schemas.Member{Key: field, Val: b.val})
@@ -490,7 +491,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 		var hints []ioc.Type
 		var from []string
 		for _, m := range members {
-			t, ok := columnType(m.Key)
+			t, ok := normalize.ColumnType(m.Key)
 			if !ok || m.Val.Kind != schemas.String && m.Val.Kind != schemas.Array {
 				continue
 			}
@@ -512,7 +513,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 		var ports []string
 		var from []string
 		for _, m := range members {
-			if portNames[typeKey(m.Key)] && (m.Val.Kind == schemas.Number || m.Val.Kind == schemas.String) && strings.TrimSpace(m.Val.Str) != "" {
+			if normalize.IsPort(normalize.Key(m.Key)) && (m.Val.Kind == schemas.Number || m.Val.Kind == schemas.String) && strings.TrimSpace(m.Val.Str) != "" {
 				ports = append(ports, "port "+strings.TrimSpace(m.Val.Str))
 				from = append(from, m.Key)
 			}
@@ -522,7 +523,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 			found := false
 			for i := range out {
 				if out[i].Key == FieldNotes && out[i].Val.Kind == schemas.String {
-					out[i].Val = schemas.StringValue(joinNotes(cleanText(out[i].Val.Str), notes))
+					out[i].Val = schemas.StringValue(joinNotes(normalize.CleanText(out[i].Val.Str), notes))
 					found = true
 				}
 			}
@@ -716,9 +717,9 @@ func scanObject(w *jsonWalk, meta *jsonMeta, itemsPath []string) error {
 			if err != nil {
 				return err
 			}
-			_, typed := columnType(key)
+			_, typed := normalize.ColumnType(key)
 			switch {
-			case !isArray && (headerNames[typeKey(key)] == FieldValue || typed):
+			case !isArray && (headerNames[normalize.Key(key)] == FieldValue || typed):
 				itemKeys = true
 			case isArray && first.Kind == schemas.Object && len(itemsPath) == 0:
 				if preferred := slices.Contains(wrapperKeys, key); wrapper == "" || preferred && !wrapperPreferred {
@@ -917,11 +918,11 @@ func tagList(v schemas.Value) []rawTag {
 		for _, t := range v.Items() {
 			switch t.Kind {
 			case schemas.String:
-				if s := cleanText(t.Str); s != "" {
+				if s := normalize.CleanText(t.Str); s != "" {
 					out = append(out, rawTag{Name: s})
 				}
 			case schemas.Object:
-				if s := cleanText(t.Get("name").Str); s != "" {
+				if s := normalize.CleanText(t.Get("name").Str); s != "" {
 					out = append(out, rawTag{Name: s})
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/pipeline/stixpattern"
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -191,10 +192,10 @@ func indexSTIX(ctx context.Context, r io.Reader, shape stixShape) (*stixIndex, e
 				n = 1 // a sighting without a count is one sighting
 			}
 			a.count += max(n, 0)
-			if t, err := ParseTime(o.FirstSeen); err == nil && t > 0 && (a.first == 0 || t < a.first) {
+			if t, err := normalize.ParseTime(o.FirstSeen); err == nil && t > 0 && (a.first == 0 || t < a.first) {
 				a.first = t
 			}
-			if t, err := ParseTime(o.LastSeen); err == nil && t > a.last {
+			if t, err := normalize.ParseTime(o.LastSeen); err == nil && t > a.last {
 				a.last = t
 			}
 		case "relationship":
@@ -248,7 +249,7 @@ func (p *Pipeline) readSTIX(ctx context.Context, f *fileState, e *emitter, file 
 	if len(ix.ends) > 0 && p.opts.Associations {
 		p.tracker.collectEnds(f)
 	}
-	sr := &stixReader{p: p, f: f, ix: ix, schema: schema, norm: newNormalizer(p.route)}
+	sr := &stixReader{p: p, f: f, ix: ix, schema: schema}
 	err = stixObjects(ctx, r, shape, func(raw json.RawMessage, line, index int) error {
 		o := ioc.Origin{Line: line, Index: -1}
 		if shape != stixLines && shape != stixSingle {
@@ -269,7 +270,6 @@ type stixReader struct {
 	f      *fileState
 	ix     *stixIndex
 	schema *schemas.Schema
-	norm   *normalizer
 }
 
 func (s *stixReader) row(o ioc.Origin, raw json.RawMessage) Row {
@@ -341,7 +341,7 @@ type hinted struct {
 func (s *stixReader) hashValues(h schemas.Value) []hinted {
 	var out []hinted
 	for _, m := range h.Members() {
-		if t, ok := hashTypes[typeKey(m.Key)]; ok && m.Val.Kind == schemas.String {
+		if t, ok := hashTypes[normalize.Key(m.Key)]; ok && m.Val.Kind == schemas.String {
 			out = append(out, hinted{t, m.Val.Str})
 		}
 	}
@@ -428,8 +428,8 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 		b.WriteString(string(v.typ) + typeHintSep + v.value)
 	}
 	members := []schemas.Member{{Key: FieldValue, Val: schemas.StringValue(b.String())}}
-	firstMS, err1 := ParseTime(first)
-	lastMS, err2 := ParseTime(last)
+	firstMS, err1 := normalize.ParseTime(first)
+	lastMS, err2 := normalize.ParseTime(last)
 	if err := errors.Join(err1, err2); err != nil {
 		field := "valid_from"
 		if err1 == nil {
@@ -467,7 +467,7 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 		}
 		notes += d
 	}
-	if notes = cleanText(notes); notes != "" {
+	if notes = normalize.CleanText(notes); notes != "" {
 		if len(notes) > 4000 {
 			notes = ioc.Clip(notes[:4000])
 		}
@@ -483,7 +483,7 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 	if _, ok := s.ix.ends[id]; ok {
 		var ends []ioc.Endpoint
 		for _, v := range values {
-			if t, canon, _, err := s.norm.typed(v.typ, refang(cleanText(v.value))); err == nil {
+			if t, canon, _, err := normalize.Value(v.typ, normalize.Refang(normalize.CleanText(v.value))); err == nil {
 				ends = append(ends, ioc.Endpoint{Type: t, Value: canon})
 			}
 		}

@@ -1,4 +1,4 @@
-package pipeline
+package normalize
 
 import (
 	"strings"
@@ -41,10 +41,10 @@ var genericTypes = map[string]bool{
 	"hash": true, "filehash": true, "indicator": true, "ioc": true, "observable": true, "auto": true, "": true,
 }
 
-// fileType is what a feed's type "file" declares: a file hash when the
+// FileType is what a feed's type "file" declares: a file hash when the
 // value is one, else a file name or path, which is no indicator. It never
 // leaves normalization as an indicator's type.
-const fileType ioc.Type = "file"
+const FileType ioc.Type = "file"
 
 // notIndicators are types feeds carry that are no indicator for the APIs:
 // rows of these types are skipped with a reason, never sent.
@@ -92,7 +92,9 @@ var portNames = map[string]bool{
 	"sourceport": true, "c2port": true, "ports": true,
 }
 
-func typeKey(s string) string {
+// Key is how type names, column headers and JSON keys are compared:
+// lower-cased, everything but ASCII letters and digits dropped.
+func Key(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -106,11 +108,11 @@ func typeKey(s string) string {
 	return b.String()
 }
 
-// lookupType resolves a feed's type name. It returns the type (empty for
+// LookupType resolves a feed's type name. It returns the type (empty for
 // a generic name: detect from the value), or what the row is when it is
 // no indicator, or ok false for a name it does not know.
-func lookupType(name string) (t ioc.Type, notIndicator string, ok bool) {
-	k := typeKey(name)
+func LookupType(name string) (t ioc.Type, notIndicator string, ok bool) {
+	k := Key(name)
 	if t, ok := typeNames[k]; ok {
 		return t, "", true
 	}
@@ -118,7 +120,7 @@ func lookupType(name string) (t ioc.Type, notIndicator string, ok bool) {
 		return "", "", true
 	}
 	if k == "file" || k == "files" || k == "sample" || k == "malwaresample" {
-		return fileType, "", true
+		return FileType, "", true
 	}
 	if what, ok := notIndicators[k]; ok {
 		return "", what, true
@@ -131,13 +133,13 @@ func lookupType(name string) (t ioc.Type, notIndicator string, ok bool) {
 	return "", "", false
 }
 
-// columnType says what a column header (or JSON key) named after a type
+// ColumnType says what a column header (or JSON key) named after a type
 // holds: the type of its values, with ok false when the name is no
 // indicator type, a generic one or a context type (malware families).
 // "host" and "address" hold IPs or domains alike: their values are
 // detected (t empty, ok true).
-func columnType(name string) (t ioc.Type, ok bool) {
-	k := typeKey(name)
+func ColumnType(name string) (t ioc.Type, ok bool) {
+	k := Key(name)
 	switch k {
 	case "host", "address", "addr", "hosts":
 		return "", true
@@ -155,3 +157,24 @@ var hintTypes = map[ioc.Type]bool{
 	ioc.IP: true, ioc.IPv6: true, ioc.CIDR: true, ioc.Domain: true, ioc.URL: true, ioc.Email: true, ioc.MD5: true, ioc.SHA1: true,
 	ioc.SHA256: true, ioc.SHA512: true, ioc.CVE: true, ioc.Bitcoin: true, ioc.RegistryKey: true, ioc.Malware: true, ioc.Software: true,
 }
+
+// IsTypeName reports whether key (see Key) names an indicator type.
+func IsTypeName(key string) bool {
+	_, ok := typeNames[key]
+	return ok
+}
+
+// IsGeneric reports whether key (see Key) names an indicator without
+// saying which type ("hash", "ioc", "indicator"): the value decides.
+func IsGeneric(key string) bool { return genericTypes[key] }
+
+// IsPort reports whether key (see Key) names a column or JSON key that
+// holds a port.
+func IsPort(key string) bool { return portNames[key] }
+
+// IsContext reports whether t names context rather than indicators (a
+// column of malware families): used as values only when a route says so.
+func IsContext(t ioc.Type) bool { return contextTypes[t] }
+
+// IsHint reports whether t may stand as a type hint in front of a value.
+func IsHint(t ioc.Type) bool { return hintTypes[t] }

@@ -1,4 +1,4 @@
-package pipeline
+package normalize
 
 import (
 	"strings"
@@ -43,15 +43,15 @@ func TestDetect(t *testing.T) {
 		{in: "http://exa mple.com/", bad: true},
 	}
 	for _, tt := range tests {
-		typ, canon, note, err := detect(tt.in)
+		typ, canon, note, err := Detect(tt.in)
 		if tt.bad {
 			if err == nil {
-				t.Errorf("detect(%q) = %s %q, want an error", tt.in, typ, canon)
+				t.Errorf("Detect(%q) = %s %q, want an error", tt.in, typ, canon)
 			}
 			continue
 		}
 		if err != nil || string(typ) != tt.typ || canon != tt.canon || note != tt.note {
-			t.Errorf("detect(%q) = %s %q %q %v; want %s %q %q", tt.in, typ, canon, note, err, tt.typ, tt.canon, tt.note)
+			t.Errorf("Detect(%q) = %s %q %q %v; want %s %q %q", tt.in, typ, canon, note, err, tt.typ, tt.canon, tt.note)
 		}
 	}
 }
@@ -98,8 +98,8 @@ func TestRefang(t *testing.T) {
 		"https://example.com/a[.]b?x=[]": "https://example.com/a.b?x=[]",
 	}
 	for in, want := range tests {
-		if got := refang(in); got != want {
-			t.Errorf("refang(%q) = %q, want %q", in, got, want)
+		if got := Refang(in); got != want {
+			t.Errorf("Refang(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -113,8 +113,8 @@ func TestCleanText(t *testing.T) {
 		"a\u202eb":             "ab",
 	}
 	for in, want := range tests {
-		if got := cleanText(in); got != want {
-			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
+		if got := CleanText(in); got != want {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -133,11 +133,11 @@ func TestCleanTag(t *testing.T) {
 		"emoji🔥tag":     "emojitag",
 	}
 	for in, want := range tests {
-		if got := cleanTag(in); got != want {
-			t.Errorf("cleanTag(%q) = %q, want %q", in, got, want)
+		if got := CleanTag(in); got != want {
+			t.Errorf("CleanTag(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := cleanTag(strings.Repeat("x", 300)); len(got) != maxTagLen {
+	if got := CleanTag(strings.Repeat("x", 300)); len(got) != maxTagLen {
 		t.Errorf("a long tag is cut to %d runes, got %d", maxTagLen, len(got))
 	}
 }
@@ -162,9 +162,9 @@ func TestLookupType(t *testing.T) {
 		{in: "spaceship", unknown: true},
 	}
 	for _, tt := range tests {
-		got, what, ok := lookupType(tt.in)
+		got, what, ok := LookupType(tt.in)
 		if ok == tt.unknown || got != tt.want || (what != "") != tt.notInd {
-			t.Errorf("lookupType(%q) = %q, %q, %v", tt.in, got, what, ok)
+			t.Errorf("LookupType(%q) = %q, %q, %v", tt.in, got, what, ok)
 		}
 	}
 }
@@ -174,17 +174,17 @@ func FuzzNormalizeValue(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		typ, canon, _, err := detect(refang(cleanText(s)))
+		typ, canon, _, err := Detect(Refang(CleanText(s)))
 		if err != nil {
 			return
 		}
 		if canon == "" || typ == "" {
-			t.Fatalf("detect(%q) gave type %q value %q", s, typ, canon)
+			t.Fatalf("Detect(%q) gave type %q value %q", s, typ, canon)
 		}
 		// Canonical forms are stable: normalizing again changes nothing.
-		typ2, canon2, _, err := detect(canon)
+		typ2, canon2, _, err := Detect(canon)
 		if err != nil || canon2 != canon || typ2 != typ {
-			t.Fatalf("detect(%q) = %s %q, but again gives %s %q %v", s, typ, canon, typ2, canon2, err)
+			t.Fatalf("Detect(%q) = %s %q, but again gives %s %q %v", s, typ, canon, typ2, canon2, err)
 		}
 	})
 }
@@ -201,7 +201,7 @@ func TestLookupTypeVendorSpellings(t *testing.T) {
 		{in: "FileHash-MD5", want: ioc.MD5},
 		{in: "URI", want: ioc.URL},
 		{in: "FQDN", want: ioc.Domain},
-		{in: "file", want: fileType},
+		{in: "file", want: FileType},
 		{in: "command_line_parameter", notInd: "a command line"},
 		{in: "scheduled_task_path", notInd: "a scheduled task"},
 		{in: "registry_path_key_value", notInd: "a registry value"},
@@ -212,9 +212,9 @@ func TestLookupTypeVendorSpellings(t *testing.T) {
 		{in: "Description", notInd: "free text"},
 	}
 	for _, tt := range tests {
-		got, what, ok := lookupType(tt.in)
+		got, what, ok := LookupType(tt.in)
 		if !ok || got != tt.want || what != tt.notInd {
-			t.Errorf("lookupType(%q) = %q, %q, %v; want %q, %q", tt.in, got, what, ok, tt.want, tt.notInd)
+			t.Errorf("LookupType(%q) = %q, %q, %v; want %q, %q", tt.in, got, what, ok, tt.want, tt.notInd)
 		}
 	}
 }
@@ -230,8 +230,8 @@ func TestColumnType(t *testing.T) {
 		{"hostname", ioc.Domain, true}, {"malware", "", false}, {"hash", "", false}, {"threat", "", false},
 	}
 	for _, tt := range tests {
-		if got, ok := columnType(tt.name); got != tt.want || ok != tt.ok {
-			t.Errorf("columnType(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+		if got, ok := ColumnType(tt.name); got != tt.want || ok != tt.ok {
+			t.Errorf("ColumnType(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -263,7 +263,6 @@ func TestCutLabel(t *testing.T) {
 }
 
 func TestTypedAndSplit(t *testing.T) {
-	n := newNormalizer(testRoute())
 	tests := []struct {
 		declared ioc.Type
 		in       string
@@ -272,8 +271,8 @@ func TestTypedAndSplit(t *testing.T) {
 		{"", "198.51.100.1", "ip 198.51.100.1"},
 		{ioc.IP, "0.0.0.0", "error"},
 		{"", "::", "error"},
-		{fileType, strings.Repeat("A", 64), "sha256 " + strings.Repeat("a", 64)},
-		{fileType, "C:\\x.exe", "error"},
+		{FileType, strings.Repeat("A", 64), "sha256 " + strings.Repeat("a", 64)},
+		{FileType, "C:\\x.exe", "error"},
 		{ioc.SHA1, "SHA1: " + strings.Repeat("b", 40), "sha1 " + strings.Repeat("b", 40)},
 		{ioc.IP, "213.176.241.230|67.171.65.64", "ip 213.176.241.230 + ip 67.171.65.64"},
 		{"", "evil.example.com, 198.51.100.2", "domain evil.example.com + ip 198.51.100.2"},
@@ -283,13 +282,13 @@ func TestTypedAndSplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got []string
-		typ, canon, _, err := n.typed(tt.declared, tt.in)
+		typ, canon, _, err := Value(tt.declared, tt.in)
 		switch {
 		case err == nil:
 			got = []string{string(typ) + " " + canon}
 		default:
-			for _, p := range n.split(tt.declared, tt.in) {
-				got = append(got, string(p.typ)+" "+p.canon)
+			for _, p := range Split(tt.declared, tt.in) {
+				got = append(got, string(p.Type)+" "+p.Canon)
 			}
 			if got == nil {
 				got = []string{"error"}

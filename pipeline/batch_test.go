@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"golang.org/x/sync/errgroup"
 )
@@ -127,7 +128,7 @@ func TestSubmissionKeys(t *testing.T) {
 	r := testRoute()
 	r.EnclaveNames["Other"] = "9f0c1a52-3b7e-4c1d-8e2f-5a6b7c8d9e01"
 	f := &fileState{route: r}
-	f.setFileLevel([]rawTag{{Name: "File Tag"}}, true, nil)
+	f.setFileLevel([]formats.Tag{{Name: "File Tag"}}, true, nil)
 	if f.subs.baseErr != nil {
 		t.Fatal(f.subs.baseErr)
 	}
@@ -141,7 +142,7 @@ func TestSubmissionKeys(t *testing.T) {
 	}
 	// A tag bound to an enclave outside the submission is an error.
 	g := &fileState{route: r}
-	g.setFileLevel([]rawTag{{Name: "x", Enclave: "Other"}}, true, nil)
+	g.setFileLevel([]formats.Tag{{Name: "x", Enclave: "Other"}}, true, nil)
 	if g.subs.baseErr == nil {
 		t.Error("a file tag in a foreign enclave was accepted")
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -44,8 +45,8 @@ type Description struct {
 	HeaderComment bool     `json:"header_comment,omitempty"`
 	// Mapping says which columns or keys feed each field (for JSON, those
 	// of the first item); Unused lists the columns no field takes.
-	Mapping []FieldMapping `json:"mapping"`
-	Unused  []string       `json:"unused,omitempty"`
+	Mapping []formats.FieldMapping `json:"mapping"`
+	Unused  []string               `json:"unused,omitempty"`
 	// Inherited says what indicators take from their container (an OTX
 	// pulse, a MISP event) when they lack it.
 	Inherited []string `json:"inherited,omitempty"`
@@ -109,7 +110,7 @@ func (d *Description) csv(br *bufio.Reader, route *Route) error {
 	}
 	used := map[int]bool{}
 	for _, p := range src.proj {
-		m := FieldMapping{Field: p.field, Explicit: p.explicit}
+		m := formats.FieldMapping{Field: p.field, Explicit: p.explicit}
 		for i, c := range p.cols {
 			used[c] = true
 			name := p.names[i]
@@ -229,13 +230,13 @@ func (d *Description) json(head []byte, whole bool, route *Route) error {
 			d.Shape = plural(len(meta.contexts), "MISP event")
 		}
 		d.Shape += ": attributes and object attributes"
-		d.Mapping = []FieldMapping{
-			{Field: FieldValue, From: []string{"value, by type (composites such as filename|sha256 split; non-indicator parts go to notes)"}},
-			{Field: FieldFirstSeen, From: []string{"first_seen", "timestamp"}},
-			{Field: FieldLastSeen, From: []string{"last_seen", "Sighting[].date_sighting"}},
-			{Field: FieldSightings, From: []string{"Sighting[] of type 0"}},
-			{Field: FieldNotes, From: []string{"comment", "the object's name and other attributes"}},
-			{Field: FieldTags, From: []string{"Tag[].name"}},
+		d.Mapping = []formats.FieldMapping{
+			{Field: formats.FieldValue, From: []string{"value, by type (composites such as filename|sha256 split; non-indicator parts go to notes)"}},
+			{Field: formats.FieldFirstSeen, From: []string{"first_seen", "timestamp"}},
+			{Field: formats.FieldLastSeen, From: []string{"last_seen", "Sighting[].date_sighting"}},
+			{Field: formats.FieldSightings, From: []string{"Sighting[] of type 0"}},
+			{Field: formats.FieldNotes, From: []string{"comment", "the object's name and other attributes"}},
+			{Field: formats.FieldTags, From: []string{"Tag[].name"}},
 		}
 		d.Inherited = []string{"notes ← the event's info", "source ← the event's Orgc.name", d.tagRule(len(meta.contexts), "event"),
 			"skipped: to_ids false, deleted, types that are no indicator"}
@@ -270,13 +271,13 @@ func (d *Description) tagRule(n int, what string) string {
 }
 
 func (d *Description) stixMapping() {
-	d.Mapping = []FieldMapping{
-		{Field: FieldValue, From: []string{"indicator patterns", "observables (SCOs)", "observed-data"}},
-		{Field: FieldFirstSeen, From: []string{"valid_from", "sightings"}},
-		{Field: FieldLastSeen, From: []string{"valid_until", "modified", "sightings"}},
-		{Field: FieldNotes, From: []string{"name", "description"}},
-		{Field: FieldTags, From: []string{"indicator_types", "labels"}},
-		{Field: FieldSource, From: []string{"created_by_ref identity name"}},
+	d.Mapping = []formats.FieldMapping{
+		{Field: formats.FieldValue, From: []string{"indicator patterns", "observables (SCOs)", "observed-data"}},
+		{Field: formats.FieldFirstSeen, From: []string{"valid_from", "sightings"}},
+		{Field: formats.FieldLastSeen, From: []string{"valid_until", "modified", "sightings"}},
+		{Field: formats.FieldNotes, From: []string{"name", "description"}},
+		{Field: formats.FieldTags, From: []string{"indicator_types", "labels"}},
+		{Field: formats.FieldSource, From: []string{"created_by_ref identity name"}},
 	}
 }
 
@@ -291,12 +292,12 @@ func (d *Description) itemMapping(m *jsonMapper, raw []byte) {
 	}
 	switch v.Kind {
 	case schemas.String:
-		d.Mapping = []FieldMapping{{Field: FieldValue, From: []string{"the item itself (a string)"}}}
+		d.Mapping = []formats.FieldMapping{{Field: formats.FieldValue, From: []string{"the item itself (a string)"}}}
 	case schemas.Object:
-		var sources []FieldMapping
+		var sources []formats.FieldMapping
 		m.fields(v, &sources)
-		slices.SortStableFunc(sources, func(a, b FieldMapping) int {
-			return slices.Index(Fields, a.Field) - slices.Index(Fields, b.Field)
+		slices.SortStableFunc(sources, func(a, b formats.FieldMapping) int {
+			return slices.Index(formats.Fields, a.Field) - slices.Index(formats.Fields, b.Field)
 		})
 		for _, fm := range sources {
 			if n := len(d.Mapping); n > 0 && d.Mapping[n-1].Field == fm.Field {

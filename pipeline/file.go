@@ -3,6 +3,7 @@ package pipeline
 import (
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
@@ -104,7 +105,7 @@ type fileSubs struct {
 // setFileLevel sets the file's own tags and enclaves (a TruSTAR-shaped
 // JSON file, a MISP event); nil keeps the route's. It must be called
 // before the file's first row is emitted.
-func (f *fileState) setFileLevel(tags []rawTag, tagsSet bool, enclaves []string) {
+func (f *fileState) setFileLevel(tags []formats.Tag, tagsSet bool, enclaves []string) {
 	s := &submissions{route: f.route, tags: rawFromNames(f.route.Tags), tagLevel: ioc.LevelRoute}
 	if tagsSet {
 		s.tags, s.tagLevel = tags, ioc.LevelFile
@@ -116,7 +117,7 @@ func (f *fileState) setFileLevel(tags []rawTag, tagsSet bool, enclaves []string)
 		for _, e := range enclaves {
 			id, rerr := f.route.ResolveEnclave(e)
 			if rerr != nil {
-				err = &ioc.FieldError{Field: FieldEnclaves, Value: e, Err: rerr}
+				err = &ioc.FieldError{Field: formats.FieldEnclaves, Value: e, Err: rerr}
 				break
 			}
 			if !contains(ids, id) {
@@ -128,17 +129,17 @@ func (f *fileState) setFileLevel(tags []rawTag, tagsSet bool, enclaves []string)
 	if err == nil {
 		fs.base, err = s.get(ids)
 		if err != nil {
-			err = &ioc.FieldError{Field: FieldTags, Err: err}
+			err = &ioc.FieldError{Field: formats.FieldTags, Err: err}
 		}
 	}
 	fs.baseErr = err
 	f.subs = fs
 }
 
-func rawFromNames(names []string) []rawTag {
-	out := make([]rawTag, len(names))
+func rawFromNames(names []string) []formats.Tag {
+	out := make([]formats.Tag, len(names))
 	for i, n := range names {
-		out[i] = rawTag{Name: n}
+		out[i] = formats.Tag{Name: n}
 	}
 	return out
 }

@@ -10,23 +10,17 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
-// A rawTag is a tag as read: a name, and an enclave name or UUID when the
-// input gave one ({name, enclaveId} objects).
-type rawTag struct {
-	Name    string
-	Enclave string
-}
-
 // submissions builds and caches the Submission of each enclave set for one
 // file: the file's (or route's) tags resolved against those enclaves.
 type submissions struct {
 	route    *Route
-	tags     []rawTag
+	tags     []formats.Tag
 	tagLevel ioc.Level
 
 	mu    sync.Mutex
@@ -61,7 +55,7 @@ func (s *submissions) get(enclaves []string) (*ioc.Submission, error) {
 
 // resolveTags cleans tag names and binds each tag to an enclave: its own
 // when given (it must be one of the submission's), else the first.
-func resolveTags(r *Route, raw []rawTag, enclaves []string) ([]ioc.Tag, error) {
+func resolveTags(r *Route, raw []formats.Tag, enclaves []string) ([]ioc.Tag, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
@@ -154,12 +148,12 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		return f.subs.baseErr
 	}
 	p := proto{source: n.route.Source, sub: f.subs.base}
-	if v := r.Get(FieldEnclaves); v.Kind != schemas.Missing {
+	if v := r.Get(formats.FieldEnclaves); v.Kind != schemas.Missing {
 		var ids []string
-		for _, name := range listOf(v) {
+		for _, name := range formats.List(v) {
 			id, err := n.route.ResolveEnclave(name)
 			if err != nil {
-				return &ioc.FieldError{Field: FieldEnclaves, Value: name, Err: err}
+				return &ioc.FieldError{Field: formats.FieldEnclaves, Value: name, Err: err}
 			}
 			if !contains(ids, id) {
 				ids = append(ids, id)
@@ -168,17 +162,17 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		if len(ids) > 0 {
 			sub, err := f.subs.get(ids)
 			if err != nil {
-				return &ioc.FieldError{Field: FieldEnclaves, Value: display(v), Err: err}
+				return &ioc.FieldError{Field: formats.FieldEnclaves, Value: display(v), Err: err}
 			}
 			p.sub = sub
 		}
 	}
-	if v := r.Get(FieldType); v.Kind == schemas.String {
-		if name := normalize.CleanText(v.Str); name != "" && !isMissing(name) {
+	if v := r.Get(formats.FieldType); v.Kind == schemas.String {
+		if name := normalize.CleanText(v.Str); name != "" && !normalize.IsMissing(name) {
 			t, what, ok := normalize.LookupType(name)
 			switch {
 			case !ok:
-				return &ioc.FieldError{Field: FieldType, Value: name, Err: errors.New("unknown indicator type")}
+				return &ioc.FieldError{Field: formats.FieldType, Value: name, Err: errors.New("unknown indicator type")}
 			case what != "":
 				r.skip = fmt.Sprintf("type %q is %s, not an indicator", name, what)
 				return nil
@@ -187,43 +181,43 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		}
 	}
 	var err error
-	if p.firstSeen, err = timeField(r, FieldFirstSeen); err != nil {
+	if p.firstSeen, err = timeField(r, formats.FieldFirstSeen); err != nil {
 		return err
 	}
-	if p.lastSeen, err = timeField(r, FieldLastSeen); err != nil {
+	if p.lastSeen, err = timeField(r, formats.FieldLastSeen); err != nil {
 		return err
 	}
 	if p.firstSeen != 0 && p.lastSeen != 0 && p.firstSeen > p.lastSeen {
-		return &ioc.FieldError{Field: FieldLastSeen, Value: display(r.Get(FieldLastSeen)), Err: fmt.Errorf("is before first_seen (%s)", display(r.Get(FieldFirstSeen)))}
+		return &ioc.FieldError{Field: formats.FieldLastSeen, Value: display(r.Get(formats.FieldLastSeen)), Err: fmt.Errorf("is before first_seen (%s)", display(r.Get(formats.FieldFirstSeen)))}
 	}
-	if v := r.Get(FieldSightings); v.Kind != schemas.Missing {
+	if v := r.Get(formats.FieldSightings); v.Kind != schemas.Missing {
 		s := strings.TrimSpace(v.Str)
-		if s != "" && !isMissing(s) {
+		if s != "" && !normalize.IsMissing(s) {
 			if p.sightings, err = wholeNumber(s); err != nil || p.sightings < 0 {
-				return &ioc.FieldError{Field: FieldSightings, Value: s, Err: errors.New("must be a whole number of sightings")}
+				return &ioc.FieldError{Field: formats.FieldSightings, Value: s, Err: errors.New("must be a whole number of sightings")}
 			}
 		}
 	}
-	if v := r.Get(FieldSource); v.Kind == schemas.String {
-		if s := normalize.CleanText(v.Str); s != "" && !isMissing(s) {
+	if v := r.Get(formats.FieldSource); v.Kind == schemas.String {
+		if s := normalize.CleanText(v.Str); s != "" && !normalize.IsMissing(s) {
 			p.source = s
 		}
 	}
-	if v := r.Get(FieldNotes); v.Kind == schemas.String {
-		if s := normalize.CleanText(v.Str); !isMissing(s) {
+	if v := r.Get(formats.FieldNotes); v.Kind == schemas.String {
+		if s := normalize.CleanText(v.Str); !normalize.IsMissing(s) {
 			p.notes = s
 		}
 	}
-	if v := r.Get(FieldTags); v.Kind != schemas.Missing {
+	if v := r.Get(formats.FieldTags); v.Kind != schemas.Missing {
 		if p.tags, err = n.tags(v, p.sub); err != nil {
-			return &ioc.FieldError{Field: FieldTags, Value: display(v), Err: err}
+			return &ioc.FieldError{Field: formats.FieldTags, Value: display(v), Err: err}
 		}
 	}
-	if v := r.Get(FieldReputation); v.Kind != schemas.Missing {
-		if s := strings.TrimSpace(v.Str); s != "" && !isMissing(s) {
+	if v := r.Get(formats.FieldReputation); v.Kind != schemas.Missing {
+		if s := strings.TrimSpace(v.Str); s != "" && !normalize.IsMissing(s) {
 			rep, err := strconv.Atoi(strings.TrimPrefix(s, "+"))
 			if err != nil || rep < -3 || rep > 3 {
-				return &ioc.FieldError{Field: FieldReputation, Value: s, Err: errors.New("must be a whole number from -3 to 3")}
+				return &ioc.FieldError{Field: formats.FieldReputation, Value: s, Err: errors.New("must be a whole number from -3 to 3")}
 			}
 			p.reputation = &rep
 		}
@@ -242,24 +236,24 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 // piece is an indicator. A row whose only value is no indicator (a file
 // name under the type "file") is skipped with the reason.
 func (n *normalizer) values(f *fileState, r *Row, p *proto) {
-	raw := r.Get(FieldValue).Str
-	multi := strings.Contains(raw, multiSep)
+	raw := r.Get(formats.FieldValue).Str
+	multi := strings.Contains(raw, formats.MultiSep)
 	notInd := ""
 	rejects := len(r.rejects)
-	for part := range strings.SplitSeq(raw, multiSep) {
+	for part := range strings.SplitSeq(raw, formats.MultiSep) {
 		declared := p.typ
-		if hint, rest, ok := strings.Cut(part, typeHintSep); ok && normalize.IsHint(ioc.Type(hint)) {
+		if hint, rest, ok := strings.Cut(part, formats.TypeHintSep); ok && normalize.IsHint(ioc.Type(hint)) {
 			declared, part = ioc.Type(hint), rest
 		}
 		v := normalize.Refang(normalize.CleanText(part))
-		if v == "" || isMissing(v) {
+		if v == "" || normalize.IsMissing(v) {
 			if !multi {
-				r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, "is empty"))
+				r.rejects = append(r.rejects, ioc.NewReject(r.Origin, formats.FieldValue, part, "is empty"))
 			}
 			continue
 		}
 		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
-			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, "holds bytes that are not text (invalid UTF-8 or control characters): is the file in another encoding? Save it as UTF-8"))
+			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, formats.FieldValue, part, "holds bytes that are not text (invalid UTF-8 or control characters): is the file in another encoding? Save it as UTF-8"))
 			continue
 		}
 		t, canon, note, err := normalize.Value(declared, v)
@@ -279,7 +273,7 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 			if declared != "" && declared != normalize.FileType {
 				reason = fmt.Sprintf("declared %s: %s", declared, reason)
 			}
-			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, part, reason))
+			r.rejects = append(r.rejects, ioc.NewReject(r.Origin, formats.FieldValue, part, reason))
 			continue
 		}
 		r.inds = append(r.inds, n.indicator(f, r, p, t, canon, note))
@@ -289,7 +283,7 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 	case notInd != "":
 		r.skip = notInd
 	default:
-		r.rejects = append(r.rejects, ioc.NewReject(r.Origin, FieldValue, "", "no indicator value: every value column is empty"))
+		r.rejects = append(r.rejects, ioc.NewReject(r.Origin, formats.FieldValue, "", "no indicator value: every value column is empty"))
 	}
 }
 
@@ -299,7 +293,7 @@ func (n *normalizer) tags(v schemas.Value, sub *ioc.Submission) ([]ioc.Tag, erro
 		if t, ok := n.tagCache[key]; ok {
 			return t, nil
 		}
-		t, err := resolveTags(n.route, rawTags(v), sub.Enclaves)
+		t, err := resolveTags(n.route, formats.Tags(v), sub.Enclaves)
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +306,7 @@ func (n *normalizer) tags(v schemas.Value, sub *ioc.Submission) ([]ioc.Tag, erro
 		n.tagCache[key] = t
 		return t, nil
 	}
-	t, err := resolveTags(n.route, rawTags(v), sub.Enclaves)
+	t, err := resolveTags(n.route, formats.Tags(v), sub.Enclaves)
 	if t == nil && err == nil {
 		t = []ioc.Tag{}
 	}
@@ -334,7 +328,7 @@ func wholeNumber(s string) (int64, error) {
 
 func timeField(r *Row, name string) (int64, error) {
 	v := r.Get(name)
-	if v.Kind == schemas.Missing || isMissing(strings.TrimSpace(v.Str)) {
+	if v.Kind == schemas.Missing || normalize.IsMissing(strings.TrimSpace(v.Str)) {
 		return 0, nil
 	}
 	ms, err := normalize.ParseTime(v.Str)
@@ -345,14 +339,6 @@ func timeField(r *Row, name string) (int64, error) {
 }
 
 // isMissing reports the spellings feeds use for "no value".
-func isMissing(s string) bool {
-	switch s {
-	case "", "-", "--", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "none", "nil":
-		return true
-	}
-	return false
-}
-
 func joinNotes(a, b string) string {
 	switch {
 	case b == "":
@@ -361,49 +347,4 @@ func joinNotes(a, b string) string {
 		return b
 	}
 	return a + " (" + b + ")"
-}
-
-// listOf returns the items of a list field: an array of strings, or a
-// string split on ';', '|' and ','.
-func listOf(v schemas.Value) []string {
-	var out []string
-	switch v.Kind {
-	case schemas.String:
-		for s := range strings.FieldsFuncSeq(v.Str, func(r rune) bool { return r == ';' || r == '|' || r == ',' }) {
-			if s = normalize.CleanText(s); s != "" && !isMissing(s) {
-				out = append(out, s)
-			}
-		}
-	case schemas.Array:
-		for _, e := range v.Items() {
-			if e.Kind == schemas.String {
-				if s := normalize.CleanText(e.Str); s != "" {
-					out = append(out, s)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// rawTags reads a tags field: a list of names, or {name, enclaveId}
-// objects as TruSTAR bodies carry them.
-func rawTags(v schemas.Value) []rawTag {
-	if v.Kind == schemas.Array {
-		var out []rawTag
-		for _, e := range v.Items() {
-			switch e.Kind {
-			case schemas.String:
-				out = append(out, rawTag{Name: e.Str})
-			case schemas.Object:
-				out = append(out, rawTag{Name: e.Get("name").Str, Enclave: e.Get("enclaveId").Str})
-			}
-		}
-		return out
-	}
-	var out []rawTag
-	for _, s := range listOf(v) {
-		out = append(out, rawTag{Name: s})
-	}
-	return out
 }

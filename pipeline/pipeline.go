@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -236,7 +237,7 @@ func violationReject(o ioc.Origin, row schemas.Value, v []Violation) ioc.Reject 
 	if sub != "" {
 		msg = bracket(sub) + " " + msg
 	}
-	if first.Keyword == "required" && field == FieldValue {
+	if first.Keyword == "required" && field == formats.FieldValue {
 		msg = "is empty: the row has no indicator value"
 	}
 	for _, more := range v[1:] {

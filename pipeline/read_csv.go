@@ -14,6 +14,7 @@ import (
 
 	"github.com/gocarina/gocsv"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
@@ -45,9 +46,9 @@ const skipMark = "\x00skip:"
 
 func (r *csvRecord) fields() [10]struct{ name, val string } {
 	return [10]struct{ name, val string }{
-		{FieldValue, r.Value}, {FieldType, r.Type}, {FieldFirstSeen, r.FirstSeen}, {FieldLastSeen, r.LastSeen},
-		{FieldSightings, r.Sightings}, {FieldSource, r.Source}, {FieldNotes, r.Notes}, {FieldTags, r.Tags},
-		{FieldEnclaves, r.Enclaves}, {FieldReputation, r.Reputation},
+		{formats.FieldValue, r.Value}, {formats.FieldType, r.Type}, {formats.FieldFirstSeen, r.FirstSeen}, {formats.FieldLastSeen, r.LastSeen},
+		{formats.FieldSightings, r.Sightings}, {formats.FieldSource, r.Source}, {formats.FieldNotes, r.Notes}, {formats.FieldTags, r.Tags},
+		{formats.FieldEnclaves, r.Enclaves}, {formats.FieldReputation, r.Reputation},
 	}
 }
 
@@ -242,18 +243,18 @@ func (p *projection) pick(rec []string) string {
 			continue
 		}
 		v := strings.TrimSpace(rec[c])
-		if v == "" || isMissing(v) {
+		if v == "" || normalize.IsMissing(v) {
 			continue
 		}
 		switch p.field {
-		case FieldValue:
+		case formats.FieldValue:
 			if b.Len() > 0 {
-				b.WriteString(multiSep)
+				b.WriteString(formats.MultiSep)
 			}
 			if p.hints[i] != "" {
-				b.WriteString(string(p.hints[i]) + typeHintSep)
+				b.WriteString(string(p.hints[i]) + formats.TypeHintSep)
 			}
-		case FieldNotes:
+		case formats.FieldNotes:
 			if b.Len() > 0 {
 				b.WriteString("; ")
 			}
@@ -264,7 +265,7 @@ func (p *projection) pick(rec []string) string {
 			default:
 				b.WriteString(l + ": ")
 			}
-		case FieldTags:
+		case formats.FieldTags:
 			if b.Len() > 0 {
 				b.WriteString(";")
 			}
@@ -275,9 +276,6 @@ func (p *projection) pick(rec []string) string {
 	}
 	return b.String()
 }
-
-// typeHintSep separates a column's type hint from the value it carries.
-const typeHintSep = "\x1e"
 
 func describeCSVError(pe *csv.ParseError) string {
 	switch {
@@ -368,7 +366,7 @@ func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
 	if rec.Err != "" {
 		if reason, ok := strings.CutPrefix(rec.Err, skipMark); ok {
 			row.skip = reason
-			row.Fields = schemas.ObjectValue([]schemas.Member{{Key: FieldValue, Val: schemas.StringValue(rec.Value)}})
+			row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(rec.Value)}})
 			return row
 		}
 		row.rejects = []ioc.Reject{ioc.NewReject(ioc.Origin{File: s.name, Line: rec.Line, Index: -1}, "", "", rec.Err)}
@@ -427,9 +425,9 @@ func (s *csvSource) findHeader(first []string, line int, lay *csvLayout, route *
 		if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(first[0]))); err == nil {
 			// No header: the first column holds the indicators, the
 			// others are notes.
-			proj := []projection{{field: FieldValue, cols: []int{0}, hints: []ioc.Type{""}, labels: []string{""}, names: []string{""}}}
+			proj := []projection{{field: formats.FieldValue, cols: []int{0}, hints: []ioc.Type{""}, labels: []string{""}, names: []string{""}}}
 			if len(first) > 1 {
-				n := projection{field: FieldNotes}
+				n := projection{field: formats.FieldNotes}
 				for i := 1; i < len(first); i++ {
 					n.cols, n.hints, n.labels, n.names = append(n.cols, i), append(n.hints, ""), append(n.labels, ""), append(n.names, "")
 				}
@@ -453,7 +451,7 @@ func (s *csvSource) headerless(first []string, line int, proj []projection) {
 
 func hasValue(proj []projection) bool {
 	for _, p := range proj {
-		if p.field == FieldValue {
+		if p.field == formats.FieldValue {
 			return true
 		}
 	}
@@ -463,7 +461,7 @@ func hasValue(proj []projection) bool {
 // positional reports a columns mapping whose value columns are all given
 // by position, so that it applies to a file with or without a header.
 func positional(cols map[string][]string) bool {
-	refs := cols[FieldValue]
+	refs := cols[formats.FieldValue]
 	if len(refs) == 0 {
 		return false
 	}
@@ -491,7 +489,7 @@ func named(cols map[string][]string) bool {
 // indicator: the record is data, not a header.
 func holdsIndicator(rec []string, proj []projection) bool {
 	for _, p := range proj {
-		if p.field != FieldValue {
+		if p.field != formats.FieldValue {
 			continue
 		}
 		for _, c := range p.cols {
@@ -516,7 +514,7 @@ func looksData(rec []string) bool {
 			continue
 		}
 		k := normalize.Key(f)
-		if normalize.IsTypeName(k) || headerNames[k] != "" || normalize.IsPort(k) || normalize.IsGeneric(k) {
+		if normalize.IsTypeName(k) || formats.FieldOfKey(k) != "" || normalize.IsPort(k) || normalize.IsGeneric(k) {
 			continue
 		}
 		if t, _, _, err := normalize.Detect(normalize.Refang(f)); err == nil && t != ioc.Domain && t != ioc.Bitcoin {
@@ -579,23 +577,23 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 		if col < len(h) {
 			name = normalize.CleanText(h[col])
 		}
-		if field == FieldNotes && label == "" && len(p.cols) > 0 {
+		if field == formats.FieldNotes && label == "" && len(p.cols) > 0 {
 			label = name
 		}
 		p.cols, p.hints, p.labels, p.names = append(p.cols, col), append(p.hints, hint), append(p.labels, label), append(p.names, name)
 		used[col] = true
 	}
-	for _, field := range Fields {
+	for _, field := range formats.Fields {
 		for _, ref := range cols[field] {
 			i, err := findColumn(h, ref)
 			if err != nil {
 				return nil, fmt.Errorf("columns: %s: %w", field, err)
 			}
 			hint, label := ioc.Type(""), ""
-			if field == FieldValue {
+			if field == formats.FieldValue {
 				hint, _ = normalize.ColumnType(h[i])
 			}
-			if field == FieldNotes && normalize.IsPort(normalize.Key(normalize.CleanText(h[i]))) {
+			if field == formats.FieldNotes && normalize.IsPort(normalize.Key(normalize.CleanText(h[i]))) {
 				label = "port"
 			}
 			add(field, i, hint, label, true)
@@ -608,42 +606,42 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 			continue
 		}
 		key := normalize.Key(normalize.CleanText(name))
-		field := headerNames[key]
+		field := formats.FieldOfKey(key)
 		if field == "" || byField[field] != nil {
 			continue
 		}
-		r := headerRank[key]
+		r := formats.Rank(key)
 		if b, ok := alias[field]; ok && r >= b.rank {
 			continue
 		}
 		alias[field] = best{i, r}
 	}
-	for _, field := range Fields {
+	for _, field := range formats.Fields {
 		if b, ok := alias[field]; ok {
 			add(field, b.col, "", "", false)
 		}
 	}
-	if byField[FieldValue] == nil {
+	if byField[formats.FieldValue] == nil {
 		for i, name := range h {
 			if used[i] {
 				continue
 			}
 			if t, ok := normalize.ColumnType(normalize.CleanText(name)); ok {
-				add(FieldValue, i, t, "", false)
+				add(formats.FieldValue, i, t, "", false)
 			} else if normalize.IsGeneric(normalize.Key(normalize.CleanText(name))) && normalize.Key(normalize.CleanText(name)) == "hash" {
-				add(FieldValue, i, "", "", false)
+				add(formats.FieldValue, i, "", "", false)
 			}
 		}
 	}
-	if p := byField[FieldNotes]; p == nil || !p.explicit {
+	if p := byField[formats.FieldNotes]; p == nil || !p.explicit {
 		for i, name := range h {
 			if !used[i] && normalize.IsPort(normalize.Key(normalize.CleanText(name))) {
-				add(FieldNotes, i, "", "port", false)
+				add(formats.FieldNotes, i, "", "port", false)
 			}
 		}
 	}
 	var out []projection
-	for _, field := range Fields {
+	for _, field := range formats.Fields {
 		if p := byField[field]; p != nil {
 			out = append(out, *p)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
@@ -125,19 +126,19 @@ func (fr *feedReader) inherit(members []schemas.Member, ctx feedContext) []schem
 		}
 		return false
 	}
-	if !has(FieldNotes) && ctx.name != "" {
-		members = append(members, schemas.Member{Key: FieldNotes, Val: schemas.StringValue(ctx.name)})
+	if !has(formats.FieldNotes) && ctx.name != "" {
+		members = append(members, schemas.Member{Key: formats.FieldNotes, Val: schemas.StringValue(ctx.name)})
 	}
-	if !has(FieldSource) && ctx.source != "" {
-		members = append(members, schemas.Member{Key: FieldSource, Val: schemas.StringValue(ctx.source)})
+	if !has(formats.FieldSource) && ctx.source != "" {
+		members = append(members, schemas.Member{Key: formats.FieldSource, Val: schemas.StringValue(ctx.source)})
 	}
-	if !has(FieldTags) && fr.rowTags && len(ctx.tags) > 0 {
-		members = append(members, schemas.Member{Key: FieldTags, Val: tagValues(ctx.tags)})
+	if !has(formats.FieldTags) && fr.rowTags && len(ctx.tags) > 0 {
+		members = append(members, schemas.Member{Key: formats.FieldTags, Val: tagValues(ctx.tags)})
 	}
 	return members
 }
 
-func tagValues(tags []rawTag) schemas.Value {
+func tagValues(tags []formats.Tag) schemas.Value {
 	items := make([]schemas.Value, len(tags))
 	for i, t := range tags {
 		items[i] = schemas.StringValue(t.Name)
@@ -369,7 +370,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	}
 	row.Ref = a.UUID
 	value := string(a.Value)
-	row.Fields = schemas.ObjectValue([]schemas.Member{{Key: FieldValue, Val: schemas.StringValue(value)}})
+	row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(value)}})
 	types := strings.Split(a.Type, "|")
 	if a.Type == "malware-sample" {
 		types = []string{"filename", "md5"}
@@ -378,7 +379,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	if len(types) > 1 {
 		values = strings.SplitN(value, "|", len(types))
 		if len(values) != len(types) {
-			return rejectRow(row, FieldValue, value, fmt.Sprintf("MISP composite type %q needs %d values separated by '|'", a.Type, len(types)))
+			return rejectRow(row, formats.FieldValue, value, fmt.Sprintf("MISP composite type %q needs %d values separated by '|'", a.Type, len(types)))
 		}
 	}
 	var parts, notes []string
@@ -391,7 +392,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 		case port:
 			notes = append(notes, "port "+v)
 		case it != "":
-			parts = append(parts, string(it)+typeHintSep+v)
+			parts = append(parts, string(it)+formats.TypeHintSep+v)
 		default:
 			notes = append(notes, t+" "+v)
 			if what == "" {
@@ -410,7 +411,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 		row.skip = "to_ids is false: MISP marks it as not for detection"
 		return row
 	}
-	members := []schemas.Member{{Key: FieldValue, Val: schemas.StringValue(strings.Join(parts, multiSep))}}
+	members := []schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(strings.Join(parts, formats.MultiSep))}}
 	first, last := string(a.FirstSeen), string(a.LastSeen)
 	if first == "" {
 		first = string(a.Timestamp)
@@ -427,7 +428,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 		}
 	}
 	if first != "" {
-		members = append(members, schemas.Member{Key: FieldFirstSeen, Val: schemas.StringValue(first)})
+		members = append(members, schemas.Member{Key: formats.FieldFirstSeen, Val: schemas.StringValue(first)})
 	}
 	if last == "" && latest > 0 {
 		if ms, err := normalize.ParseTime(first); err == nil && ms <= latest {
@@ -435,10 +436,10 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 		}
 	}
 	if last != "" {
-		members = append(members, schemas.Member{Key: FieldLastSeen, Val: schemas.StringValue(last)})
+		members = append(members, schemas.Member{Key: formats.FieldLastSeen, Val: schemas.StringValue(last)})
 	}
 	if count > 0 {
-		members = append(members, schemas.Member{Key: FieldSightings, Val: schemas.Value{Kind: schemas.Number, Str: fmt.Sprint(count)}})
+		members = append(members, schemas.Member{Key: formats.FieldSightings, Val: schemas.Value{Kind: schemas.Number, Str: fmt.Sprint(count)}})
 	}
 	note := normalize.CleanText(a.Comment)
 	if obj != nil {
@@ -446,7 +447,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	}
 	note = strings.Join(append([]string{note}, notes...), "; ")
 	if note = strings.Trim(note, "; "); note != "" {
-		members = append(members, schemas.Member{Key: FieldNotes, Val: schemas.StringValue(note)})
+		members = append(members, schemas.Member{Key: formats.FieldNotes, Val: schemas.StringValue(note)})
 	}
 	var tags []schemas.Value
 	for _, t := range a.Tag {
@@ -455,7 +456,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 		}
 	}
 	if len(tags) > 0 {
-		members = append(members, schemas.Member{Key: FieldTags, Val: schemas.ArrayValue(tags)})
+		members = append(members, schemas.Member{Key: formats.FieldTags, Val: schemas.ArrayValue(tags)})
 	}
 	return Row{Origin: row.Origin, Fields: schemas.ObjectValue(fr.inherit(members, ctx))}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 )
@@ -147,20 +148,20 @@ func TestReadCSVFeedQuirks(t *testing.T) {
 		{
 			name: "route columns by name, several value columns", file: "cols.csv",
 			text:    "when,link,site,addr,why\n2024-01-01,http://a.example.com/x,a.example.com,198.51.100.7,phish\n",
-			columns: map[string][]string{FieldValue: {"link", "addr"}, FieldFirstSeen: {"when"}, FieldNotes: {"why"}},
+			columns: map[string][]string{formats.FieldValue: {"link", "addr"}, formats.FieldFirstSeen: {"when"}, formats.FieldNotes: {"why"}},
 			want:    []string{"url http://a.example.com/x + ip 198.51.100.7"},
 		},
 		{
 			name: "route columns by position, file without a header", file: "pos.csv",
 			text:    "x,198.51.100.9,2024-01-01\ny,evil.example.org,2024-01-02\n",
-			columns: map[string][]string{FieldValue: {"2"}, FieldFirstSeen: {"3"}},
+			columns: map[string][]string{formats.FieldValue: {"2"}, formats.FieldFirstSeen: {"3"}},
 			want:    []string{"ip 198.51.100.9", "domain evil.example.org"},
 			lines:   []int{1, 2},
 		},
 		{
 			name: "route columns by position, file with a header", file: "posh.csv",
 			text:    "a,b\nx,198.51.100.9\n",
-			columns: map[string][]string{FieldValue: {"2"}},
+			columns: map[string][]string{formats.FieldValue: {"2"}},
 			want:    []string{"ip 198.51.100.9"},
 			lines:   []int{2},
 		},
@@ -203,7 +204,7 @@ func TestCSVNotes(t *testing.T) {
 		{"port column", "dst_ip,dst_port\n198.51.100.3,443\n", nil, "port 443"},
 		{"ip:port value", "value\n198.51.100.3:8080\n", nil, "port 8080"},
 		{"note and port", "ip,note,port\n198.51.100.3,C2,443\n", nil, "C2; port 443"},
-		{"several note columns", "ip,a,b\n198.51.100.3,x,y\n", map[string][]string{FieldNotes: {"a", "b"}}, "x; b: y"},
+		{"several note columns", "ip,a,b\n198.51.100.3,x,y\n", map[string][]string{formats.FieldNotes: {"a", "b"}}, "x; b: y"},
 		{"headerless: the other columns", "1.10.16.0/20 ; SBL256894\n", nil, "SBL256894"},
 	}
 	for _, tt := range tests {
@@ -226,8 +227,8 @@ func TestMapColumnsErrors(t *testing.T) {
 		columns map[string][]string
 		want    string
 	}{
-		{"unknown name", []string{"a", "b"}, map[string][]string{FieldValue: {"c"}}, `columns: value: no column "c" in the header (a, b)`},
-		{"position beyond", []string{"a", "b"}, map[string][]string{FieldNotes: {"3"}}, "columns: notes: column 3 is beyond the 2 columns of the header"},
+		{"unknown name", []string{"a", "b"}, map[string][]string{formats.FieldValue: {"c"}}, `columns: value: no column "c" in the header (a, b)`},
+		{"position beyond", []string{"a", "b"}, map[string][]string{formats.FieldNotes: {"3"}}, "columns: notes: column 3 is beyond the 2 columns of the header"},
 	}
 	for _, tt := range tests {
 		_, err := mapColumns(tt.header, tt.columns)
@@ -235,7 +236,7 @@ func TestMapColumnsErrors(t *testing.T) {
 			t.Errorf("%s: got %v, want %s", tt.name, err, tt.want)
 		}
 	}
-	if _, err := mapColumns([]string{"Indicator Value", "x"}, map[string][]string{FieldValue: {"indicator_value"}}); err != nil {
+	if _, err := mapColumns([]string{"Indicator Value", "x"}, map[string][]string{formats.FieldValue: {"indicator_value"}}); err != nil {
 		t.Errorf("names match without regard to case and punctuation: %v", err)
 	}
 }
@@ -371,7 +372,7 @@ func TestReadJSONFeeds(t *testing.T) {
 		{
 			name: "json_fields: items path, dotted paths through arrays", file: "vendor.json",
 			text:   `{"meta":{"page":1},"results":[{"attributes":{"observable":"cdn.example.org","seen":{"first":1700000000},"labels":[{"name":"c2"},{"name":"cs"}]}}]}`,
-			fields: map[string][]string{JSONItems: {"results"}, FieldValue: {"attributes.observable"}, FieldFirstSeen: {"attributes.seen.first"}, FieldTags: {"attributes.labels.name"}},
+			fields: map[string][]string{JSONItems: {"results"}, formats.FieldValue: {"attributes.observable"}, formats.FieldFirstSeen: {"attributes.seen.first"}, formats.FieldTags: {"attributes.labels.name"}},
 			format: FormatJSON,
 			want:   []string{"domain cdn.example.org"},
 			tags:   [][]string{{"c2", "cs"}},
@@ -379,7 +380,7 @@ func TestReadJSONFeeds(t *testing.T) {
 		{
 			name: "json_fields: several value paths", file: "multi.json",
 			text:   `[{"net":{"ip":"198.51.100.1","url":"http://a.example.com/"}}]`,
-			fields: map[string][]string{FieldValue: {"net.ip", "net.url"}},
+			fields: map[string][]string{formats.FieldValue: {"net.ip", "net.url"}},
 			format: FormatJSON,
 			want:   []string{"ip 198.51.100.1 + url http://a.example.com/"},
 		},

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
@@ -64,9 +65,9 @@ type jsonMeta struct {
 // A feedContext is a container of indicators within a file: an OTX pulse
 // or a MISP event, with what its indicators inherit.
 type feedContext struct {
-	name   string   // pulse name, event info
-	source string   // pulse author, event creator organisation
-	tags   []rawTag // pulse tags, event tags
+	name   string        // pulse name, event info
+	source string        // pulse author, event creator organisation
+	tags   []formats.Tag // pulse tags, event tags
 }
 
 // wrapperKeys are the keys under which API responses commonly hold their
@@ -136,11 +137,11 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 		}
 		return fr.misp(w)
 	}
-	var tags []rawTag
+	var tags []formats.Tag
 	if meta.tags.Kind != schemas.Missing {
-		tags = rawTags(meta.tags)
+		tags = formats.Tags(meta.tags)
 	}
-	f.setFileLevel(tags, meta.tags.Kind != schemas.Missing, listOf(meta.enclaves))
+	f.setFileLevel(tags, meta.tags.Kind != schemas.Missing, formats.List(meta.enclaves))
 	lt = &lineTracker{r: second}
 	dec := json.NewDecoder(lt)
 	dec.UseNumber()
@@ -260,7 +261,7 @@ func (m *jsonMapper) itemRow(o ioc.Origin, raw []byte) Row {
 	}
 	switch v.Kind {
 	case schemas.String:
-		row.Fields = schemas.ObjectValue([]schemas.Member{{Key: FieldValue, Val: v}})
+		row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: v}})
 	case schemas.Object:
 		row.Fields = m.fields(v, nil)
 	default:
@@ -293,26 +294,14 @@ func newJSONMapper(r *Route) *jsonMapper {
 	return m
 }
 
-// A FieldMapping says which input columns or JSON keys feed a canonical
-// field.
-type FieldMapping struct {
-	// Field is the canonical field (FieldValue, FieldNotes, ...).
-	Field string `json:"field"`
-	// From are the columns (header names, or "column N") or JSON paths.
-	From []string `json:"from"`
-	// Explicit says the route's columns or json_fields chose them; else
-	// the aliases did.
-	Explicit bool `json:"explicit,omitempty"`
-}
-
 // fields maps an object's members onto canonical fields; of several keys
 // for one field, the best-ranked wins. Numbers and booleans of scalar
 // fields keep their kind, so the schema sees what the file said; a null
 // is no value. With sources, it records which keys fed which field.
-func (m *jsonMapper) fields(obj schemas.Value, sources *[]FieldMapping) schemas.Value {
+func (m *jsonMapper) fields(obj schemas.Value, sources *[]formats.FieldMapping) schemas.Value {
 	var out []schemas.Member
 	var done map[string]bool
-	for _, field := range Fields {
+	for _, field := range formats.Fields {
 		paths := m.paths[field]
 		if len(paths) == 0 {
 			continue
@@ -327,7 +316,7 @@ func (m *jsonMapper) fields(obj schemas.Value, sources *[]FieldMapping) schemas.
 		for _, p := range paths {
 			found := collect(obj, p)
 			hint := ioc.Type("")
-			if field == FieldValue {
+			if field == formats.FieldValue {
 				hint, _ = normalize.ColumnType(p[len(p)-1])
 			}
 			for range found {
@@ -337,7 +326,7 @@ func (m *jsonMapper) fields(obj schemas.Value, sources *[]FieldMapping) schemas.
 			from = append(from, strings.Join(p, "."))
 		}
 		if sources != nil {
-			*sources = append(*sources, FieldMapping{Field: field, From: from, Explicit: true})
+			*sources = append(*sources, formats.FieldMapping{Field: field, From: from, Explicit: true})
 		}
 		if v, ok := combine(field, leaves, hints); ok {
 			out = append(out, schemas.Member{Key: field, Val: v})
@@ -390,27 +379,27 @@ func combine(field string, leaves []schemas.Value, hints []ioc.Type) (schemas.Va
 	switch {
 	case len(leaves) == 0:
 		return schemas.Value{}, false
-	case len(leaves) == 1 && (field != FieldValue || hints[0] == ""):
+	case len(leaves) == 1 && (field != formats.FieldValue || hints[0] == ""):
 		return leaves[0], true
 	}
 	switch field {
-	case FieldValue:
+	case formats.FieldValue:
 		var b strings.Builder
 		for i, l := range leaves {
 			if b.Len() > 0 {
-				b.WriteString(multiSep)
+				b.WriteString(formats.MultiSep)
 			}
 			if hints[i] != "" {
-				b.WriteString(string(hints[i]) + typeHintSep)
+				b.WriteString(string(hints[i]) + formats.TypeHintSep)
 			}
 			b.WriteString(l.Str)
 		}
 		return schemas.StringValue(b.String()), true
-	case FieldTags:
+	case formats.FieldTags:
 		var items []schemas.Value
 		for _, l := range leaves {
 			if l.Kind == schemas.String {
-				for _, s := range listOf(l) {
+				for _, s := range formats.List(l) {
 					items = append(items, schemas.StringValue(s))
 				}
 				continue
@@ -418,7 +407,7 @@ func combine(field string, leaves []schemas.Value, hints []ioc.Type) (schemas.Va
 			items = append(items, l)
 		}
 		return schemas.ArrayValue(items), true
-	case FieldNotes:
+	case formats.FieldNotes:
 		var parts []string
 		for _, l := range leaves {
 			if s := normalize.CleanText(l.Str); s != "" {
@@ -434,7 +423,7 @@ func combine(field string, leaves []schemas.Value, hints []ioc.Type) (schemas.Va
 // keys through the aliases (one level of nesting too: {"ioc": {"value",
 // "type"}}), then, without a value key, keys named after a type ("url",
 // "ip_address", "sha256_hash"), and ports into the notes.
-func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member, sources *[]FieldMapping) []schemas.Member {
+func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member, sources *[]formats.FieldMapping) []schemas.Member {
 	type cand struct {
 		key  string
 		val  schemas.Value
@@ -442,7 +431,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 	}
 	best := map[string]cand{}
 	consider := func(key, path string, v schemas.Value, rank int) {
-		field := headerNames[key]
+		field := formats.FieldOfKey(key)
 		if field == "" || done[field] || v.Kind == schemas.Null {
 			return
 		}
@@ -457,36 +446,36 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 		if m.Val.Kind == schemas.Object {
 			// {"source": {"name": ...}}: the nested keys come first; the
 			// object itself only when none of them says more.
-			consider(key, m.Key, m.Val, headerRank[key]+30)
+			consider(key, m.Key, m.Val, formats.Rank(key)+30)
 		} else {
-			consider(key, m.Key, m.Val, headerRank[key])
+			consider(key, m.Key, m.Val, formats.Rank(key))
 		}
 		if m.Val.Kind == schemas.Object {
 			for _, c := range m.Val.Members() {
 				ck := normalize.Key(c.Key)
 				path := m.Key + "." + c.Key
-				if headerNames[key+ck] != "" {
-					consider(key+ck, path, c.Val, headerRank[key+ck]+10)
+				if formats.FieldOfKey(key+ck) != "" {
+					consider(key+ck, path, c.Val, formats.Rank(key+ck)+10)
 				} else {
-					consider(ck, path, c.Val, headerRank[ck]+20)
+					consider(ck, path, c.Val, formats.Rank(ck)+20)
 				}
 			}
 		}
 	}
-	for _, field := range Fields {
+	for _, field := range formats.Fields {
 		b, ok := best[field]
 		if !ok {
 			continue
 		}
-		if field == FieldNotes && b.val.Kind == schemas.String && normalize.CleanText(b.val.Str) == "" {
+		if field == formats.FieldNotes && b.val.Kind == schemas.String && normalize.CleanText(b.val.Str) == "" {
 			continue // an empty description leaves room for the ports and the context
 		}
 		out = append(out, schemas.Member{Key: field, Val: b.val})
 		if sources != nil {
-			*sources = append(*sources, FieldMapping{Field: field, From: []string{b.key}})
+			*sources = append(*sources, formats.FieldMapping{Field: field, From: []string{b.key}})
 		}
 	}
-	if _, ok := best[FieldValue]; !ok && !done[FieldValue] {
+	if _, ok := best[formats.FieldValue]; !ok && !done[formats.FieldValue] {
 		var leaves []schemas.Value
 		var hints []ioc.Type
 		var from []string
@@ -502,14 +491,14 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 			}
 			from = append(from, m.Key)
 		}
-		if v, ok := combine(FieldValue, leaves, hints); ok {
-			out = append(out, schemas.Member{Key: FieldValue, Val: v})
+		if v, ok := combine(formats.FieldValue, leaves, hints); ok {
+			out = append(out, schemas.Member{Key: formats.FieldValue, Val: v})
 			if sources != nil {
-				*sources = append(*sources, FieldMapping{Field: FieldValue, From: from})
+				*sources = append(*sources, formats.FieldMapping{Field: formats.FieldValue, From: from})
 			}
 		}
 	}
-	if !done[FieldNotes] {
+	if !done[formats.FieldNotes] {
 		var ports []string
 		var from []string
 		for _, m := range members {
@@ -522,16 +511,16 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 			notes := strings.Join(ports, "; ")
 			found := false
 			for i := range out {
-				if out[i].Key == FieldNotes && out[i].Val.Kind == schemas.String {
+				if out[i].Key == formats.FieldNotes && out[i].Val.Kind == schemas.String {
 					out[i].Val = schemas.StringValue(joinNotes(normalize.CleanText(out[i].Val.Str), notes))
 					found = true
 				}
 			}
 			if !found {
-				out = append(out, schemas.Member{Key: FieldNotes, Val: schemas.StringValue(notes)})
+				out = append(out, schemas.Member{Key: formats.FieldNotes, Val: schemas.StringValue(notes)})
 			}
 			if sources != nil {
-				*sources = append(*sources, FieldMapping{Field: FieldNotes, From: from})
+				*sources = append(*sources, formats.FieldMapping{Field: formats.FieldNotes, From: from})
 			}
 		}
 	}
@@ -719,7 +708,7 @@ func scanObject(w *jsonWalk, meta *jsonMeta, itemsPath []string) error {
 			}
 			_, typed := normalize.ColumnType(key)
 			switch {
-			case !isArray && (headerNames[normalize.Key(key)] == FieldValue || typed):
+			case !isArray && (formats.FieldOfKey(normalize.Key(key)) == formats.FieldValue || typed):
 				itemKeys = true
 			case isArray && first.Kind == schemas.Object && len(itemsPath) == 0:
 				if preferred := slices.Contains(wrapperKeys, key); wrapper == "" || preferred && !wrapperPreferred {
@@ -911,24 +900,24 @@ func eventContext(v schemas.Value) feedContext {
 
 // tagList reads a list of tags: names, or objects with a name (MISP's
 // {"name": "tlp:white"}).
-func tagList(v schemas.Value) []rawTag {
-	var out []rawTag
+func tagList(v schemas.Value) []formats.Tag {
+	var out []formats.Tag
 	switch v.Kind {
 	case schemas.Array:
 		for _, t := range v.Items() {
 			switch t.Kind {
 			case schemas.String:
 				if s := normalize.CleanText(t.Str); s != "" {
-					out = append(out, rawTag{Name: s})
+					out = append(out, formats.Tag{Name: s})
 				}
 			case schemas.Object:
 				if s := normalize.CleanText(t.Get("name").Str); s != "" {
-					out = append(out, rawTag{Name: s})
+					out = append(out, formats.Tag{Name: s})
 				}
 			}
 		}
 	case schemas.String:
-		out = rawTags(v)
+		out = formats.Tags(v)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/pipeline/stixpattern"
@@ -423,11 +424,11 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 	var b strings.Builder
 	for i, v := range values {
 		if i > 0 {
-			b.WriteString(multiSep)
+			b.WriteString(formats.MultiSep)
 		}
-		b.WriteString(string(v.typ) + typeHintSep + v.value)
+		b.WriteString(string(v.typ) + formats.TypeHintSep + v.value)
 	}
-	members := []schemas.Member{{Key: FieldValue, Val: schemas.StringValue(b.String())}}
+	members := []schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(b.String())}}
 	firstMS, err1 := normalize.ParseTime(first)
 	lastMS, err2 := normalize.ParseTime(last)
 	if err := errors.Join(err1, err2); err != nil {
@@ -452,13 +453,13 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 	}
 	num := func(n int64) schemas.Value { return schemas.Value{Kind: schemas.Number, Str: strconv.FormatInt(n, 10)} }
 	if firstMS > 0 {
-		members = append(members, schemas.Member{Key: FieldFirstSeen, Val: num(firstMS)})
+		members = append(members, schemas.Member{Key: formats.FieldFirstSeen, Val: num(firstMS)})
 	}
 	if lastMS > 0 {
-		members = append(members, schemas.Member{Key: FieldLastSeen, Val: num(lastMS)})
+		members = append(members, schemas.Member{Key: formats.FieldLastSeen, Val: num(lastMS)})
 	}
 	if count > 0 {
-		members = append(members, schemas.Member{Key: FieldSightings, Val: num(count)})
+		members = append(members, schemas.Member{Key: formats.FieldSightings, Val: num(count)})
 	}
 	notes := obj.Get("name").Str
 	if d := obj.Get("description").Str; d != "" {
@@ -471,13 +472,13 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 		if len(notes) > 4000 {
 			notes = ioc.Clip(notes[:4000])
 		}
-		members = append(members, schemas.Member{Key: FieldNotes, Val: schemas.StringValue(notes)})
+		members = append(members, schemas.Member{Key: formats.FieldNotes, Val: schemas.StringValue(notes)})
 	}
 	if len(tags.Items()) > 0 {
-		members = append(members, schemas.Member{Key: FieldTags, Val: tags})
+		members = append(members, schemas.Member{Key: formats.FieldTags, Val: tags})
 	}
 	if name := s.ix.identities[obj.Get("created_by_ref").Str]; name != "" {
-		members = append(members, schemas.Member{Key: FieldSource, Val: schemas.StringValue(name)})
+		members = append(members, schemas.Member{Key: formats.FieldSource, Val: schemas.StringValue(name)})
 	}
 	row.Fields = schemas.ObjectValue(members)
 	if _, ok := s.ix.ends[id]; ok {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -80,14 +81,14 @@ func TestSTIXShapes(t *testing.T) {
 			if f.format != FormatSTIX || len(rows) != 2 {
 				t.Fatalf("format %s, %d rows; want stix, 2", f.format, len(rows))
 			}
-			if rows[0].Ref != "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f" || rows[1].Get(FieldValue).Str != "ip\x1e198.51.100.1" {
+			if rows[0].Ref != "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f" || rows[1].Get(formats.FieldValue).Str != "ip\x1e198.51.100.1" {
 				t.Errorf("rows: %+v", rows)
 			}
 		})
 	}
 	// A single object.
 	rows, _, err := readRows(t, writeFile(t, "e.json", ind))
-	if err != nil || len(rows) != 1 || rows[0].Get(FieldValue).Str != "domain\x1ex.example.com" {
+	if err != nil || len(rows) != 1 || rows[0].Get(formats.FieldValue).Str != "domain\x1ex.example.com" {
 		t.Errorf("single object: %v %+v", err, rows)
 	}
 }
@@ -112,7 +113,7 @@ func FuzzReadSTIX(f *testing.F) {
 		}
 		rows, _, _ := readRows(t, path)
 		for _, r := range rows {
-			if r.skip == "" && len(r.rejects) == 0 && r.Get(FieldValue).Kind == schemas.Missing && r.Fields.Kind != schemas.Object {
+			if r.skip == "" && len(r.rejects) == 0 && r.Get(formats.FieldValue).Kind == schemas.Missing && r.Fields.Kind != schemas.Object {
 				t.Fatalf("row %+v is neither data, rejected nor skipped", r)
 			}
 		}

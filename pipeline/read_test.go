@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -92,8 +93,8 @@ func TestReadCSV(t *testing.T) {
 			var values, notes []string
 			var lines []int
 			for i, r := range rows {
-				values = append(values, field(r, FieldValue))
-				notes = append(notes, field(r, FieldNotes))
+				values = append(values, field(r, formats.FieldValue))
+				notes = append(notes, field(r, formats.FieldNotes))
 				lines = append(lines, r.Line)
 				if r.Row != i {
 					t.Errorf("row %d numbered %d", i, r.Row)
@@ -130,7 +131,7 @@ func TestReadJSONShapes(t *testing.T) {
 			var values []string
 			var lines []int
 			for _, r := range rows {
-				values = append(values, field(r, FieldValue))
+				values = append(values, field(r, formats.FieldValue))
 				lines = append(lines, r.Line)
 			}
 			if !slices.Equal(values, tt.values) || !slices.Equal(lines, tt.lines) {

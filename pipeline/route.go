@@ -31,7 +31,7 @@ type Route struct {
 	// Reputation is the default ThreatWinds reputation; nil leaves it to
 	// the sink's default.
 	Reputation *int
-	// Columns maps canonical fields (FieldValue, FieldType, ...) to the
+	// Columns maps canonical fields (formats.FieldValue, formats.FieldType, ...) to the
 	// columns of a CSV file that feed them: header names, or 1-based
 	// positions written as numbers ("3"). Each of several value columns
 	// yields its own indicator; several columns of another field are

@@ -7,30 +7,6 @@ import (
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
-// The canonical field names of an input row: readers map columns and keys
-// onto these, the row schema (schemas/row.schema.json) checks them, and
-// normalization reads them.
-const (
-	FieldValue      = "value"
-	FieldType       = "type"
-	FieldFirstSeen  = "first_seen"
-	FieldLastSeen   = "last_seen"
-	FieldSightings  = "sightings"
-	FieldSource     = "source"
-	FieldNotes      = "notes"
-	FieldTags       = "tags"
-	FieldEnclaves   = "enclaves"
-	FieldReputation = "reputation"
-)
-
-// Fields lists the canonical field names in a fixed order.
-var Fields = []string{FieldValue, FieldType, FieldFirstSeen, FieldLastSeen, FieldSightings,
-	FieldSource, FieldNotes, FieldTags, FieldEnclaves, FieldReputation}
-
-// multiSep joins several values of one row in its value field (a route
-// that maps several value columns, or a split multi-value field).
-const multiSep = "\x1f"
-
 // A Row is one input record on its way through the pipeline: the reader
 // fills Origin and Fields, validation and normalization fill the rest.
 type Row struct {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
@@ -82,9 +83,9 @@ func (t *tracker) row(f *fileState, r *Row) {
 	case r.skip != "":
 		c.RowsSkipped++
 		t.s.RowsSkipped++
-		field, value := "", display(r.Get(FieldValue))
+		field, value := "", display(r.Get(formats.FieldValue))
 		if value != "" {
-			field = FieldValue
+			field = formats.FieldValue
 		}
 		rej := ioc.NewReject(r.Origin, field, value, r.skip)
 		rej.Skipped = true
@@ -93,7 +94,7 @@ func (t *tracker) row(f *fileState, r *Row) {
 		return
 	case len(r.inds) == 0:
 		if len(r.rejects) == 0 {
-			r.rejects = []ioc.Reject{ioc.NewReject(r.Origin, FieldValue, "", "no indicator value")}
+			r.rejects = []ioc.Reject{ioc.NewReject(r.Origin, formats.FieldValue, "", "no indicator value")}
 		}
 		c.RowsRejected++
 		t.s.RowsRejected++
@@ -247,7 +248,7 @@ func (t *tracker) finish(b *job, res ioc.Result, err error) {
 		if ir, ok := refused[i]; ok {
 			c.Rejected++
 			t.s.Rejected++
-			rej := ioc.NewReject(in.Origin, FieldValue, in.Value, ir.Reason)
+			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, ir.Reason)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 			t.reject(f, rej)
 			t.ack(f, in)
@@ -260,7 +261,7 @@ func (t *tracker) finish(b *job, res ioc.Result, err error) {
 			if ok {
 				why = "not delivered: " + fr.Reason
 			}
-			rej := ioc.NewReject(in.Origin, FieldValue, in.Value, why)
+			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, why)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID
 			t.reject(f, rej)
 			continue

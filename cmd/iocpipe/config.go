@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 )
 
 // Config is the YAML configuration file. Secrets are never in it: it names
@@ -400,7 +401,7 @@ func (c *Config) validateMapping(key string, m map[string]StringList, json bool)
 	for field, refs := range m {
 		k := key + "." + field
 		switch {
-		case slices.Contains(pipeline.Fields, field):
+		case slices.Contains(formats.Fields, field):
 		case json && field == pipeline.JSONItems:
 			if len(refs) != 1 {
 				return c.errorf(k, "give one path to the array of items, such as data or response.results")
@@ -410,7 +411,7 @@ func (c *Config) validateMapping(key string, m map[string]StringList, json bool)
 			if json {
 				extra = ", items"
 			}
-			return c.errorf(k, "unknown field %q (known: %s%s)", field, strings.Join(pipeline.Fields, ", "), extra)
+			return c.errorf(k, "unknown field %q (known: %s%s)", field, strings.Join(formats.Fields, ", "), extra)
 		}
 		if len(refs) == 0 {
 			return c.errorf(k, "empty: name a column or give a position, or leave the field out")

@@ -621,3 +621,13 @@ func Value(declared ioc.Type, v string) (ioc.Type, string, string, error) {
 	}
 	return t, canon, note, nil
 }
+
+// IsMissing reports whether s is one of the ways feeds write "no value":
+// empty, a dash, NA, null, none.
+func IsMissing(s string) bool {
+	switch s {
+	case "", "-", "--", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "none", "nil":
+		return true
+	}
+	return false
+}

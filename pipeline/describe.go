@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,46 +13,14 @@ import (
 	"strings"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
-	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
 // describeHead is how much of a file Describe reads.
 const describeHead = 64 << 10
 
-// A Description says how a file will be read under a route: what
-// Describe learns from the head of the file, the same way the readers
-// decide.
-type Description struct {
-	// Format is the detected format: csv, json, jsonl, stix, otx or misp.
-	Format string `json:"format"`
-	// Shape says how the records are laid out, in words ("an array of
-	// items", "3 OTX pulses", "a MISP event").
-	Shape string `json:"shape,omitempty"`
-
-	// Delimiter is a delimited file's delimiter; Padding the white space a
-	// separator needs on either side (0: bare separators); LineByLine says
-	// the file is read as lines without CSV quoting (padded separators,
-	// ';' comments).
-	Delimiter  string `json:"delimiter,omitempty"`
-	Padding    int    `json:"padding,omitempty"`
-	LineByLine bool   `json:"line_by_line,omitempty"`
-	// Header is the header's fields and HeaderLine its line (0 when the
-	// file has no header); HeaderComment says it is a comment line.
-	Header        []string `json:"header,omitempty"`
-	HeaderLine    int      `json:"header_line,omitempty"`
-	HeaderComment bool     `json:"header_comment,omitempty"`
-	// Mapping says which columns or keys feed each field (for JSON, those
-	// of the first item); Unused lists the columns no field takes.
-	Mapping []formats.FieldMapping `json:"mapping"`
-	Unused  []string               `json:"unused,omitempty"`
-	// Inherited says what indicators take from their container (an OTX
-	// pulse, a MISP event) when they lack it.
-	Inherited []string `json:"inherited,omitempty"`
-	// Truncated says the head read did not hold the whole document, so
-	// the shape was judged from its beginning.
-	Truncated bool `json:"truncated,omitempty"`
-}
+// A Description says how a file will be read (see formats.Description).
+type Description = formats.Description
 
 // Describe reads the head of the file at path and says how it will be
 // read under route: the format, the delimiter and header of a delimited
@@ -85,88 +52,42 @@ func Describe(path string, route *Route) (*Description, error) {
 	d := &Description{Format: detectFormat(path, head, route.Format)}
 	switch d.Format {
 	case FormatJSON, FormatJSONL, FormatSTIX:
-		return d, d.json(head, whole, route)
+		return d, describeJSON(d, head, whole, route)
 	}
-	return d, d.csv(br, route)
-}
-
-func (d *Description) csv(br *bufio.Reader, route *Route) error {
-	src, lay, err := openCSV(context.Background(), "", br, route)
-	d.Delimiter = delimName(lay.delim)
-	d.Padding, d.LineByLine = lay.pad, lay.text
+	f.Close()
+	opts := route.ReadOptions()
+	opts.Format = d.Format
+	o, err := formats.Open(path, path, opts, nil)
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {
 			if fe.Line > 0 {
-				return fmt.Errorf("line %d: %w", fe.Line, fe.Err)
+				return d, fmt.Errorf("line %d: %w", fe.Line, fe.Err)
 			}
-			return fe.Err
+			return d, fe.Err
 		}
-		return err
+		return d, err
 	}
-	if src == nil {
-		d.Shape = "no records (empty, or only comments)"
-		return nil
+	defer o.Close()
+	if ds, ok := o.Reader.(formats.Describer); ok {
+		return d, ds.Describe(d)
 	}
-	used := map[int]bool{}
-	for _, p := range src.proj {
-		m := formats.FieldMapping{Field: p.field, Explicit: p.explicit}
-		for i, c := range p.cols {
-			used[c] = true
-			name := p.names[i]
-			if name == "" {
-				name = "column " + strconv.Itoa(c+1)
-			}
-			switch {
-			case p.hints[i] != "":
-				name += " (as " + string(p.hints[i]) + ")"
-			case p.labels[i] == "port":
-				name += " (as port)"
-			}
-			m.From = append(m.From, name)
-		}
-		d.Mapping = append(d.Mapping, m)
-	}
-	if src.headerLine > 0 {
-		d.Header, d.HeaderLine, d.HeaderComment = src.header, src.headerLine, src.headerComment
-		for i, h := range src.header {
-			if !used[i] {
-				if h = normalize.CleanText(h); h == "" {
-					h = "column " + strconv.Itoa(i+1)
-				}
-				d.Unused = append(d.Unused, h)
-			}
-		}
-		d.Shape = "delimited text with a header"
-	} else {
-		d.Shape = "delimited text without a header"
-	}
-	return nil
-}
-
-func delimName(r rune) string {
-	switch r {
-	case '\t':
-		return "tab"
-	case ' ':
-		return "space"
-	}
-	return string(r)
+	return d, nil
 }
 
 // errFound stops a walk once it found what it looked for.
 var errFound = errors.New("found")
 
-func (d *Description) json(head []byte, whole bool, route *Route) error {
+func describeJSON(d *Description, head []byte, whole bool, route *Route) error {
 	m := newJSONMapper(route)
 	if d.Format == FormatJSONL {
 		if looksSTIX(firstLine(head)) {
 			d.Format, d.Shape = FormatSTIX, "STIX objects, one per line"
-			d.stixMapping()
+			stixMapping(d)
 			return nil
 		}
 		d.Shape = "JSON Lines: one item per line"
-		d.itemMapping(m, firstLine(head))
+		itemMapping(d, m, firstLine(head))
 		return nil
 	}
 	meta, err := scanJSONRoute(bytes.NewReader(head), route)
@@ -184,11 +105,11 @@ func (d *Description) json(head []byte, whole bool, route *Route) error {
 	case meta.stix || d.Format == FormatSTIX:
 		d.Format = FormatSTIX
 		d.Shape = map[stixShape]string{stixBundle: "a STIX bundle", stixArray: "an array of STIX objects", stixSingle: "one STIX object", stixLines: "STIX objects, one per line"}[meta.stixShape]
-		d.stixMapping()
+		stixMapping(d)
 		return nil
 	case meta.shape == shapeStream:
 		d.Format, d.Shape = FormatJSONL, "JSON Lines: one item per line"
-		d.itemMapping(m, firstLine(head))
+		itemMapping(d, m, firstLine(head))
 		return nil
 	case meta.kind == kindPulses:
 		d.Format = FormatOTX
@@ -196,8 +117,8 @@ func (d *Description) json(head []byte, whole bool, route *Route) error {
 		if d.Truncated {
 			d.Shape = "OTX pulses, each with its indicators"
 		}
-		d.Inherited = []string{"notes ← the pulse's name", "source ← the pulse's author_name", d.tagRule(len(meta.contexts), "pulse")}
-		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error {
+		d.Inherited = []string{"notes ← the pulse's name", "source ← the pulse's author_name", tagRule(d, len(meta.contexts), "pulse")}
+		itemMapping(d, m, firstOf(head, func(w *jsonWalk) error {
 			pulse := func() error {
 				_, err := w.object(func(k string) error {
 					if k == "indicators" {
@@ -238,39 +159,39 @@ func (d *Description) json(head []byte, whole bool, route *Route) error {
 			{Field: formats.FieldNotes, From: []string{"comment", "the object's name and other attributes"}},
 			{Field: formats.FieldTags, From: []string{"Tag[].name"}},
 		}
-		d.Inherited = []string{"notes ← the event's info", "source ← the event's Orgc.name", d.tagRule(len(meta.contexts), "event"),
+		d.Inherited = []string{"notes ← the event's info", "source ← the event's Orgc.name", tagRule(d, len(meta.contexts), "event"),
 			"skipped: to_ids false, deleted, types that are no indicator"}
 		return nil
 	}
 	switch {
 	case len(meta.items) > 0:
 		d.Shape = fmt.Sprintf("a wrapper object: the items are the array at %q", strings.Join(meta.items, "."))
-		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error {
+		itemMapping(d, m, firstOf(head, func(w *jsonWalk) error {
 			return w.at(meta.items, func() error { return w.elements(func(int) error { return stopAt(w) }) })
 		}))
 	case meta.shape == shapeSubmission:
 		d.Shape = "a TruSTAR submission: the items of content, with its tags and enclaveIds as the file's"
-		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error {
+		itemMapping(d, m, firstOf(head, func(w *jsonWalk) error {
 			return w.at([]string{"content"}, func() error { return w.elements(func(int) error { return stopAt(w) }) })
 		}))
 	case meta.shape == shapeItem:
 		d.Shape = "a single item"
-		d.itemMapping(m, firstOf(head, stopAt))
+		itemMapping(d, m, firstOf(head, stopAt))
 	default:
 		d.Shape = "an array of items"
-		d.itemMapping(m, firstOf(head, func(w *jsonWalk) error { return w.elements(func(int) error { return stopAt(w) }) }))
+		itemMapping(d, m, firstOf(head, func(w *jsonWalk) error { return w.elements(func(int) error { return stopAt(w) }) }))
 	}
 	return nil
 }
 
-func (d *Description) tagRule(n int, what string) string {
+func tagRule(d *Description, n int, what string) string {
 	if n == 1 {
 		return "tags ← the " + what + "'s tags, as the file's tags"
 	}
 	return "tags ← each " + what + "'s tags, as its indicators' own tags (several " + what + "s in one file)"
 }
 
-func (d *Description) stixMapping() {
+func stixMapping(d *Description) {
 	d.Mapping = []formats.FieldMapping{
 		{Field: formats.FieldValue, From: []string{"indicator patterns", "observables (SCOs)", "observed-data"}},
 		{Field: formats.FieldFirstSeen, From: []string{"valid_from", "sightings"}},
@@ -282,7 +203,7 @@ func (d *Description) stixMapping() {
 }
 
 // itemMapping describes the mapping of one JSON item.
-func (d *Description) itemMapping(m *jsonMapper, raw []byte) {
+func itemMapping(d *Description, m *jsonMapper, raw []byte) {
 	if len(raw) == 0 {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -134,20 +135,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // A FileError is a file that cannot be read as a whole.
-type FileError struct {
-	File string
-	Line int
-	Err  error
-}
-
-func (e *FileError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
-	}
-	return e.File + ": " + e.Err.Error()
-}
-
-func (e *FileError) Unwrap() error { return e.Err }
+type FileError = formats.FileError
 
 // readFile opens and reads one file to the end, emitting its rows. A
 // returned error is a file error (the context's error aside).
@@ -201,7 +189,52 @@ func (p *Pipeline) readInto(ctx context.Context, f *fileState, e *emitter) error
 	case FormatJSON, FormatJSONL, FormatSTIX:
 		return p.readJSON(ctx, f, e, file, br)
 	}
-	return p.readCSV(ctx, f, e, br)
+	file.Close()
+	opts := p.route.ReadOptions()
+	opts.Format = f.format
+	o, err := formats.Open(f.in.Path, f.name, opts, func(r io.Reader) io.Reader {
+		e.read = &countingReader{r: r, total: &p.bytesRead}
+		return e.read
+	})
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	return p.pull(ctx, f, e, o.Reader)
+}
+
+// pull reads every row of r and emits it. The file level (tags,
+// enclaves, format) and whether the file has associations are known once
+// r's first Next returned.
+func (p *Pipeline) pull(ctx context.Context, f *fileState, e *emitter, r formats.Reader) error {
+	for first := true; ; first = false {
+		fr, err := r.Next(ctx)
+		if first {
+			fl := r.File()
+			f.format = fl.Format
+			f.setFileLevel(fl.Tags, fl.TagsSet, fl.Enclaves)
+			if l, ok := r.(formats.Linker); ok && l.Links() && p.opts.Associations {
+				p.tracker.collectEnds(f)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		row := Row{Origin: fr.Origin, Fields: fr.Fields, skip: fr.Skip}
+		if fr.Reject != nil {
+			row.rejects, row.rowRejected = []ioc.Reject{*fr.Reject}, true
+		}
+		if err := e.emit(row); err != nil {
+			return err
+		}
+	}
+	if l, ok := r.(formats.Linker); ok {
+		e.assocs = l.Associations()
+	}
+	return nil
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}

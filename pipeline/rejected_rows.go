@@ -3,15 +3,13 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
@@ -71,7 +69,7 @@ func WriteRejectedRows(path, format string, route *Route, rejects []ioc.Reject, 
 	body := io.NewSectionReader(f, bom, fi.Size()-bom) // the file after its BOM
 	switch format {
 	case FormatCSV:
-		return rejectedCSV(f.Name(), br, body, route, rows, w)
+		return writeRows(path, format, route, rows, w)
 	case FormatJSONL:
 		return rejectedJSONL(br, body, rows, w)
 	case FormatJSON:
@@ -85,135 +83,6 @@ func WriteRejectedRows(path, format string, route *Route, rejects []ioc.Reject, 
 		return rejectedJSON(f.Name(), bufio.NewReaderSize(io.NewSectionReader(body, 0, body.Size()), 64<<10), meta, rows, w)
 	}
 	return fmt.Errorf("%s (%s): %w", path, format, ErrRowsFormat)
-}
-
-// rejectedCSV reads the file with the pipeline's own CSV machinery (the
-// same layout, header and records, so the same row numbers) and copies
-// the lines of the header and of each rejected record from body.
-func rejectedCSV(name string, br *bufio.Reader, body io.Reader, route *Route, rows map[int]bool, w io.Writer) error {
-	src, lay, err := openCSV(context.Background(), name, br, route)
-	if err != nil || src == nil {
-		return nil // a file-level failure, or no records: no rows
-	}
-	skipped := func(line []byte) bool { // a line no record starts with
-		if lay.text {
-			s := string(line)
-			return strings.TrimSpace(s) == "" || commentLine(s) != 0
-		}
-		return len(bytes.TrimRight(line, "\r\n")) == 0 || line[0] == '#'
-	}
-	lc := &lineCopier{br: bufio.NewReaderSize(body, 64<<10), skipped: skipped}
-
-	// The spans: the header's, then each record's, from its first line to
-	// the next one's.
-	type span struct {
-		line int
-		keep bool
-	}
-	var pending *span
-	next := func(line int, keep bool) error {
-		if pending != nil {
-			var out io.Writer
-			if pending.keep {
-				out = w
-			}
-			if err := lc.copy(out, pending.line, line); err != nil {
-				return err
-			}
-		}
-		pending = &span{line: line, keep: keep}
-		return nil
-	}
-	if src.headerLine > 0 {
-		if err := next(src.headerLine, true); err != nil {
-			return err
-		}
-		if src.headerComment {
-			// A comment line above the data: that line only.
-			if err := next(src.headerLine+1, false); err != nil {
-				return err
-			}
-		}
-	} else {
-		// No header: name the first column, so the rows read the same.
-		n := max(len(src.header), 1)
-		if _, err := io.WriteString(w, "value"+strings.Repeat(string(lay.delim), n-1)+"\n"); err != nil {
-			return err
-		}
-	}
-	row := 0
-	if src.first != nil {
-		if err := next(src.firstLine, rows[row]); err != nil {
-			return err
-		}
-		row++
-	}
-	for {
-		_, err := src.r.Read()
-		if err == io.EOF {
-			break
-		}
-		line := src.r.Line()
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			line = pe.StartLine
-		} else if err != nil {
-			return err
-		}
-		if err := next(line, rows[row]); err != nil {
-			return err
-		}
-		row++
-	}
-	return next(-1, false)
-}
-
-// lineCopier copies ranges of lines of a text, in increasing order.
-type lineCopier struct {
-	br      *bufio.Reader
-	line    int // lines read so far
-	skipped func(line []byte) bool
-	eof     bool
-}
-
-// copy copies lines [from, to) to w (to -1: to the end), dropping the
-// skipped lines (blank, comments) that trail the last other line; a nil w
-// discards them. The copy ends with a newline.
-func (c *lineCopier) copy(w io.Writer, from, to int) error {
-	var trail [][]byte
-	wrote := false
-	for !c.eof && (to < 0 || c.line+1 < to) {
-		b, err := c.br.ReadBytes('\n')
-		if err == io.EOF {
-			c.eof = true
-		} else if err != nil {
-			return err
-		}
-		if len(b) == 0 {
-			break
-		}
-		c.line++
-		if c.line < from || w == nil {
-			continue
-		}
-		if wrote && c.skipped(b) {
-			trail = append(trail, b)
-			continue
-		}
-		for _, t := range append(trail, b) {
-			if _, err := w.Write(t); err != nil {
-				return err
-			}
-			wrote = true
-		}
-		trail = trail[:0]
-		if b[len(b)-1] != '\n' {
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // rejectedJSONL numbers the lines as readJSONL does (blank lines are not
@@ -397,4 +266,24 @@ func (f *jsonFilter) value(path []string, indent string) error {
 	f.w.WriteString("\n" + indent + "}")
 	_, err = f.dec.Token()
 	return err
+}
+
+// writeRows writes the rows through the format's own RowWriter.
+func writeRows(path, format string, route *Route, rows map[int]bool, w io.Writer) error {
+	opts := route.ReadOptions()
+	opts.Format = format
+	o, err := formats.Open(path, path, opts, nil)
+	if err != nil {
+		return nil // a file-level failure: no rows
+	}
+	defer o.Close()
+	rw, ok := o.Format.(formats.RowWriter)
+	if !ok {
+		return fmt.Errorf("%s (%s): %w", path, format, ErrRowsFormat)
+	}
+	var set ioc.Ranges
+	for r := range rows {
+		set.Add(r)
+	}
+	return rw.WriteRows(o.Source, opts, set, w)
 }

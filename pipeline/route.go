@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 )
 
 // A Route says how files are read and normalized: the route section of the
@@ -45,6 +47,11 @@ type Route struct {
 	// items inside a wrapper object ("data"). Fields not listed are found
 	// by the key aliases. Nil leaves everything to the defaults.
 	JSONFields map[string][]string
+}
+
+// ReadOptions returns what the formats need of the route.
+func (r *Route) ReadOptions() formats.Options {
+	return formats.Options{Format: r.Format, Delimiter: r.Delimiter, Columns: r.Columns, JSONFields: r.JSONFields}
 }
 
 // JSONItems is the key of Route.JSONFields that names the path to the

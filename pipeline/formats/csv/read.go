@@ -1,10 +1,9 @@
-package pipeline
+package csv
 
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"encoding/csv"
+	stdcsv "encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -12,45 +11,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gocarina/gocsv"
-
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
-	"github.com/iocpipe/iocpipe/schemas"
 )
-
-// csvRecord is what gocsv decodes each record into. The reader in front of
-// gocsv (csvSource) has already mapped the file's columns onto these
-// canonical names, so the struct is the same for every file.
-type csvRecord struct {
-	Value      string `csv:"value"`
-	Type       string `csv:"type"`
-	FirstSeen  string `csv:"first_seen"`
-	LastSeen   string `csv:"last_seen"`
-	Sightings  string `csv:"sightings"`
-	Source     string `csv:"source"`
-	Notes      string `csv:"notes"`
-	Tags       string `csv:"tags"`
-	Enclaves   string `csv:"enclaves"`
-	Reputation string `csv:"reputation"`
-	Line       int    `csv:"__line"`
-	// Err is a parse error or another problem of the whole record; a
-	// problem starting with skipMark makes the row skipped, not rejected.
-	Err string `csv:"__err"`
-}
-
-// skipMark prefixes a csvRecord problem that is a reason to skip the row
-// (a repeated header, a separator line), not an error.
-const skipMark = "\x00skip:"
-
-func (r *csvRecord) fields() [10]struct{ name, val string } {
-	return [10]struct{ name, val string }{
-		{formats.FieldValue, r.Value}, {formats.FieldType, r.Type}, {formats.FieldFirstSeen, r.FirstSeen}, {formats.FieldLastSeen, r.LastSeen},
-		{formats.FieldSightings, r.Sightings}, {formats.FieldSource, r.Source}, {formats.FieldNotes, r.Notes}, {formats.FieldTags, r.Tags},
-		{formats.FieldEnclaves, r.Enclaves}, {formats.FieldReputation, r.Reputation},
-	}
-}
 
 // A column projection: the canonical field and the input columns feeding
 // it. Several columns feed the value field when a file carries several
@@ -88,7 +52,7 @@ func blankRecord(rec []string) bool {
 
 // csvRecords is a recordReader over encoding/csv.
 type csvRecords struct {
-	r    *csv.Reader
+	r    *stdcsv.Reader
 	line int
 }
 
@@ -98,7 +62,7 @@ func (c *csvRecords) Read() ([]string, error) {
 		c.line, _ = c.r.FieldPos(0)
 		return rec, nil
 	}
-	var pe *csv.ParseError // declared here: it escapes, and must not cost every row
+	var pe *stdcsv.ParseError // declared here: it escapes, and must not cost every row
 	if errors.As(err, &pe) {
 		c.line = pe.StartLine // FieldPos may have no field to report
 	}
@@ -107,20 +71,15 @@ func (c *csvRecords) Read() ([]string, error) {
 
 func (c *csvRecords) Line() int { return c.line }
 
-// csvSource is the gocsv.CSVReader that feeds gocsv: it reads the file
-// with a recordReader set up for the detected layout, finds the header,
-// and hands gocsv records already projected onto canonical names, plus the
-// line number and any parse error of each record.
-type csvSource struct {
-	ctx    context.Context
+// A table reads a delimited file's records after its header: the layout
+// found, the header, and the projection of each record onto the
+// canonical fields.
+type table struct {
 	r      recordReader
 	name   string
 	header []string // the file's header, as written (empty names when headerless)
 	proj   []projection
-	out    []string
-	sent   bool     // the canonical header was handed out
-	first  []string // a data record read while looking for the header, still to send
-	line   int
+	first  []string // a data record read while looking for the header, still to give
 	// firstLine is the line of first.
 	firstLine int
 	// headerLine is the header's line (0 when the file has none);
@@ -129,68 +88,66 @@ type csvSource struct {
 	headerComment bool
 }
 
-// Read implements gocsv.CSVReader.
-func (s *csvSource) Read() ([]string, error) {
-	if !s.sent {
-		s.sent = true
-		names := make([]string, 0, len(s.proj)+2)
-		for _, p := range s.proj {
-			names = append(names, p.field)
-		}
-		return append(names, "__line", "__err"), nil
-	}
-	if err := s.ctx.Err(); err != nil {
-		return nil, err
-	}
-	var rec []string
+// A record is one record projected onto the canonical fields (in the
+// order of the table's projections), with what was found beside it: the
+// line it starts on, and a problem of the record as a whole.
+type record struct {
+	fields []string
+	line   int
+	// problem says why the record is rejected; skip, why it is skipped (a
+	// pseudo-row). At most one is set.
+	problem, skip string
+}
+
+// next reads the next record into rec (reusing its fields). It returns
+// io.EOF at the end; a record that does not parse is no error but a
+// record with its problem.
+func (s *table) next(rec *record) error {
+	var raw []string
 	var err error
 	if s.first != nil {
-		rec, s.first = s.first, nil
-		s.line = s.firstLine
+		raw, s.first = s.first, nil
+		rec.line = s.firstLine
 	} else {
-		rec, err = s.r.Read()
+		raw, err = s.r.Read()
 		if err == io.EOF {
-			return nil, io.EOF
+			return io.EOF
 		}
-		s.line = s.r.Line()
+		rec.line = s.r.Line()
 	}
-	out := s.out[:0]
-	var pe *csv.ParseError
+	rec.fields, rec.problem, rec.skip = rec.fields[:0], "", ""
+	var pe *stdcsv.ParseError
 	if errors.As(err, &pe) {
+		rec.line, rec.problem = pe.StartLine, describeCSVError(pe)
 		for range s.proj {
-			out = append(out, "")
+			rec.fields = append(rec.fields, "")
 		}
-		out = append(out, strconv.Itoa(pe.StartLine), describeCSVError(pe))
-		s.out = out
-		return out, nil
+		return nil
 	} else if err != nil {
-		return nil, err
+		return err
 	}
-	problem := ""
-	if len(rec) > len(s.header) {
-		for _, extra := range rec[len(s.header):] {
+	if len(raw) > len(s.header) {
+		for _, extra := range raw[len(s.header):] {
 			if strings.TrimSpace(extra) != "" {
-				problem = fmt.Sprintf("row has %d fields, but the header has %d", len(rec), len(s.header))
+				rec.problem = fmt.Sprintf("row has %d fields, but the header has %d", len(raw), len(s.header))
 				break
 			}
 		}
 	}
-	if len(rec) > 0 && s.pseudo(rec) {
-		if why := s.pseudoReason(rec); why != "" {
-			problem = skipMark + why
+	if len(raw) > 0 && s.pseudo(raw) {
+		if why := s.pseudoReason(raw); why != "" {
+			rec.problem, rec.skip = "", why
 		}
 	}
 	for i := range s.proj {
-		out = append(out, s.proj[i].pick(rec))
+		rec.fields = append(rec.fields, s.proj[i].pick(raw))
 	}
-	out = append(out, strconv.Itoa(s.line), problem)
-	s.out = out
-	return out, nil
+	return nil
 }
 
 // pseudo reports, cheaply, whether rec may be a pseudo-row: the header
 // repeated, or a separator line of dashes.
-func (s *csvSource) pseudo(rec []string) bool {
+func (s *table) pseudo(rec []string) bool {
 	f := rec[0]
 	if len(s.header) > 0 && s.header[0] != "" && len(f) == len(s.header[0]) && f == s.header[0] {
 		return true
@@ -199,7 +156,7 @@ func (s *csvSource) pseudo(rec []string) bool {
 }
 
 // pseudoReason returns why rec is a pseudo-row, or "" when it is none.
-func (s *csvSource) pseudoReason(rec []string) string {
+func (s *table) pseudoReason(rec []string) string {
 	if len(rec) == len(s.header) {
 		same := true
 		for i := range rec {
@@ -222,12 +179,6 @@ func (s *csvSource) pseudoReason(rec []string) string {
 		}
 	}
 	return "a separator line"
-}
-
-// ReadAll implements gocsv.CSVReader; gocsv's streaming calls never use
-// it, and reading a whole file into memory is what this reader avoids.
-func (s *csvSource) ReadAll() ([][]string, error) {
-	return nil, errors.New("csvSource: ReadAll is not supported: rows are streamed")
 }
 
 func (p *projection) pick(rec []string) string {
@@ -277,13 +228,13 @@ func (p *projection) pick(rec []string) string {
 	return b.String()
 }
 
-func describeCSVError(pe *csv.ParseError) string {
+func describeCSVError(pe *stdcsv.ParseError) string {
 	switch {
-	case errors.Is(pe.Err, csv.ErrQuote) && pe.Line > pe.StartLine:
+	case errors.Is(pe.Err, stdcsv.ErrQuote) && pe.Line > pe.StartLine:
 		return fmt.Sprintf("unbalanced quotes: a quoted field opened on line %d is not closed properly (lines %d to %d were read as one record)", pe.StartLine, pe.StartLine, pe.Line)
-	case errors.Is(pe.Err, csv.ErrQuote):
+	case errors.Is(pe.Err, stdcsv.ErrQuote):
 		return fmt.Sprintf("unbalanced quotes (at byte %d of line %d)", pe.Column, pe.Line)
-	case errors.Is(pe.Err, csv.ErrBareQuote):
+	case errors.Is(pe.Err, stdcsv.ErrBareQuote):
 		return fmt.Sprintf("a '\"' inside an unquoted field (at byte %d of the line): quote the field and double the quotes inside it", pe.Column)
 	}
 	return "malformed CSV: " + pe.Err.Error()
@@ -294,7 +245,7 @@ func newRecords(br *bufio.Reader, lay *csvLayout) recordReader {
 	if lay.text {
 		return &textRecords{br: br, delim: lay.delim, pad: lay.pad}
 	}
-	r := csv.NewReader(br)
+	r := stdcsv.NewReader(br)
 	r.Comma = lay.delim
 	r.Comment = '#'
 	r.FieldsPerRecord = -1
@@ -304,13 +255,13 @@ func newRecords(br *bufio.Reader, lay *csvLayout) recordReader {
 }
 
 // openCSV finds the layout and the header of a delimited file whose head
-// (the first bytes, BOM removed) br can peek, and returns the csvSource
+// (the first bytes, BOM removed) br can peek, and returns the table
 // ready to hand gocsv its records.
-func openCSV(ctx context.Context, name string, br *bufio.Reader, route *Route) (*csvSource, *csvLayout, error) {
+func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvLayout, error) {
 	head, _ := br.Peek(br.Size())
-	lay := layoutCSV(head, route)
+	lay := layoutCSV(head, opts)
 	r := newRecords(br, &lay)
-	src := &csvSource{ctx: ctx, r: r, name: name}
+	src := &table{r: r, name: name}
 	first, err := r.Read()
 	for err == nil && blankRecord(first) {
 		first, err = r.Read() // lines of white space only are no header
@@ -319,76 +270,17 @@ func openCSV(ctx context.Context, name string, br *bufio.Reader, route *Route) (
 		return nil, &lay, nil // an empty file, or only comments or blanks: no rows
 	}
 	if err != nil {
-		var pe *csv.ParseError
+		var pe *stdcsv.ParseError
 		if errors.As(err, &pe) {
-			return nil, &lay, &FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s", describeCSVError(pe))}
+			return nil, &lay, &formats.FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s", describeCSVError(pe))}
 		}
 		return nil, &lay, err
 	}
 	first = slices.Clone(first)
-	if err := src.findHeader(first, r.Line(), &lay, route); err != nil {
-		return nil, &lay, &FileError{File: name, Line: r.Line(), Err: err}
+	if err := src.findHeader(first, r.Line(), &lay, opts); err != nil {
+		return nil, &lay, &formats.FileError{File: name, Line: r.Line(), Err: err}
 	}
 	return src, &lay, nil
-}
-
-func (p *Pipeline) readCSV(ctx context.Context, f *fileState, e *emitter, br *bufio.Reader) error {
-	src, _, err := openCSV(ctx, f.name, br, p.route)
-	if src == nil || err != nil {
-		if err == nil {
-			f.setFileLevel(nil, false, nil)
-		}
-		return err
-	}
-	f.setFileLevel(nil, false, nil)
-
-	records := make(chan *csvRecord, chunkRows)
-	done := make(chan error, 1)
-	go func() {
-		done <- gocsv.UnmarshalDecoderToChan(gocsv.NewSimpleDecoderFromCSVReader(src), records)
-	}()
-	var emitErr error
-	for rec := range records {
-		if emitErr != nil {
-			continue // drain: csvSource sees the cancelled context and stops
-		}
-		emitErr = e.emit(src.row(e, rec))
-	}
-	if err := <-done; err != nil && ctx.Err() == nil {
-		return err
-	}
-	return emitErr
-}
-
-// row turns a decoded record into a Row.
-func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
-	row := Row{Origin: ioc.Origin{Line: rec.Line, Index: -1}}
-	if rec.Err != "" {
-		if reason, ok := strings.CutPrefix(rec.Err, skipMark); ok {
-			row.skip = reason
-			row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(rec.Value)}})
-			return row
-		}
-		row.rejects = []ioc.Reject{ioc.NewReject(ioc.Origin{File: s.name, Line: rec.Line, Index: -1}, "", "", rec.Err)}
-		row.rowRejected = true
-		row.Fields = schemas.ObjectValue(nil)
-		return row
-	}
-	fs := rec.fields()
-	n := 0
-	for _, f := range fs {
-		if f.val != "" {
-			n++
-		}
-	}
-	m := e.members(n)
-	for _, f := range fs {
-		if f.val != "" {
-			m = append(m, schemas.Member{Key: f.name, Val: schemas.Value{Kind: schemas.String, Str: f.val}})
-		}
-	}
-	row.Fields = e.object(m)
-	return row
 }
 
 // findHeader finds the header and the canonical field of each column. The
@@ -397,8 +289,8 @@ func (s *csvSource) row(e *emitter, rec *csvRecord) Row {
 // else a comment line just above the data with as many fields (URLhaus'
 // "# Dateadded (UTC),URL,...") is; else a file whose first record holds
 // an indicator has no header at all.
-func (s *csvSource) findHeader(first []string, line int, lay *csvLayout, route *Route) error {
-	cols := route.Columns
+func (s *table) findHeader(first []string, line int, lay *csvLayout, opts formats.Options) error {
+	cols := opts.Columns
 	proj, err1 := mapColumns(first, cols)
 	if err1 == nil && hasValue(proj) && (positional(cols) || !looksData(first)) {
 		if positional(cols) && holdsIndicator(first, proj) {
@@ -443,7 +335,7 @@ func (s *csvSource) findHeader(first []string, line int, lay *csvLayout, route *
 	return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip), or map it with the route's columns", strings.Join(first, string(lay.delim)))
 }
 
-func (s *csvSource) headerless(first []string, line int, proj []projection) {
+func (s *table) headerless(first []string, line int, proj []projection) {
 	s.proj = proj
 	s.first, s.firstLine = first, line
 	s.header = make([]string, len(first))
@@ -665,7 +557,7 @@ func (t *textRecords) Line() int { return t.start }
 
 func (t *textRecords) Read() ([]string, error) {
 	for {
-		raw, err := readLine(t.br)
+		raw, err := formats.ReadLine(t.br)
 		if len(raw) == 0 && err != nil {
 			return nil, err
 		}
@@ -823,8 +715,8 @@ func nextLine(head []byte) (line string, rest []byte, ok bool) {
 // delimiter (the route's, else sniffed from the first data line), padded
 // separators, comment styles, and the comment lines that may hold the
 // header.
-func layoutCSV(head []byte, route *Route) csvLayout {
-	lay := csvLayout{delim: route.Delimiter}
+func layoutCSV(head []byte, opts formats.Options) csvLayout {
+	lay := csvLayout{delim: opts.Delimiter}
 	var above []string // the lines above the first data line
 	var data []string
 	for n := 0; n < 4096 && len(data) < 20; n++ {
@@ -880,7 +772,7 @@ func (lay *csvLayout) split(line string) []string {
 	if lay.text {
 		return splitFields(line, lay.delim, lay.pad)
 	}
-	r := csv.NewReader(strings.NewReader(line))
+	r := stdcsv.NewReader(strings.NewReader(line))
 	r.Comma = lay.delim
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true

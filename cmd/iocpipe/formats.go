@@ -1,0 +1,8 @@
+package main
+
+// The input formats iocpipe reads: each registers itself with
+// pipeline/formats. Adding a format is one folder under pipeline/formats
+// and one line here.
+import (
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/csv"
+)

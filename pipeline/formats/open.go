@@ -1,0 +1,113 @@
+package formats
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// An Opened is a file opened for reading: its source, the format Detect
+// chose and that format's Reader over it. Close it when done.
+type Opened struct {
+	Source *Source
+	Format Format
+	Reader Reader
+}
+
+// Close closes the file.
+func (o *Opened) Close() error {
+	if o.Source.file == nil {
+		return nil
+	}
+	return o.Source.file.Close()
+}
+
+// Open opens the file at path (named name in reports; path when empty),
+// refuses what is no UTF-8 text, detects its format under opts and opens
+// that format's Reader. wrap, when set, wraps every read of the file (to
+// count bytes for progress). A returned error is a *FileError, or the
+// error of opening the file.
+func Open(path, name string, opts Options, wrap func(io.Reader) io.Reader) (*Opened, error) {
+	if name == "" {
+		name = path
+	}
+	src, err := openSource(path, name, wrap)
+	if err != nil {
+		return nil, err
+	}
+	o, err := open(src, opts)
+	if err != nil {
+		src.file.Close()
+		var fe *FileError
+		if !errors.As(err, &fe) {
+			err = &FileError{File: name, Err: err}
+		}
+		return nil, err
+	}
+	return o, nil
+}
+
+func open(src *Source, opts Options) (*Opened, error) {
+	f, err := Detect(src.Name, src.Head, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	r, err := f.Open(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Opened{Source: src, Format: f, Reader: r}, nil
+}
+
+// openSource opens the file and reads its head.
+func openSource(path, name string, wrap func(io.Reader) io.Reader) (*Source, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &FileError{File: name, Err: fmt.Errorf("not a regular file (%s)", fi.Mode().Type())}
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	src := &Source{Name: name, Path: path, file: file, wrap: wrap}
+	var r io.Reader = file
+	if wrap != nil {
+		r = wrap(r)
+	}
+	src.R = bufio.NewReaderSize(r, HeadSize)
+	head, err := src.R.Peek(HeadSize)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		file.Close()
+		return nil, err
+	}
+	if err := CheckEncoding(head[:min(len(head), 4096)]); err != nil {
+		file.Close()
+		return nil, &FileError{File: name, Err: err}
+	}
+	if bytes.HasPrefix(head, utf8BOM) {
+		src.R.Discard(len(utf8BOM))
+		head = head[len(utf8BOM):]
+	}
+	src.Head = head
+	return src, nil
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// CheckEncoding refuses what cannot be text in UTF-8: UTF-16 and UTF-32
+// (by byte order mark) and binary files (a NUL byte near the start).
+func CheckEncoding(head []byte) error {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return errors.New("file is UTF-16 (byte order mark found): save it as UTF-8")
+	case bytes.IndexByte(head, 0) >= 0:
+		return errors.New("file looks binary (NUL bytes): not CSV or JSON text")
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+package pipeline
+
+// The formats the engine's tests read.
+import (
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/csv"
+)

@@ -1,0 +1,6 @@
+package inbox
+
+// The formats the engine's tests read.
+import (
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/csv"
+)

@@ -184,8 +184,10 @@ func readBatches(ctx context.Context, r io.Reader, o bareOptions, out chan<- []b
 	return n, nil
 }
 
-// parseRow turns one CSV record into an indicator. It copies the strings
-// it keeps, since the reader reuses the record.
+// parseRow turns one CSV record into an indicator: RFC 3339 timestamps
+// (Z or ±hh:mm) to epoch milliseconds, the sightings count, the tags
+// split on their separators and trimmed. It copies the strings it keeps,
+// since the reader reuses the record.
 func parseRow(rec []string, col map[string]int, enclave string) (bareIndicator, error) {
 	first, err := time.Parse(time.RFC3339, rec[col["first_seen"]])
 	if err != nil {
@@ -207,13 +209,17 @@ func parseRow(rec []string, col map[string]int, enclave string) (bareIndicator, 
 		Source:    strings.Clone(rec[col["source"]]),
 		Notes:     strings.Clone(rec[col["notes"]]),
 	}
-	for t := range strings.SplitSeq(rec[col["tags"]], ";") {
-		if t != "" {
+	for t := range strings.FieldsFuncSeq(rec[col["tags"]], isTagSep) {
+		if t = strings.TrimSpace(t); t != "" {
 			in.Tags = append(in.Tags, bareTag{Name: strings.Clone(t), EnclaveID: enclave})
 		}
 	}
 	return in, nil
 }
+
+// isTagSep reports the characters that separate the tags of a tags field:
+// ';' and ',' (the generated files use both) and '|'.
+func isTagSep(r rune) bool { return r == ';' || r == ',' || r == '|' }
 
 // fetchToken gets an OAuth token with the client-credentials grant.
 func fetchToken(ctx context.Context, client *http.Client, o bareOptions) (string, error) {

@@ -1,6 +1,9 @@
 // Command iocbench benchmarks `iocpipe run` against a bare import loop.
 //
-// It generates CSV indicator files of N and 2N rows, builds iocpipe,
+// It generates CSV indicator files of N and 2N rows as demanding as real
+// feeds (a quarter each IPv4, domains, URLs and SHA-256s; 0 to 3 tags a
+// row; a third of the timestamps with ±hh:mm offsets; quoted fields with
+// commas and doubled quotes; see writeCSV), builds iocpipe,
 // starts `iocpipe emulate`, and imports each file twice through the
 // emulator's TruSTAR API: once with `iocpipe run`, once with a minimal
 // loop (encoding/csv, encoding/json, four concurrent POSTs) that iocbench
@@ -121,13 +124,18 @@ func bench(ctx context.Context, o options) (passed bool, err error) {
 		sizes = append(sizes, 2*o.rows)
 	}
 	files := map[int]string{}
+	var mix genStats
 	for _, n := range sizes {
 		path := filepath.Join(dir, fmt.Sprintf("indicators-%d.csv", n))
 		start := time.Now()
-		if err := generateFile(path, n, o.seed); err != nil {
+		st, err := generateFile(path, n, o.seed)
+		if err != nil {
 			return false, err
 		}
 		logf("generated %s in %.1fs", path, time.Since(start).Seconds())
+		if n == o.rows {
+			mix = st
+		}
 		files[n] = path
 	}
 
@@ -166,7 +174,8 @@ func bench(ctx context.Context, o options) (passed bool, err error) {
 		results = append(results, pair{iocpipe: ioc, bare: bare})
 	}
 
-	fmt.Printf("\niocbench: %s/%s, %d CPUs, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Printf("\niocbench: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Printf("rows (seed %d): %s\n\n", o.seed, mix)
 	printTable(os.Stdout, results)
 	fmt.Println()
 	return printVerdicts(os.Stdout, results), nil
@@ -288,6 +297,7 @@ func printVerdicts(w io.Writer, results []pair) bool {
 	for _, p := range results {
 		ratio := p.iocpipe.CPU.Seconds() / p.bare.CPU.Seconds()
 		info(fmt.Sprintf("iocpipe CPU / bare CPU (%d rows)", p.iocpipe.Rows), fmt.Sprintf("%.2f", ratio))
+		info(fmt.Sprintf("iocpipe rows/s (%d rows)", p.iocpipe.Rows), fmt.Sprintf("%.0f", p.iocpipe.RowsPerSec()))
 		worstCPU = max(worstCPU, ratio)
 		worstRSS = max(worstRSS, mib(p.iocpipe.MaxRSS))
 	}

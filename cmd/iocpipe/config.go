@@ -16,6 +16,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/sinks"
 )
 
 // Config is the YAML configuration file. Secrets are never in it: it names
@@ -36,7 +37,8 @@ type Config struct {
 	path string
 }
 
-// SinksConfig holds one section per API.
+// SinksConfig holds one section per kind of sink, each named by its kind
+// (sinkKinds) and returned by the kind's section func.
 type SinksConfig struct {
 	TruSTAR     *TruSTARConfig     `yaml:"trustar"`
 	ThreatWinds *ThreatWindsConfig `yaml:"threatwinds"`
@@ -54,10 +56,10 @@ type ThreatWindsConfig struct {
 }
 
 // DeliveryConfig are the keys every sink shares. Each field's zero value
-// means the default documented in README.md (and in defaults()).
+// (nil for RateLimit) means the default of the sink's kind: its row in
+// sinkKinds, documented in README.md. validate fills them in.
 type DeliveryConfig struct {
-	// RateLimit is calls per minute; 0 turns limiting off. Nil means the
-	// sink's default (TruSTAR: 60).
+	// RateLimit is calls per minute; 0 turns limiting off.
 	RateLimit *float64 `yaml:"rate_limit"`
 	// Burst lets this many calls go at once before the rate applies.
 	Burst int `yaml:"burst"`
@@ -73,7 +75,8 @@ type DeliveryConfig struct {
 	Timeout Duration `yaml:"timeout"`
 	// RetryDeadline bounds the retries of one request.
 	RetryDeadline Duration `yaml:"retry_deadline"`
-	// MaxConns caps connections to the API.
+	// MaxConns caps connections to the API; its default is the kind's or
+	// InFlight, whichever is larger.
 	MaxConns int `yaml:"max_conns"`
 	// InsecureSkipVerify turns TLS verification off (a warning is logged
 	// on every start).
@@ -149,23 +152,11 @@ type WebhookConfig struct {
 	Headers map[string]string `yaml:"headers"`
 }
 
-// Defaults, documented in README.md.
+// Route defaults, documented in README.md. The delivery defaults are in
+// each kind's row of sinkKinds.
 const (
-	defaultTruSTARRate   = 60
-	defaultTruSTARFlight = 4
-	defaultBatchSize     = 10000
-	defaultByteBudget    = 8 << 20
-	defaultLinger        = 500 * time.Millisecond
-	defaultTimeout       = 60 * time.Second
-	defaultRetryDeadline = 5 * time.Minute
-	defaultBurst         = 1
-	defaultMaxConns      = 16
-
-	defaultThreatWindsRate   = 0
-	defaultThreatWindsFlight = 16
-	defaultThreatWindsBatch  = 500
-	defaultSettle            = 2 * time.Second
-	defaultRescan            = 10 * time.Second
+	defaultSettle = 2 * time.Second
+	defaultRescan = 10 * time.Second
 )
 
 // A ConfigError is a problem with the configuration: exit code 2.
@@ -224,39 +215,8 @@ func (c *Config) validate() error {
 		}
 		c.Enclaves[name] = strings.ToLower(id)
 	}
-	if t := c.Sinks.TruSTAR; t != nil {
-		if err := checkURL(t.URL); err != nil {
-			return c.errorf("sinks.trustar.url", "%v", err)
-		}
-		if t.ClientIDEnv == "" {
-			t.ClientIDEnv = "TRUSTAR_API_KEY"
-		}
-		if t.ClientSecretEnv == "" {
-			t.ClientSecretEnv = "TRUSTAR_API_SECRET"
-		}
-		if err := t.DeliveryConfig.defaults("sinks.trustar", defaultTruSTARRate, defaultTruSTARFlight, c); err != nil {
-			return err
-		}
-		if t.BatchSize > 10000 {
-			return c.errorf("sinks.trustar.batch_size", "%d is over TruSTAR's limit of 10000 indicators per submission", t.BatchSize)
-		}
-	}
-	if t := c.Sinks.ThreatWinds; t != nil {
-		if err := checkURL(t.URL); err != nil {
-			return c.errorf("sinks.threatwinds.url", "%v", err)
-		}
-		switch {
-		case t.TokenEnv != "" && (t.APIKeyEnv != "" || t.APISecretEnv != ""):
-			return c.errorf("sinks.threatwinds", "give either token_env or api_key_env and api_secret_env, not both")
-		case t.TokenEnv == "" && t.APIKeyEnv == "" && t.APISecretEnv == "":
-			t.APIKeyEnv, t.APISecretEnv = "THREATWINDS_API_KEY", "THREATWINDS_API_SECRET"
-		case t.TokenEnv == "" && (t.APIKeyEnv == "" || t.APISecretEnv == ""):
-			return c.errorf("sinks.threatwinds", "api_key_env and api_secret_env go together")
-		}
-		if t.BatchSize == 0 {
-			t.BatchSize = defaultThreatWindsBatch
-		}
-		if err := t.DeliveryConfig.defaults("sinks.threatwinds", defaultThreatWindsRate, defaultThreatWindsFlight, c); err != nil {
+	for i := range sinkKinds {
+		if err := sinkKinds[i].validateSection(c); err != nil {
 			return err
 		}
 	}
@@ -279,8 +239,55 @@ func (c *Config) validate() error {
 	return nil
 }
 
-func (d *DeliveryConfig) defaults(key string, rate float64, inFlight int, c *Config) error {
+// A sinkSection is the section sinks.<kind> of the config.
+type sinkSection interface {
+	// check checks the section's own keys (url, credentials) and fills
+	// their defaults; key is the section's key, sinks.<kind>.
+	check(c *Config, key string) error
+	// delivery returns the section's delivery keys (promoted from the
+	// embedded DeliveryConfig).
+	delivery() *DeliveryConfig
+}
+
+// delivery implements sinkSection for every section that embeds
+// DeliveryConfig.
+func (d *DeliveryConfig) delivery() *DeliveryConfig { return d }
+
+// check implements sinkSection.
+func (t *TruSTARConfig) check(c *Config, key string) error {
+	if err := checkURL(t.URL); err != nil {
+		return c.errorf(key+".url", "%v", err)
+	}
+	if t.ClientIDEnv == "" {
+		t.ClientIDEnv = "TRUSTAR_API_KEY"
+	}
+	if t.ClientSecretEnv == "" {
+		t.ClientSecretEnv = "TRUSTAR_API_SECRET"
+	}
+	return nil
+}
+
+// check implements sinkSection.
+func (t *ThreatWindsConfig) check(c *Config, key string) error {
+	if err := checkURL(t.URL); err != nil {
+		return c.errorf(key+".url", "%v", err)
+	}
+	switch {
+	case t.TokenEnv != "" && (t.APIKeyEnv != "" || t.APISecretEnv != ""):
+		return c.errorf(key, "give either token_env or api_key_env and api_secret_env, not both")
+	case t.TokenEnv == "" && t.APIKeyEnv == "" && t.APISecretEnv == "":
+		t.APIKeyEnv, t.APISecretEnv = "THREATWINDS_API_KEY", "THREATWINDS_API_SECRET"
+	case t.TokenEnv == "" && (t.APIKeyEnv == "" || t.APISecretEnv == ""):
+		return c.errorf(key, "api_key_env and api_secret_env go together")
+	}
+	return nil
+}
+
+// fill checks d and fills each of its zero keys (a nil RateLimit) from
+// def, a kind's defaults; key is the section's key, for errors.
+func (d *DeliveryConfig) fill(c *Config, key string, def DeliveryConfig) error {
 	if d.RateLimit == nil {
+		rate := *def.RateLimit
 		d.RateLimit = &rate
 	}
 	switch {
@@ -291,31 +298,32 @@ func (d *DeliveryConfig) defaults(key string, rate float64, inFlight int, c *Con
 	case d.Linger < 0, d.Timeout < 0, d.RetryDeadline < 0:
 		return c.errorf(key, "linger, timeout and retry_deadline must not be negative")
 	}
-	if d.Burst == 0 {
-		d.Burst = defaultBurst
-	}
-	if d.InFlight == 0 {
-		d.InFlight = inFlight
-	}
-	if d.BatchSize == 0 {
-		d.BatchSize = defaultBatchSize
-	}
-	if d.ByteBudget == 0 {
-		d.ByteBudget = defaultByteBudget
-	}
-	if d.Linger == 0 {
-		d.Linger = Duration(defaultLinger)
-	}
-	if d.Timeout == 0 {
-		d.Timeout = Duration(defaultTimeout)
-	}
-	if d.RetryDeadline == 0 {
-		d.RetryDeadline = Duration(defaultRetryDeadline)
-	}
-	if d.MaxConns == 0 {
-		d.MaxConns = max(defaultMaxConns, d.InFlight)
-	}
+	orDefault(&d.Burst, def.Burst)
+	orDefault(&d.InFlight, def.InFlight)
+	orDefault(&d.BatchSize, def.BatchSize)
+	orDefault(&d.ByteBudget, def.ByteBudget)
+	orDefault(&d.Linger, def.Linger)
+	orDefault(&d.Timeout, def.Timeout)
+	orDefault(&d.RetryDeadline, def.RetryDeadline)
+	orDefault(&d.MaxConns, max(def.MaxConns, d.InFlight))
 	return nil
+}
+
+// orDefault sets *v to def when *v is zero.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// httpOptions is the HTTP side of d, for a sink's client.
+func (d *DeliveryConfig) httpOptions() sinks.HTTPOptions {
+	return sinks.HTTPOptions{
+		Timeout: time.Duration(d.Timeout), RetryDeadline: time.Duration(d.RetryDeadline),
+		RatePerMinute: *d.RateLimit, Burst: d.Burst, MaxConns: d.MaxConns,
+		InsecureSkipVerify: d.InsecureSkipVerify,
+	}
 }
 
 func (c *Config) validateRoute(i int) error {
@@ -325,43 +333,17 @@ func (c *Config) validateRoute(i int) error {
 		return c.errorf(key+".name", "every route needs a name")
 	}
 	key = fmt.Sprintf("routes[%d] (%s)", i, r.Name)
-	switch r.Sink {
-	case "trustar":
-		if c.Sinks.TruSTAR == nil {
-			return c.errorf(key+".sink", "sink trustar is not configured under sinks:")
-		}
-		if len(r.Enclaves) == 0 {
-			return c.errorf(key+".enclaves", "a TruSTAR route needs at least one enclave")
-		}
-		if r.Kind != "" || r.Reputation != nil || r.Comments != nil || r.Webhook != nil {
-			return c.errorf(key, "kind, reputation, comments and webhook are ThreatWinds keys; this route goes to trustar")
-		}
-	case "threatwinds":
-		if c.Sinks.ThreatWinds == nil {
-			return c.errorf(key+".sink", "sink threatwinds is not configured under sinks:")
-		}
-		switch r.Kind {
-		case "":
-			r.Kind = "entities"
-		case "entities", "well-known", "scan":
-		default:
-			return c.errorf(key+".kind", "unknown kind %q (entities, well-known or scan)", r.Kind)
-		}
-		if r.Reputation != nil && (*r.Reputation < -3 || *r.Reputation > 3) {
-			return c.errorf(key+".reputation", "%d is out of range: ThreatWinds reputations go from -3 to 3", *r.Reputation)
-		}
-		if r.Webhook != nil {
-			if r.Kind != "scan" {
-				return c.errorf(key+".webhook", "only scan routes send a webhook")
-			}
-			if err := checkURL(r.Webhook.URL); err != nil {
-				return c.errorf(key+".webhook.url", "%v", err)
-			}
-		}
-	case "":
-		return c.errorf(key+".sink", "missing: name the sink (trustar or threatwinds)")
-	default:
-		return c.errorf(key+".sink", "unknown sink %q (known: trustar, threatwinds)", r.Sink)
+	k := lookupSink(r.Sink)
+	switch {
+	case r.Sink == "":
+		return c.errorf(key+".sink", "missing: name the sink (%s)", sinkNames(" or "))
+	case k == nil:
+		return c.errorf(key+".sink", "unknown sink %q (known: %s)", r.Sink, sinkNames(", "))
+	case k.section(&c.Sinks) == nil:
+		return c.errorf(key+".sink", "sink %s is not configured under sinks:", k.name)
+	}
+	if err := k.route(c, r, key); err != nil {
+		return err
 	}
 	if r.Inbox == "" && (r.WorkDir != "" || r.DoneDir != "" || r.FailedDir != "" || r.DeleteDone) {
 		return c.errorf(key, "work_dir, done_dir, failed_dir and delete_done need an inbox")
@@ -528,13 +510,13 @@ func mapping(m map[string]StringList) map[string][]string {
 	return out
 }
 
-// Delivery returns the delivery settings of a route's sink.
+// Delivery returns the delivery settings of a route's sink; the zero
+// DeliveryConfig when the sink is unknown or not configured.
 func (c *Config) Delivery(r *RouteConfig) DeliveryConfig {
-	switch {
-	case r.Sink == "trustar" && c.Sinks.TruSTAR != nil:
-		return c.Sinks.TruSTAR.DeliveryConfig
-	case r.Sink == "threatwinds" && c.Sinks.ThreatWinds != nil:
-		return c.Sinks.ThreatWinds.DeliveryConfig
+	if k := lookupSink(r.Sink); k != nil {
+		if s := k.section(&c.Sinks); s != nil {
+			return *s.delivery()
+		}
 	}
 	return DeliveryConfig{}
 }

@@ -1,12 +1,3 @@
-// Command iocpipe bulk-imports threat-intelligence indicators from CSV,
-// JSON and JSONL files into the TruSTAR indicator API: it reads,
-// validates, normalizes and batches them, and explains every row it could
-// not deliver.
-//
-// Exit codes: 0 everything valid was delivered and nothing was rejected;
-// 3 everything valid was delivered but some rows or files were rejected;
-// 1 some valid row could not be delivered, or a fatal error; 2 a usage or
-// configuration error.
 package main
 
 import (

@@ -162,7 +162,7 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		if len(ids) > 0 {
 			sub, err := f.subs.get(ids)
 			if err != nil {
-				return &ioc.FieldError{Field: formats.FieldEnclaves, Value: display(v), Err: err}
+				return &ioc.FieldError{Field: formats.FieldEnclaves, Value: formats.Display(v), Err: err}
 			}
 			p.sub = sub
 		}
@@ -188,7 +188,7 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		return err
 	}
 	if p.firstSeen != 0 && p.lastSeen != 0 && p.firstSeen > p.lastSeen {
-		return &ioc.FieldError{Field: formats.FieldLastSeen, Value: display(r.Get(formats.FieldLastSeen)), Err: fmt.Errorf("is before first_seen (%s)", display(r.Get(formats.FieldFirstSeen)))}
+		return &ioc.FieldError{Field: formats.FieldLastSeen, Value: formats.Display(r.Get(formats.FieldLastSeen)), Err: fmt.Errorf("is before first_seen (%s)", formats.Display(r.Get(formats.FieldFirstSeen)))}
 	}
 	if v := r.Get(formats.FieldSightings); v.Kind != schemas.Missing {
 		s := strings.TrimSpace(v.Str)
@@ -210,7 +210,7 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 	}
 	if v := r.Get(formats.FieldTags); v.Kind != schemas.Missing {
 		if p.tags, err = n.tags(v, p.sub); err != nil {
-			return &ioc.FieldError{Field: formats.FieldTags, Value: display(v), Err: err}
+			return &ioc.FieldError{Field: formats.FieldTags, Value: formats.Display(v), Err: err}
 		}
 	}
 	if v := r.Get(formats.FieldReputation); v.Kind != schemas.Missing {
@@ -339,12 +339,3 @@ func timeField(r *Row, name string) (int64, error) {
 }
 
 // isMissing reports the spellings feeds use for "no value".
-func joinNotes(a, b string) string {
-	switch {
-	case b == "":
-		return a
-	case a == "":
-		return b
-	}
-	return a + " (" + b + ")"
-}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,49 +228,12 @@ func (p *Pipeline) validate(c *chunk) {
 	}
 }
 
-func violationReject(o ioc.Origin, row schemas.Value, v []Violation) ioc.Reject {
-	first := v[0]
-	field, sub, _ := cutField(first.Field)
-	msg := first.Message
-	if sub != "" {
-		msg = bracket(sub) + " " + msg
+func violationReject(o ioc.Origin, row schemas.Value, v []schemas.Violation) ioc.Reject {
+	field, value, first, rest := formats.DescribeViolations(row, v)
+	if v[0].Keyword == "required" && field == formats.FieldValue {
+		first = "is empty: the row has no indicator value"
 	}
-	if first.Keyword == "required" && field == formats.FieldValue {
-		msg = "is empty: the row has no indicator value"
-	}
-	for _, more := range v[1:] {
-		f, sub, _ := cutField(more.Field)
-		msg += "; " + f + bracket(sub) + " " + more.Message
-	}
-	return ioc.NewReject(o, field, display(row.Get(field)), msg)
-}
-
-// bracket renders a sub-path such as "1.name" as "[1].name".
-func bracket(sub string) string {
-	if sub == "" {
-		return ""
-	}
-	var b strings.Builder
-	for part := range strings.SplitSeq(sub, ".") {
-		if _, err := strconv.Atoi(part); err == nil {
-			b.WriteString("[" + part + "]")
-		} else {
-			b.WriteString("." + part)
-		}
-	}
-	return b.String()
-}
-
-// Violation is a schema violation (see schemas.Violation).
-type Violation = schemas.Violation
-
-func cutField(path string) (string, string, bool) {
-	for i := 0; i < len(path); i++ {
-		if path[i] == '.' {
-			return path[:i], path[i+1:], true
-		}
-	}
-	return path, "", false
+	return ioc.NewReject(o, field, value, first+rest)
 }
 
 // send hands one batch to the sink and accounts for the outcome. A batch

@@ -1,28 +1,15 @@
 package pipeline
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
-)
-
-// The input formats.
-const (
-	FormatCSV   = "csv"
-	FormatJSON  = "json"
-	FormatJSONL = "jsonl"
-	FormatSTIX  = "stix"
 )
 
 // chunkRows is how many rows travel together between stages.
@@ -162,44 +149,24 @@ func (p *Pipeline) readFile(ctx context.Context, f *fileState, out chan<- *chunk
 }
 
 func (p *Pipeline) readInto(ctx context.Context, f *fileState, e *emitter) error {
-	fi, err := os.Lstat(f.in.Path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	file, err := os.Open(f.in.Path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	e.read = &countingReader{r: file, total: &p.bytesRead}
-	br := bufio.NewReaderSize(e.read, 64<<10)
-	head, _ := br.Peek(4096)
-	if err := checkEncoding(head); err != nil {
-		return err
-	}
-	if bytes.HasPrefix(head, utf8BOM) {
-		br.Discard(len(utf8BOM))
-		head = head[len(utf8BOM):]
-	}
-	f.format = detectFormat(f.in.Path, head, p.route.Format)
-	switch f.format {
-	case FormatJSON, FormatJSONL, FormatSTIX:
-		return p.readJSON(ctx, f, e, file, br)
-	}
-	file.Close()
-	opts := p.route.ReadOptions()
-	opts.Format = f.format
-	o, err := formats.Open(f.in.Path, f.name, opts, func(r io.Reader) io.Reader {
+	counted := false
+	o, err := formats.Open(f.in.Path, f.name, p.route.ReadOptions(), func(r io.Reader) io.Reader {
+		if counted {
+			return r // a second pass: progress counts the file once
+		}
+		counted = true
 		e.read = &countingReader{r: r, total: &p.bytesRead}
 		return e.read
 	})
 	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			f.format = fe.Format
+		}
 		return err
 	}
 	defer o.Close()
+	f.format = o.Format.Name()
 	return p.pull(ctx, f, e, o.Reader)
 }
 
@@ -224,6 +191,9 @@ func (p *Pipeline) pull(ctx context.Context, f *fileState, e *emitter, r formats
 			return err
 		}
 		row := Row{Origin: fr.Origin, Fields: fr.Fields, skip: fr.Skip}
+		if fr.Link != "" && !p.opts.Associations {
+			row.skip = fmt.Sprintf("relationship %s: %s takes no associations (not applicable)", fr.Link, p.opts.SinkName)
+		}
 		if fr.Reject != nil {
 			row.rejects, row.rowRejected = []ioc.Reject{*fr.Reject}, true
 		}
@@ -235,38 +205,4 @@ func (p *Pipeline) pull(ctx context.Context, f *fileState, e *emitter, r formats
 		e.assocs = l.Associations()
 	}
 	return nil
-}
-
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
-
-// checkEncoding refuses what cannot be text in UTF-8: UTF-16 and UTF-32
-// (by byte order mark) and binary files (a NUL byte near the start).
-func checkEncoding(head []byte) error {
-	switch {
-	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
-		return errors.New("file is UTF-16 (byte order mark found): save it as UTF-8")
-	case bytes.IndexByte(head, 0) >= 0:
-		return errors.New("file looks binary (NUL bytes): not CSV or JSON text")
-	}
-	return nil
-}
-
-// detectFormat picks the format: forced by the route, else by extension,
-// else by the first bytes.
-func detectFormat(path string, head []byte, forced string) string {
-	if forced != "" {
-		return forced
-	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv", ".tsv", ".psv", ".tab":
-		return FormatCSV
-	case ".jsonl", ".ndjson":
-		return FormatJSONL
-	case ".json":
-		return FormatJSON
-	}
-	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
-		return FormatJSON
-	}
-	return FormatCSV
 }

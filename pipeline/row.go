@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
-
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/schemas"
 )
@@ -31,18 +29,3 @@ type Row struct {
 
 // Get returns the row's field named name (Missing when absent).
 func (r *Row) Get(name string) schemas.Value { return r.Fields.Get(name) }
-
-// display renders a field for a reject report.
-func display(v schemas.Value) string {
-	switch v.Kind {
-	case schemas.String, schemas.Number, schemas.Bool:
-		return v.Str
-	case schemas.Missing:
-		return ""
-	}
-	b, err := json.Marshal(v.Any())
-	if err != nil {
-		return v.Kind.String()
-	}
-	return string(b)
-}

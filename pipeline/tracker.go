@@ -83,7 +83,7 @@ func (t *tracker) row(f *fileState, r *Row) {
 	case r.skip != "":
 		c.RowsSkipped++
 		t.s.RowsSkipped++
-		field, value := "", display(r.Get(formats.FieldValue))
+		field, value := "", formats.Display(r.Get(formats.FieldValue))
 		if value != "" {
 			field = formats.FieldValue
 		}

@@ -362,10 +362,8 @@ func (c *Config) validateRoute(i int) error {
 			return c.errorf(fmt.Sprintf("%s.enclaves[%d]", key, j), "%v", err)
 		}
 	}
-	switch r.Format {
-	case "", pipeline.FormatCSV, pipeline.FormatJSON, pipeline.FormatJSONL, pipeline.FormatSTIX:
-	default:
-		return c.errorf(key+".format", "unknown format %q (csv, json, jsonl, stix; empty detects)", r.Format)
+	if _, ok := formats.Lookup(r.Format); r.Format != "" && !ok {
+		return c.errorf(key+".format", "unknown format %q (%s; empty detects)", r.Format, strings.Join(formats.Names(), ", "))
 	}
 	if _, err := delimiter(r.Delimiter); err != nil {
 		return c.errorf(key+".delimiter", "%v", err)

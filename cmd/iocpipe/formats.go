@@ -5,4 +5,5 @@ package main
 // and one line here.
 import (
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/csv"
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/json"
 )

@@ -272,7 +272,7 @@ func printInspection(w io.Writer, in *inspection) {
 			fmt.Fprintf(tw, "header\tline %d (a comment line): %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
 		case d.HeaderLine > 0:
 			fmt.Fprintf(tw, "header\tline %d: %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
-		case d.Format == pipeline.FormatCSV && len(d.Mapping) > 0:
+		case d.Format == "csv" && len(d.Mapping) > 0:
 			fmt.Fprintf(tw, "header\tnone: the first record holds an indicator\n")
 		}
 		label := "mapping"

@@ -38,16 +38,17 @@ type Reader interface {
 	// comes back with its Reject set.
 	Next(ctx context.Context) (Row, error)
 	// File returns what the reader knows about the file as a whole. The
-	// file level (tags, enclaves) is known once Open returned.
+	// file level (format, tags, enclaves) is known once Next returned for
+	// the first time, before any row is used.
 	File() File
 }
 
 // A Linker is a Reader that also yields associations between the
 // indicators of its file (STIX relationships).
 type Linker interface {
-	// Links reports, once Open returned, whether the file may hold
-	// associations: the caller then remembers which indicators the sink
-	// took.
+	// Links reports, once Next returned for the first time, whether the
+	// file may hold associations: the caller then remembers which
+	// indicators the sink took.
 	Links() bool
 	// Associations returns them, once Next returned io.EOF.
 	Associations() []*ioc.Association
@@ -81,6 +82,10 @@ type Row struct {
 	// Reject, when set, says the record as a whole cannot be read (a parse
 	// error, a line too long).
 	Reject *ioc.Reject
+	// Link, on a skipped row, is the relationship type of a record that is
+	// an association between indicators (a STIX relationship): it is sent
+	// as one when the sink takes associations.
+	Link string
 }
 
 // RejectRow returns a row rejected as a whole at o.
@@ -187,6 +192,8 @@ type FileError struct {
 	File string
 	Line int
 	Err  error
+	// Format is the format the file was being read as, when it was known.
+	Format string
 }
 
 func (e *FileError) Error() string {

@@ -17,8 +17,11 @@ type Opened struct {
 	Reader Reader
 }
 
-// Close closes the file.
+// Close ends the reader (when it is an io.Closer) and closes the file.
 func (o *Opened) Close() error {
+	if c, ok := o.Reader.(io.Closer); ok {
+		c.Close()
+	}
 	if o.Source.file == nil {
 		return nil
 	}
@@ -38,26 +41,20 @@ func Open(path, name string, opts Options, wrap func(io.Reader) io.Reader) (*Ope
 	if err != nil {
 		return nil, err
 	}
-	o, err := open(src, opts)
+	f, err := Detect(src.Name, src.Head, opts.Format)
+	if err != nil {
+		src.file.Close()
+		return nil, &FileError{File: name, Err: err}
+	}
+	r, err := f.Open(src, opts)
 	if err != nil {
 		src.file.Close()
 		var fe *FileError
 		if !errors.As(err, &fe) {
-			err = &FileError{File: name, Err: err}
+			fe = &FileError{File: name, Err: err}
 		}
-		return nil, err
-	}
-	return o, nil
-}
-
-func open(src *Source, opts Options) (*Opened, error) {
-	f, err := Detect(src.Name, src.Head, opts.Format)
-	if err != nil {
-		return nil, err
-	}
-	r, err := f.Open(src, opts)
-	if err != nil {
-		return nil, err
+		fe.Format = f.Name()
+		return nil, fe
 	}
 	return &Opened{Source: src, Format: f, Reader: r}, nil
 }
@@ -110,4 +107,44 @@ func CheckEncoding(head []byte) error {
 		return errors.New("file looks binary (NUL bytes): not CSV or JSON text")
 	}
 	return nil
+}
+
+// Describe reads the head of the file at path and says how it will be
+// read under opts: the format, the delimiter and header of a delimited
+// file, the shape of a JSON document, and which columns or keys feed
+// which fields. A file that cannot be read at all is an error, with the
+// reason the import would give.
+func Describe(path string, opts Options) (*Description, error) {
+	src, err := openSource(path, path, nil)
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return nil, fe.Err
+		}
+		return nil, err
+	}
+	defer src.file.Close()
+	f, err := Detect(path, src.Head, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	d := &Description{Format: f.Name()}
+	r, err := f.Open(src, opts)
+	if err != nil {
+		var fe *FileError
+		switch {
+		case errors.As(err, &fe) && fe.Line > 0:
+			return d, fmt.Errorf("line %d: %w", fe.Line, fe.Err)
+		case errors.As(err, &fe):
+			return d, fe.Err
+		}
+		return d, err
+	}
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	if ds, ok := r.(Describer); ok {
+		return d, ds.Describe(d)
+	}
+	return d, nil
 }

@@ -3,4 +3,5 @@ package inbox
 // The formats the engine's tests read.
 import (
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/csv"
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/json"
 )

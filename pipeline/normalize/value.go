@@ -631,3 +631,15 @@ func IsMissing(s string) bool {
 	}
 	return false
 }
+
+// JoinNotes joins a row's notes and a note about its value (a port split
+// off it): "notes (port 443)".
+func JoinNotes(a, b string) string {
+	switch {
+	case b == "":
+		return a
+	case a == "":
+		return b
+	}
+	return a + " (" + b + ")"
+}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/iocpipe/iocpipe/pipeline/stixpattern"
+	"github.com/iocpipe/iocpipe/pipeline/formats/stix/stixpattern"
 )
 
 func ExampleParse() {

@@ -1,14 +1,13 @@
-package pipeline
+package json
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -17,9 +16,6 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
 )
-
-// maxLine caps one JSONL line; a longer line is rejected, not buffered.
-const maxLine = 4 << 20
 
 // jsonShape is what a JSON document holds.
 type jsonShape int
@@ -81,55 +77,52 @@ var wrapperKeys = []string{"data", "results", "items", "iocs", "indicators", "re
 // enclaves.
 var rootKeys = []string{"type", "id", "name", "author_name", "tags", "enclaveIds"}
 
-// readJSON reads a JSON document in two streamed passes: the first checks
+// walk reads a JSON document in two streamed passes: the first checks
 // that the whole document parses (nothing of a broken file is sent) and
 // collects the file-level tags and enclaves, wherever they stand, and the
 // tags of each OTX pulse or MISP event; the second emits the items. JSONL
 // goes line by line instead.
-func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file *os.File, br *bufio.Reader) error {
-	m := newJSONMapper(p.route)
-	if f.format == FormatJSONL {
+func (rd *reader) walk(ctx context.Context, e *emitter) error {
+	m := newJSONMapper(rd.opts)
+	br := rd.src.R
+	if rd.format == FormatJSONL {
 		if first, _ := br.Peek(4096); looksSTIX(firstLine(first)) {
-			return p.readSTIX(ctx, f, e, file, stixLines)
+			return rd.readSTIX(ctx, e, stixLines)
 		}
-		f.setFileLevel(nil, false, nil)
-		return p.readJSONL(ctx, f, e, br, m)
+		rd.level(FormatJSONL, nil, false, nil)
+		return readJSONL(ctx, e, br, m)
 	}
 	lt := &lineTracker{r: br}
-	meta, err := scanJSONRoute(lt, p.route)
+	meta, err := scanJSONRoute(lt, rd.opts)
 	var le *layoutError
 	if errors.As(err, &le) {
-		return &FileError{File: f.name, Err: fmt.Errorf("nothing of the file was sent: %w", err)}
+		return &formats.FileError{File: rd.src.Name, Err: fmt.Errorf("nothing of the file was sent: %w", err)}
 	}
 	if err != nil {
-		var se *json.SyntaxError
+		var se *stdjson.SyntaxError
 		line := 0
 		if errors.As(err, &se) {
 			line = lt.lineAt(se.Offset)
 		}
-		return &FileError{File: f.name, Line: line, Err: fmt.Errorf("invalid JSON, so nothing of the file was sent: %w", err)}
+		return &formats.FileError{File: rd.src.Name, Line: line, Err: fmt.Errorf("invalid JSON, so nothing of the file was sent: %w", err)}
 	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
+	if meta.stix || rd.format == FormatSTIX {
+		return rd.readSTIX(ctx, e, meta.stixShape)
+	}
+	second, err := rd.src.Rewind()
+	if err != nil {
 		return err
 	}
-	second := bufio.NewReaderSize(file, 64<<10)
-	if head, _ := second.Peek(3); bytes.HasPrefix(head, utf8BOM) {
-		second.Discard(3)
-	}
-	if meta.stix || f.format == FormatSTIX {
-		return p.readSTIX(ctx, f, e, file, meta.stixShape)
-	}
 	if meta.shape == shapeStream {
-		f.format = FormatJSONL
-		f.setFileLevel(nil, false, nil)
-		return p.readJSONL(ctx, f, e, second, m)
+		rd.level(FormatJSONL, nil, false, nil)
+		return readJSONL(ctx, e, second, m)
 	}
 	switch meta.kind {
 	case kindPulses, kindMISP:
 		fr := &feedReader{ctx: ctx, e: e, m: m, meta: &meta}
-		fr.setFileLevel(f)
+		fr.setFileLevel(rd)
 		lt = &lineTracker{r: second}
-		dec := json.NewDecoder(lt)
+		dec := stdjson.NewDecoder(lt)
 		dec.UseNumber()
 		w := &jsonWalk{ctx: ctx, dec: dec, lt: lt}
 		if meta.kind == kindPulses {
@@ -141,9 +134,9 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 	if meta.tags.Kind != schemas.Missing {
 		tags = formats.Tags(meta.tags)
 	}
-	f.setFileLevel(tags, meta.tags.Kind != schemas.Missing, formats.List(meta.enclaves))
+	rd.level(FormatJSON, tags, meta.tags.Kind != schemas.Missing, formats.List(meta.enclaves))
 	lt = &lineTracker{r: second}
-	dec := json.NewDecoder(lt)
+	dec := stdjson.NewDecoder(lt)
 	dec.UseNumber()
 	if len(meta.items) > 0 {
 		w := &jsonWalk{ctx: ctx, dec: dec, lt: lt}
@@ -156,14 +149,14 @@ func (p *Pipeline) readJSON(ctx context.Context, f *fileState, e *emitter, file 
 		return emitItems(ctx, dec, lt, e, true, m)
 	}
 	// A submission: emit the items of its "content".
-	return eachMemberItem(ctx, dec, lt, "content", func(raw json.RawMessage, line, index int) error {
+	return eachMemberItem(ctx, dec, lt, "content", func(raw stdjson.RawMessage, line, index int) error {
 		return e.emit(m.itemRow(ioc.Origin{Line: line, Index: index}, raw))
 	})
 }
 
 // emitItems emits an array's items (or one item) from dec.
-func emitItems(ctx context.Context, dec *json.Decoder, lt *lineTracker, e *emitter, array bool, m *jsonMapper) error {
-	return eachItem(ctx, dec, lt, array, func(raw json.RawMessage, line, index int) error {
+func emitItems(ctx context.Context, dec *stdjson.Decoder, lt *lineTracker, e *emitter, array bool, m *jsonMapper) error {
+	return eachItem(ctx, dec, lt, array, func(raw stdjson.RawMessage, line, index int) error {
 		o := ioc.Origin{Line: line, Index: -1}
 		if array {
 			o.Index = index
@@ -175,13 +168,13 @@ func emitItems(ctx context.Context, dec *json.Decoder, lt *lineTracker, e *emitt
 // eachItem streams the items of the array dec is at (or, with array
 // false, the one value), calling fn with each raw item, the line it
 // starts on and its index. Only one item is held at a time.
-func eachItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, array bool, fn func(raw json.RawMessage, line, index int) error) error {
+func eachItem(ctx context.Context, dec *stdjson.Decoder, lt *lineTracker, array bool, fn func(raw stdjson.RawMessage, line, index int) error) error {
 	if array {
 		tok, err := dec.Token()
 		if err != nil {
 			return err
 		}
-		if tok != json.Delim('[') {
+		if tok != stdjson.Delim('[') {
 			return errNotArray{tok}
 		}
 	}
@@ -189,7 +182,7 @@ func eachItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, array boo
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var raw json.RawMessage
+		var raw stdjson.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
@@ -205,7 +198,7 @@ func eachItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, array boo
 }
 
 // errNotArray says eachItem found something else than an array.
-type errNotArray struct{ tok json.Token }
+type errNotArray struct{ tok stdjson.Token }
 
 func (e errNotArray) Error() string {
 	return fmt.Sprintf("expected an array of items, found %v", e.tok)
@@ -213,7 +206,7 @@ func (e errNotArray) Error() string {
 
 // eachMemberItem walks the object dec is at and streams, with eachItem,
 // the items of the array under key; other members are skipped.
-func eachMemberItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, key string, fn func(raw json.RawMessage, line, index int) error) error {
+func eachMemberItem(ctx context.Context, dec *stdjson.Decoder, lt *lineTracker, key string, fn func(raw stdjson.RawMessage, line, index int) error) error {
 	if _, err := dec.Token(); err != nil {
 		return err
 	}
@@ -241,7 +234,7 @@ func eachMemberItem(ctx context.Context, dec *json.Decoder, lt *lineTracker, key
 // decodeValue decodes raw JSON into a Value, numbers kept as written.
 func decodeValue(raw []byte) (schemas.Value, error) {
 	var x any
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec := stdjson.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&x); err != nil {
 		return schemas.Value{}, err
@@ -251,13 +244,11 @@ func decodeValue(raw []byte) (schemas.Value, error) {
 
 // itemRow maps one JSON item onto a row: an object's keys through the
 // route's json_fields and the key aliases, or a bare string as the value.
-func (m *jsonMapper) itemRow(o ioc.Origin, raw []byte) Row {
-	row := Row{Origin: o, Fields: schemas.ObjectValue(nil)}
+func (m *jsonMapper) itemRow(o ioc.Origin, raw []byte) formats.Row {
+	row := formats.Row{Origin: o, Fields: schemas.ObjectValue(nil)}
 	v, err := decodeValue(raw)
 	if err != nil {
-		row.rejects = []ioc.Reject{ioc.NewReject(o, "", ioc.Clip(string(raw)), "invalid JSON: "+err.Error())}
-		row.rowRejected = true
-		return row
+		return formats.RejectRow(o, ioc.Clip(string(raw)), "invalid JSON: "+err.Error())
 	}
 	switch v.Kind {
 	case schemas.String:
@@ -265,8 +256,7 @@ func (m *jsonMapper) itemRow(o ioc.Origin, raw []byte) Row {
 	case schemas.Object:
 		row.Fields = m.fields(v, nil)
 	default:
-		row.rejects = []ioc.Reject{ioc.NewReject(o, "", ioc.Clip(string(raw)), fmt.Sprintf("a JSON %s is not an indicator: items must be objects or strings", v.Kind))}
-		row.rowRejected = true
+		return formats.RejectRow(o, ioc.Clip(string(raw)), fmt.Sprintf("a JSON %s is not an indicator: items must be objects or strings", v.Kind))
 	}
 	return row
 }
@@ -278,10 +268,10 @@ type jsonMapper struct {
 	paths map[string][][]string
 }
 
-func newJSONMapper(r *Route) *jsonMapper {
+func newJSONMapper(r formats.Options) *jsonMapper {
 	m := &jsonMapper{}
 	for field, paths := range r.JSONFields {
-		if field == JSONItems {
+		if field == formats.JSONItems {
 			continue
 		}
 		for _, p := range paths {
@@ -512,7 +502,7 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 			found := false
 			for i := range out {
 				if out[i].Key == formats.FieldNotes && out[i].Val.Kind == schemas.String {
-					out[i].Val = schemas.StringValue(joinNotes(normalize.CleanText(out[i].Val.Str), notes))
+					out[i].Val = schemas.StringValue(normalize.JoinNotes(normalize.CleanText(out[i].Val.Str), notes))
 					found = true
 				}
 			}
@@ -532,13 +522,13 @@ func defaultFields(obj schemas.Value, done map[string]bool, out []schemas.Member
 // TruSTAR submission, OTX pulses, MISP events, a wrapper object holding
 // the items (or the route's json_fields items path), or plain items.
 // Large arrays are walked element by element, never held whole.
-func scanJSONRoute(r io.Reader, route *Route) (jsonMeta, error) {
+func scanJSONRoute(r io.Reader, route formats.Options) (jsonMeta, error) {
 	var meta jsonMeta
-	dec := json.NewDecoder(r)
+	dec := stdjson.NewDecoder(r)
 	dec.UseNumber()
 	w := &jsonWalk{dec: dec}
 	var itemsPath []string
-	if p := route.JSONFields[JSONItems]; len(p) > 0 && p[0] != "" {
+	if p := route.JSONFields[formats.JSONItems]; len(p) > 0 && p[0] != "" {
 		itemsPath = strings.Split(p[0], ".")
 	}
 	tok, err := dec.Token()
@@ -549,12 +539,12 @@ func scanJSONRoute(r io.Reader, route *Route) (jsonMeta, error) {
 		return meta, err
 	}
 	switch tok {
-	case json.Delim('['):
+	case stdjson.Delim('['):
 		meta.shape = shapeArray
 		if err := scanArray(w, &meta, len(itemsPath) == 0); err != nil {
 			return meta, err
 		}
-	case json.Delim('{'):
+	case stdjson.Delim('{'):
 		meta.shape = shapeItem
 		if err := scanObject(w, &meta, itemsPath); err != nil {
 			return meta, err
@@ -576,7 +566,7 @@ func scanJSONRoute(r io.Reader, route *Route) (jsonMeta, error) {
 			meta.stixShape = stixLines
 		}
 		for {
-			var skip json.RawMessage
+			var skip stdjson.RawMessage
 			err := dec.Decode(&skip)
 			if err == io.EOF {
 				break
@@ -608,7 +598,7 @@ func scanArray(w *jsonWalk, meta *jsonMeta, feeds bool) error {
 			}
 			continue
 		}
-		var skip json.RawMessage
+		var skip stdjson.RawMessage
 		if err := w.dec.Decode(&skip); err != nil {
 			return err
 		}
@@ -717,19 +707,19 @@ func scanObject(w *jsonWalk, meta *jsonMeta, itemsPath []string) error {
 			}
 			continue
 		}
-		var raw json.RawMessage
+		var raw stdjson.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
 		switch key {
 		case "type":
-			json.Unmarshal(raw, &typ)
+			stdjson.Unmarshal(raw, &typ)
 		case "id":
-			json.Unmarshal(raw, &id)
+			stdjson.Unmarshal(raw, &id)
 		case "name":
-			json.Unmarshal(raw, &pulse.name)
+			stdjson.Unmarshal(raw, &pulse.name)
 		case "author_name":
-			json.Unmarshal(raw, &pulse.source)
+			stdjson.Unmarshal(raw, &pulse.source)
 		case "tags", "enclaveIds":
 			v, err := decodeValue(raw)
 			if err != nil {
@@ -787,7 +777,7 @@ func scanResponse(w *jsonWalk, meta *jsonMeta) error {
 		return err
 	}
 	switch tok {
-	case json.Delim('['):
+	case stdjson.Delim('['):
 		for w.dec.More() {
 			if _, err := w.object(func(k string) error { return scanEventHolder(w, meta, k) }); err != nil {
 				return err
@@ -796,7 +786,7 @@ func scanResponse(w *jsonWalk, meta *jsonMeta) error {
 		if len(meta.contexts) > 0 {
 			meta.kind = kindMISP
 		}
-	case json.Delim('{'):
+	case stdjson.Delim('{'):
 		for w.dec.More() {
 			tok, err := w.dec.Token()
 			if err != nil {
@@ -838,7 +828,7 @@ func scanEventHolder(w *jsonWalk, meta *jsonMeta, key string) error {
 func scanEventMember(w *jsonWalk, ctx *feedContext, key string) error {
 	switch key {
 	case "info", "Tag", "Orgc":
-		var raw json.RawMessage
+		var raw stdjson.RawMessage
 		if err := w.dec.Decode(&raw); err != nil {
 			return err
 		}
@@ -866,16 +856,16 @@ func scanPulseMember(w *jsonWalk, meta *jsonMeta, key string) error {
 		_, err := skipValue(w.dec)
 		return err
 	}
-	var raw json.RawMessage
+	var raw stdjson.RawMessage
 	if err := w.dec.Decode(&raw); err != nil {
 		return err
 	}
 	ctx := &meta.contexts[len(meta.contexts)-1]
 	switch key {
 	case "name":
-		json.Unmarshal(raw, &ctx.name)
+		stdjson.Unmarshal(raw, &ctx.name)
 	case "author_name":
-		json.Unmarshal(raw, &ctx.source)
+		stdjson.Unmarshal(raw, &ctx.source)
 	case "tags":
 		if v, err := decodeValue(raw); err == nil {
 			ctx.tags = tagList(v)
@@ -924,12 +914,12 @@ func tagList(v schemas.Value) []formats.Tag {
 
 // skipValue reads the next value from dec without holding it whole: an
 // array or object member by member. It reports whether it was an array.
-func skipValue(dec *json.Decoder) (bool, error) {
+func skipValue(dec *stdjson.Decoder) (bool, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return false, err
 	}
-	delim, ok := tok.(json.Delim)
+	delim, ok := tok.(stdjson.Delim)
 	if !ok || delim == ']' || delim == '}' {
 		return false, nil
 	}
@@ -939,7 +929,7 @@ func skipValue(dec *json.Decoder) (bool, error) {
 				return false, err
 			}
 		}
-		var raw json.RawMessage
+		var raw stdjson.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return false, err
 		}
@@ -960,11 +950,11 @@ func (e *layoutError) Error() string { return e.msg }
 // the reader asks for, so that no large value is ever held whole.
 type jsonWalk struct {
 	ctx  context.Context
-	dec  *json.Decoder
+	dec  *stdjson.Decoder
 	lt   *lineTracker
 	base int // lines before the walked text, for a walk over a part of the file
 	// found, for Describe, receives the item a walk stops at.
-	found *json.RawMessage
+	found *stdjson.RawMessage
 }
 
 // object reads the object that comes next, calling fn with each key; fn
@@ -976,8 +966,8 @@ func (w *jsonWalk) object(fn func(key string) error) (bool, error) {
 		return false, err
 	}
 	switch tok {
-	case json.Delim('{'):
-	case json.Delim('['):
+	case stdjson.Delim('{'):
+	case stdjson.Delim('['):
 		for w.dec.More() {
 			if _, err := skipValue(w.dec); err != nil {
 				return false, err
@@ -1010,8 +1000,8 @@ func (w *jsonWalk) elements(fn func(i int) error) error {
 		return err
 	}
 	switch tok {
-	case json.Delim('['):
-	case json.Delim('{'):
+	case stdjson.Delim('['):
+	case stdjson.Delim('{'):
 		for w.dec.More() {
 			if _, err := w.dec.Token(); err != nil {
 				return err
@@ -1040,8 +1030,8 @@ func (w *jsonWalk) elements(fn func(i int) error) error {
 }
 
 // raw reads the next value whole, with the line it starts on.
-func (w *jsonWalk) raw() (json.RawMessage, int, error) {
-	var raw json.RawMessage
+func (w *jsonWalk) raw() (stdjson.RawMessage, int, error) {
+	var raw stdjson.RawMessage
 	if err := w.dec.Decode(&raw); err != nil {
 		return nil, 0, err
 	}
@@ -1061,8 +1051,8 @@ func (w *jsonWalk) firstOfArray(each func(i int, v schemas.Value) bool) (schemas
 		return schemas.Value{}, false, err
 	}
 	switch tok {
-	case json.Delim('['):
-	case json.Delim('{'):
+	case stdjson.Delim('['):
+	case stdjson.Delim('{'):
 		for w.dec.More() {
 			if _, err := w.dec.Token(); err != nil {
 				return schemas.Value{}, false, err
@@ -1079,7 +1069,7 @@ func (w *jsonWalk) firstOfArray(each func(i int, v schemas.Value) bool) (schemas
 	var first schemas.Value
 	more := true
 	for i := 0; w.dec.More(); i++ {
-		var raw json.RawMessage
+		var raw stdjson.RawMessage
 		if err := w.dec.Decode(&raw); err != nil {
 			return schemas.Value{}, true, err
 		}
@@ -1151,7 +1141,7 @@ func firstLine(b []byte) []byte {
 
 // readJSONL emits one row per non-blank line; a line that does not parse
 // is a rejected row, and the rest of the file goes on.
-func (p *Pipeline) readJSONL(ctx context.Context, f *fileState, e *emitter, br *bufio.Reader, m *jsonMapper) error {
+func readJSONL(ctx context.Context, e *emitter, br *bufio.Reader, m *jsonMapper) error {
 	line := 0
 	var buf []byte
 	for {
@@ -1163,7 +1153,7 @@ func (p *Pipeline) readJSONL(ctx context.Context, f *fileState, e *emitter, br *
 		long := false
 		for errors.Is(err, bufio.ErrBufferFull) {
 			chunk, err = br.ReadSlice('\n')
-			if len(buf) < maxLine {
+			if len(buf) < formats.MaxLine {
 				buf = append(buf, chunk...)
 			} else {
 				long = true
@@ -1177,8 +1167,7 @@ func (p *Pipeline) readJSONL(ctx context.Context, f *fileState, e *emitter, br *
 		text := bytes.TrimSpace(buf)
 		switch {
 		case long:
-			row := Row{Origin: o, Fields: schemas.ObjectValue(nil), rowRejected: true}
-			row.rejects = []ioc.Reject{ioc.NewReject(o, "", ioc.Clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", maxLine))}
+			row := formats.RejectRow(o, ioc.Clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", formats.MaxLine))
 			if err := e.emit(row); err != nil {
 				return err
 			}

@@ -1,22 +1,21 @@
-package pipeline
+package json
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/formats/stix/stixpattern"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
-	"github.com/iocpipe/iocpipe/pipeline/stixpattern"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -94,7 +93,7 @@ func looksSTIX(raw []byte) bool {
 		Type string `json:"type"`
 		ID   string `json:"id"`
 	}
-	if json.Unmarshal(raw, &head) != nil || head.Type == "" {
+	if stdjson.Unmarshal(raw, &head) != nil || head.Type == "" {
 		return false
 	}
 	return head.Type == "bundle" || strings.HasPrefix(head.ID, head.Type+"--")
@@ -102,7 +101,7 @@ func looksSTIX(raw []byte) bool {
 
 // stixObjects streams the objects of a STIX file, calling fn with each raw
 // object, the line it starts on and its index.
-func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw json.RawMessage, line, index int) error) error {
+func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw stdjson.RawMessage, line, index int) error) error {
 	if shape == stixLines {
 		br := bufio.NewReaderSize(r, 64<<10)
 		line, index := 0, 0
@@ -110,7 +109,7 @@ func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			text, err := readLine(br)
+			text, err := formats.ReadLine(br)
 			if len(text) == 0 && err == io.EOF {
 				return nil
 			}
@@ -130,7 +129,7 @@ func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw 
 		}
 	}
 	lt := &lineTracker{r: r}
-	dec := json.NewDecoder(lt)
+	dec := stdjson.NewDecoder(lt)
 	dec.UseNumber()
 	switch shape {
 	case stixArray:
@@ -141,39 +140,24 @@ func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw 
 	return eachMemberItem(ctx, dec, lt, "objects", fn)
 }
 
-// readLine reads one line of any length but maxLine, discarding the rest
-// of a longer one.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(buf) < maxLine {
-			buf = append(buf, chunk...)
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return buf, err
-		}
-	}
-}
-
 // indexSTIX is the first pass.
 func indexSTIX(ctx context.Context, r io.Reader, shape stixShape) (*stixIndex, error) {
 	ix := &stixIndex{identities: map[string]string{}, sightings: map[string]*sightAgg{}, ends: map[string][]ioc.Endpoint{}}
-	err := stixObjects(ctx, r, shape, func(raw json.RawMessage, line, index int) error {
+	err := stixObjects(ctx, r, shape, func(raw stdjson.RawMessage, line, index int) error {
 		var o struct {
-			Type          string      `json:"type"`
-			ID            string      `json:"id"`
-			Name          string      `json:"name"`
-			SpecVersion   string      `json:"spec_version"`
-			SightingOfRef string      `json:"sighting_of_ref"`
-			Count         json.Number `json:"count"`
-			FirstSeen     string      `json:"first_seen"`
-			LastSeen      string      `json:"last_seen"`
-			SourceRef     string      `json:"source_ref"`
-			TargetRef     string      `json:"target_ref"`
-			Kind          string      `json:"relationship_type"`
+			Type          string         `json:"type"`
+			ID            string         `json:"id"`
+			Name          string         `json:"name"`
+			SpecVersion   string         `json:"spec_version"`
+			SightingOfRef string         `json:"sighting_of_ref"`
+			Count         stdjson.Number `json:"count"`
+			FirstSeen     string         `json:"first_seen"`
+			LastSeen      string         `json:"last_seen"`
+			SourceRef     string         `json:"source_ref"`
+			TargetRef     string         `json:"target_ref"`
+			Kind          string         `json:"relationship_type"`
 		}
-		if json.Unmarshal(raw, &o) != nil {
+		if stdjson.Unmarshal(raw, &o) != nil {
 			return nil // the emit pass reports it
 		}
 		switch o.Type {
@@ -219,20 +203,9 @@ func refType(id string) string {
 }
 
 // readSTIX reads a STIX file whose first pass (syntax) already succeeded.
-func (p *Pipeline) readSTIX(ctx context.Context, f *fileState, e *emitter, file *os.File, shape stixShape) error {
-	f.format = FormatSTIX
-	f.setFileLevel(nil, false, nil)
-	open := func() (io.Reader, error) {
-		if _, err := file.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		br := bufio.NewReaderSize(file, 64<<10)
-		if head, _ := br.Peek(3); bytes.HasPrefix(head, utf8BOM) {
-			br.Discard(3)
-		}
-		return br, nil
-	}
-	r, err := open()
+func (rd *reader) readSTIX(ctx context.Context, e *emitter, shape stixShape) error {
+	rd.level(FormatSTIX, nil, false, nil)
+	r, err := rd.src.Rewind()
 	if err != nil {
 		return err
 	}
@@ -240,18 +213,16 @@ func (p *Pipeline) readSTIX(ctx context.Context, f *fileState, e *emitter, file 
 	if err != nil {
 		return err
 	}
-	if r, err = open(); err != nil {
+	if r, err = rd.src.Rewind(); err != nil {
 		return err
 	}
 	schema, err := schemas.Load("stix")
 	if err != nil {
 		return err
 	}
-	if len(ix.ends) > 0 && p.opts.Associations {
-		p.tracker.collectEnds(f)
-	}
-	sr := &stixReader{p: p, f: f, ix: ix, schema: schema}
-	err = stixObjects(ctx, r, shape, func(raw json.RawMessage, line, index int) error {
+	rd.links = len(ix.ends) > 0
+	sr := &stixReader{name: rd.src.Name, ix: ix, schema: schema}
+	err = stixObjects(ctx, r, shape, func(raw stdjson.RawMessage, line, index int) error {
 		o := ioc.Origin{Line: line, Index: -1}
 		if shape != stixLines && shape != stixSingle {
 			o.Index = index
@@ -261,22 +232,21 @@ func (p *Pipeline) readSTIX(ctx context.Context, f *fileState, e *emitter, file 
 	if err != nil {
 		return err
 	}
-	e.assocs = sr.associations()
+	rd.assocs = sr.associations()
 	return nil
 }
 
 // stixReader turns STIX objects into rows in the emit pass.
 type stixReader struct {
-	p      *Pipeline
-	f      *fileState
+	name   string
 	ix     *stixIndex
 	schema *schemas.Schema
 }
 
-func (s *stixReader) row(o ioc.Origin, raw json.RawMessage) Row {
-	row := Row{Origin: o, Fields: schemas.ObjectValue(nil)}
+func (s *stixReader) row(o ioc.Origin, raw stdjson.RawMessage) formats.Row {
+	row := formats.Row{Origin: o, Fields: schemas.ObjectValue(nil)}
 	var x any
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec := stdjson.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&x); err != nil {
 		return rejectRow(row, "", "", "invalid JSON: "+err.Error())
@@ -286,20 +256,13 @@ func (s *stixReader) row(o ioc.Origin, raw json.RawMessage) Row {
 		return rejectRow(row, "", ioc.Clip(string(raw)), fmt.Sprintf("a JSON %s is not a STIX object", obj.Kind))
 	}
 	id, typ := obj.Get("id").Str, obj.Get("type").Str
-	row.Ref = id
+	row.Origin.Ref = id
 	if v := s.schema.Validate(obj); v != nil {
-		field, sub, _ := cutField(v[0].Field)
-		msg := v[0].Message
-		if sub != "" {
-			msg = bracket(sub) + " " + msg
-		}
-		for _, more := range v[1:] {
-			msg += "; " + more.Field + " " + more.Message
-		}
-		return rejectRow(row, field, display(obj.Get(field)), "invalid STIX "+typ+": "+msg)
+		field, value, first, rest := formats.DescribeViolations(obj, v)
+		return rejectRow(row, field, value, "invalid STIX "+typ+": "+first+rest)
 	}
 	if obj.Get("revoked").Str == "true" {
-		row.skip = fmt.Sprintf("STIX %s is revoked", typ)
+		row.Skip = fmt.Sprintf("STIX %s is revoked", typ)
 		return row
 	}
 	switch {
@@ -314,22 +277,22 @@ func (s *stixReader) row(o ioc.Origin, raw json.RawMessage) Row {
 		return s.observedData(row, obj)
 	case typ == "sighting":
 		ref := obj.Get("sighting_of_ref").Str
-		row.skip = fmt.Sprintf("sighting: its count and times are added to %s", ref)
+		row.Skip = fmt.Sprintf("sighting: its count and times are added to %s", ref)
 		if !strings.HasPrefix(ref, "indicator--") {
-			row.skip = fmt.Sprintf("sighting of %s, which is not an indicator", ref)
+			row.Skip = fmt.Sprintf("sighting of %s, which is not an indicator", ref)
 		}
 		return row
 	case typ == "relationship":
-		row.skip = s.relationshipReason(obj)
+		row.Skip, row.Link = s.relationshipReason(obj)
 		return row
 	}
-	row.skip = fmt.Sprintf("STIX %s object is not an indicator", typ)
+	row.Skip = fmt.Sprintf("STIX %s object is not an indicator", typ)
 	return row
 }
 
-func rejectRow(row Row, field, value, reason string) Row {
-	row.rejects = append(row.rejects, ioc.NewReject(row.Origin, field, value, reason))
-	row.rowRejected = true
+func rejectRow(row formats.Row, field, value, reason string) formats.Row {
+	r := ioc.NewReject(row.Origin, field, value, reason)
+	row.Reject = &r
 	return row
 }
 
@@ -351,9 +314,9 @@ func (s *stixReader) hashValues(h schemas.Value) []hinted {
 
 // indicator parses the pattern and fills the row from the indicator's
 // properties.
-func (s *stixReader) indicator(row Row, obj schemas.Value) Row {
+func (s *stixReader) indicator(row formats.Row, obj schemas.Value) formats.Row {
 	if pt := obj.Get("pattern_type").Str; pt != "" && pt != "stix" {
-		row.skip = fmt.Sprintf("pattern_type %q: only STIX patterns become indicators", pt)
+		row.Skip = fmt.Sprintf("pattern_type %q: only STIX patterns become indicators", pt)
 		return row
 	}
 	pattern := obj.Get("pattern").Str
@@ -378,9 +341,9 @@ func (s *stixReader) indicator(row Row, obj schemas.Value) Row {
 }
 
 // observable fills a row from an SCO.
-func (s *stixReader) observable(row Row, obj schemas.Value, values []hinted, none string) Row {
+func (s *stixReader) observable(row formats.Row, obj schemas.Value, values []hinted, none string) formats.Row {
 	if len(values) == 0 {
-		row.skip = none
+		row.Skip = none
 		return row
 	}
 	return s.fill(row, obj, values, "", "", obj.Get("labels"), 0)
@@ -388,7 +351,7 @@ func (s *stixReader) observable(row Row, obj schemas.Value, values []hinted, non
 
 // observedData reads STIX 2.0 embedded objects; 2.1 object_refs point at
 // SCOs that are imported on their own.
-func (s *stixReader) observedData(row Row, obj schemas.Value) Row {
+func (s *stixReader) observedData(row formats.Row, obj schemas.Value) formats.Row {
 	var values []hinted
 	for _, m := range obj.Get("objects").Members() {
 		typ := m.Val.Get("type").Str
@@ -403,9 +366,9 @@ func (s *stixReader) observedData(row Row, obj schemas.Value) Row {
 	}
 	if len(values) == 0 {
 		if len(obj.Get("object_refs").Items()) > 0 {
-			row.skip = "observed-data refers to observables (object_refs) that are imported on their own"
+			row.Skip = "observed-data refers to observables (object_refs) that are imported on their own"
 		} else {
-			row.skip = "observed-data holds no indicator (ip, domain, url, email or file hash)"
+			row.Skip = "observed-data holds no indicator (ip, domain, url, email or file hash)"
 		}
 		return row
 	}
@@ -419,8 +382,8 @@ func (s *stixReader) observedData(row Row, obj schemas.Value) Row {
 // fill builds the row's canonical fields: values joined with their type
 // hints, times widened by the object's sightings, notes, own tags and the
 // creator as source.
-func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, last string, tags schemas.Value, count int64) Row {
-	id := row.Ref
+func (s *stixReader) fill(row formats.Row, obj schemas.Value, values []hinted, first, last string, tags schemas.Value, count int64) formats.Row {
+	id := row.Origin.Ref
 	var b strings.Builder
 	for i, v := range values {
 		if i > 0 {
@@ -493,16 +456,15 @@ func (s *stixReader) fill(row Row, obj schemas.Value, values []hinted, first, la
 	return row
 }
 
-func (s *stixReader) relationshipReason(obj schemas.Value) string {
+// relationshipReason says why a relationship is no indicator, and its
+// kind when it links two indicators (an association).
+func (s *stixReader) relationshipReason(obj schemas.Value) (reason, link string) {
 	src, tgt := obj.Get("source_ref").Str, obj.Get("target_ref").Str
 	kind := obj.Get("relationship_type").Str
 	if !indicatorLike(refType(src)) || !indicatorLike(refType(tgt)) {
-		return fmt.Sprintf("relationship %s → %s %s: not between two indicators", refType(src), kind, refType(tgt))
+		return fmt.Sprintf("relationship %s → %s %s: not between two indicators", refType(src), kind, refType(tgt)), ""
 	}
-	if !s.p.opts.Associations {
-		return fmt.Sprintf("relationship %s: %s takes no associations (not applicable)", kind, s.p.opts.SinkName)
-	}
-	return fmt.Sprintf("relationship %s: sent as an association", kind)
+	return fmt.Sprintf("relationship %s: sent as an association", kind), kind
 }
 
 // associations resolves the relationships whose ends both became
@@ -524,7 +486,7 @@ func (s *stixReader) associations() []*ioc.Association {
 				n++
 				out = append(out, &ioc.Association{
 					From: a, To: b, Kind: r.kind,
-					Origin: ioc.Origin{File: s.f.name, Line: r.line, Index: r.index, Ref: r.id, Row: -1},
+					Origin: ioc.Origin{File: s.name, Line: r.line, Index: r.index, Ref: r.id, Row: -1},
 				})
 			}
 		}

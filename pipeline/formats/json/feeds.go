@@ -1,9 +1,9 @@
-package pipeline
+package json
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	stdjson "encoding/json"
 	"fmt"
 	"strings"
 
@@ -11,18 +11,6 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
-)
-
-// Feed formats detected by content among JSON files: they are reported as
-// a file's format, and read as JSON.
-const (
-	// FormatOTX is AlienVault OTX pulses: an array of pulses, one pulse, or
-	// an API page ({"results": [...]}), each pulse with its indicators.
-	FormatOTX = "otx"
-	// FormatMISP is MISP events ({"Event": ...}, {"response": [{"Event":
-	// ...}]}, [{"Event": ...}]) or a MISP attribute list ({"response":
-	// {"Attribute": [...]}}).
-	FormatMISP = "misp"
 )
 
 // feedReader emits the indicators of OTX pulses and MISP events. A pulse
@@ -45,16 +33,16 @@ type feedReader struct {
 	next int
 }
 
-func (fr *feedReader) setFileLevel(f *fileState) {
-	f.format = FormatOTX
+func (fr *feedReader) setFileLevel(rd *reader) {
+	format := FormatOTX
 	if fr.meta.kind == kindMISP {
-		f.format = FormatMISP
+		format = FormatMISP
 	}
 	if len(fr.meta.contexts) == 1 && len(fr.meta.contexts[0].tags) > 0 {
-		f.setFileLevel(fr.meta.contexts[0].tags, true, nil)
+		rd.level(format, fr.meta.contexts[0].tags, true, nil)
 		return
 	}
-	f.setFileLevel(nil, false, nil)
+	rd.level(format, nil, false, nil)
 	fr.rowTags = len(fr.meta.contexts) > 1
 }
 
@@ -99,16 +87,16 @@ func (fr *feedReader) pulses(w *jsonWalk) error {
 
 // pulseRow maps one pulse indicator ({"indicator", "type", "created",
 // "description", "observations"}) onto a row, with the pulse's context.
-func (fr *feedReader) pulseRow(o ioc.Origin, raw []byte, ctx feedContext) Row {
+func (fr *feedReader) pulseRow(o ioc.Origin, raw []byte, ctx feedContext) formats.Row {
 	v, err := decodeValue(raw)
 	if err != nil || v.Kind != schemas.Object {
 		return fr.m.itemRow(o, raw)
 	}
-	row := Row{Origin: o}
+	row := formats.Row{Origin: o}
 	fields := fr.m.fields(v, nil)
 	members := fields.Members()
 	if a := v.Get("is_active"); a.Kind == schemas.Number && a.Str == "0" {
-		row.skip = "inactive in OTX (is_active is 0)"
+		row.Skip = "inactive in OTX (is_active is 0)"
 	}
 	members = fr.inherit(members, ctx)
 	row.Fields = schemas.ObjectValue(members)
@@ -232,8 +220,8 @@ func (fr *feedReader) object(raw []byte, line int, ctx feedContext) error {
 		Deleted   flexString      `json:"deleted"`
 		Attribute []mispAttribute `json:"Attribute"`
 	}
-	if err := json.Unmarshal(raw, &o); err != nil {
-		row := Row{Origin: ioc.Origin{Line: line, Index: -1}, Fields: schemas.ObjectValue(nil)}
+	if err := stdjson.Unmarshal(raw, &o); err != nil {
+		row := formats.Row{Origin: ioc.Origin{Line: line, Index: -1}, Fields: schemas.ObjectValue(nil)}
 		return fr.e.emit(rejectRow(row, "", ioc.Clip(string(raw)), "invalid MISP object: "+err.Error()))
 	}
 	oc := &mispObjectContext{deleted: o.Deleted.truth(false)}
@@ -257,7 +245,7 @@ func (fr *feedReader) object(raw []byte, line int, ctx feedContext) error {
 		oc.note = c + " (" + oc.note + ")"
 	}
 	lt := &lineTracker{r: bytes.NewReader(raw)}
-	dec := json.NewDecoder(lt)
+	dec := stdjson.NewDecoder(lt)
 	dec.UseNumber()
 	sub := &jsonWalk{ctx: fr.ctx, dec: dec, lt: lt, base: line - 1}
 	_, err := sub.object(func(k string) error {
@@ -295,7 +283,7 @@ type mispAttribute struct {
 // flexString reads a JSON string, number, boolean or null as text.
 type flexString string
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements stdjson.Unmarshaler.
 func (f *flexString) UnmarshalJSON(b []byte) error {
 	v, err := decodeValue(b)
 	if err != nil {
@@ -362,13 +350,13 @@ func mispType(t string) (typ ioc.Type, what string, port bool) {
 // attributeRow maps a MISP attribute onto a row. A composite type
 // ("filename|sha256", "ip-dst|port", "domain|ip") yields its indicator
 // parts; its other parts (a file name, a port) go to the notes.
-func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, obj *mispObjectContext) Row {
-	row := Row{Origin: o, Fields: schemas.ObjectValue(nil)}
+func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, obj *mispObjectContext) formats.Row {
+	row := formats.Row{Origin: o, Fields: schemas.ObjectValue(nil)}
 	var a mispAttribute
-	if err := json.Unmarshal(raw, &a); err != nil {
+	if err := stdjson.Unmarshal(raw, &a); err != nil {
 		return rejectRow(row, "", ioc.Clip(string(raw)), "invalid MISP attribute: "+err.Error())
 	}
-	row.Ref = a.UUID
+	row.Origin.Ref = a.UUID
 	value := string(a.Value)
 	row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(value)}})
 	types := strings.Split(a.Type, "|")
@@ -402,13 +390,13 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	}
 	switch {
 	case a.Deleted.truth(false) || obj != nil && obj.deleted:
-		row.skip = "deleted in MISP"
+		row.Skip = "deleted in MISP"
 		return row
 	case len(parts) == 0 && what != "":
-		row.skip = fmt.Sprintf("MISP type %q is %s, not an indicator", a.Type, what)
+		row.Skip = fmt.Sprintf("MISP type %q is %s, not an indicator", a.Type, what)
 		return row
 	case len(parts) > 0 && !a.ToIDS.truth(true):
-		row.skip = "to_ids is false: MISP marks it as not for detection"
+		row.Skip = "to_ids is false: MISP marks it as not for detection"
 		return row
 	}
 	members := []schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(strings.Join(parts, formats.MultiSep))}}
@@ -443,7 +431,7 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	}
 	note := normalize.CleanText(a.Comment)
 	if obj != nil {
-		note = joinNotes(note, obj.note)
+		note = normalize.JoinNotes(note, obj.note)
 	}
 	note = strings.Join(append([]string{note}, notes...), "; ")
 	if note = strings.Trim(note, "; "); note != "" {
@@ -458,5 +446,5 @@ func (fr *feedReader) attributeRow(o ioc.Origin, raw []byte, ctx feedContext, ob
 	if len(tags) > 0 {
 		members = append(members, schemas.Member{Key: formats.FieldTags, Val: schemas.ArrayValue(tags)})
 	}
-	return Row{Origin: row.Origin, Fields: schemas.ObjectValue(fr.inherit(members, ctx))}
+	return formats.Row{Origin: row.Origin, Fields: schemas.ObjectValue(fr.inherit(members, ctx))}
 }

@@ -127,126 +127,170 @@ func uniteTags(a, b []ioc.Tag) []ioc.Tag {
 // a steady trickle cannot hold it back for long while a bulk import that
 // keeps rows coming still fills whole submissions.
 func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *job) error {
-	open := map[string]*job{}
-	var order []string // keys in the order their batches opened
-	seq := 0
+	b := &batcher{p: p, ctx: ctx, out: out, open: map[string]*job{}, lastRows: time.Now()}
 	tick := time.NewTicker(max(p.opts.Linger/4, 10*time.Millisecond))
 	defer tick.Stop()
-	lastRows := time.Now()
-	lingering := func(now time.Time, b *job) bool {
-		age := now.Sub(b.opened)
-		return age >= 10*p.opts.Linger || age >= p.opts.Linger && now.Sub(lastRows) >= p.opts.Linger/2
-	}
-
-	emit := func(key string) error {
-		b := open[key]
-		delete(open, key)
-		for i, k := range order {
-			if k == key {
-				order = append(order[:i], order[i+1:]...)
-				break
-			}
-		}
-		seq++
-		b.Seq = seq
-		b.index = nil
-		p.tracker.closed(b)
-		select {
-		case out <- b:
-			return nil
-		case <-ctx.Done():
-			p.tracker.finish(b, ioc.Result{}, ctx.Err())
-			return ctx.Err()
-		}
-	}
-	abandon := func() {
-		for _, k := range order {
-			b := open[k]
-			b.index = nil
-			p.tracker.closed(b)
-			p.tracker.finish(b, ioc.Result{}, ctx.Err())
-		}
-	}
 	for {
 		select {
 		case c, ok := <-in:
 			if !ok {
-				for len(order) > 0 {
-					if err := emit(order[0]); err != nil {
-						return err
-					}
-				}
-				return nil
+				return b.flush()
 			}
-			lastRows = time.Now()
-			for i := range c.rows {
-				r := &c.rows[i]
-				p.tracker.row(c.file, r)
-				for _, ind := range r.inds {
-					key := ind.Sub.Key
-					b := open[key]
-					if b == nil {
-						n := min(p.opts.MaxBatch, 16384)
-						b = &job{Batch: &ioc.Batch{Sub: ind.Sub, Items: make([]*ioc.Indicator, 0, n)}, opened: time.Now(), index: make(map[dedupKey]int, n), fileOf: make([]uint32, 0, n)}
-						open[key] = b
-						order = append(order, key)
-					}
-					n := len(b.files)
-					if b.add(c.file, ind) {
-						p.tracker.merged(c.file)
-					}
-					if len(b.files) > n {
-						p.tracker.joined(c.file)
-					}
-					if len(b.Items) >= p.opts.MaxBatch || b.bytes >= p.opts.MaxBytes {
-						if err := emit(key); err != nil {
-							abandon()
-							return err
-						}
-					}
-				}
-			}
-			if c.last && len(c.assocs) > 0 {
-				if !p.opts.Associations {
-					p.tracker.extra("associations_not_applicable", int64(len(c.assocs)))
-				} else {
-					// Send what carries this file's indicators now, then
-					// the associations, which wait for them.
-					for _, k := range slices.Clone(order) {
-						if slices.Contains(open[k].files, c.file) {
-							if err := emit(k); err != nil {
-								abandon()
-								return err
-							}
-						}
-					}
-					seq++
-					b := &job{Batch: &ioc.Batch{Seq: seq, Sub: c.file.subs.base, Associations: c.assocs}, files: []*fileState{c.file}}
-					p.tracker.joined(c.file)
-					b.wait = p.tracker.waitItems(c.file)
-					p.tracker.closed(b)
-					select {
-					case out <- b:
-					case <-ctx.Done():
-						p.tracker.finish(b, ioc.Result{}, ctx.Err())
-						abandon()
-						return ctx.Err()
-					}
-				}
-			}
-			if c.last {
-				p.tracker.fileRead(c)
+			b.lastRows = time.Now()
+			if err := b.chunk(c); err != nil {
+				b.abandon()
+				return err
 			}
 		case now := <-tick.C:
-			for len(order) > 0 && lingering(now, open[order[0]]) {
-				if err := emit(order[0]); err != nil {
-					abandon()
+			for len(b.order) > 0 && b.lingering(now, b.open[b.order[0]]) {
+				if err := b.emit(b.order[0]); err != nil {
+					b.abandon()
 					return err
 				}
 			}
 		case <-ctx.Done():
-			abandon()
+			b.abandon()
 			return ctx.Err()
 		}
 	}
+}
+
+// A batcher holds the batching stage's open batches.
+type batcher struct {
+	p     *Pipeline
+	ctx   context.Context
+	out   chan<- *job
+	open  map[string]*job
+	order []string // keys in the order their batches opened
+	seq   int
+	// lastRows is when rows last came in.
+	lastRows time.Time
+}
+
+// lingering reports whether b has waited long enough.
+func (bt *batcher) lingering(now time.Time, b *job) bool {
+	linger := bt.p.opts.Linger
+	age := now.Sub(b.opened)
+	return age >= 10*linger || age >= linger && now.Sub(bt.lastRows) >= linger/2
+}
+
+// chunk accounts for c's rows and batches their indicators; a file's last
+// chunk also brings its associations.
+func (bt *batcher) chunk(c *chunk) error {
+	p := bt.p
+	for i := range c.rows {
+		r := &c.rows[i]
+		p.tracker.row(c.file, r)
+		for _, ind := range r.inds {
+			if err := bt.add(c.file, ind); err != nil {
+				return err
+			}
+		}
+	}
+	if c.last && len(c.assocs) > 0 {
+		if err := bt.associations(c); err != nil {
+			return err
+		}
+	}
+	if c.last {
+		p.tracker.fileRead(c)
+	}
+	return nil
+}
+
+// add puts ind, read from f, in the open batch of its submission, and
+// sends the batch when it is full.
+func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
+	p := bt.p
+	key := ind.Sub.Key
+	b := bt.open[key]
+	if b == nil {
+		n := min(p.opts.MaxBatch, 16384)
+		b = &job{Batch: &ioc.Batch{Sub: ind.Sub, Items: make([]*ioc.Indicator, 0, n)}, opened: time.Now(), index: make(map[dedupKey]int, n), fileOf: make([]uint32, 0, n)}
+		bt.open[key] = b
+		bt.order = append(bt.order, key)
+	}
+	n := len(b.files)
+	if b.add(f, ind) {
+		p.tracker.merged(f)
+	}
+	if len(b.files) > n {
+		p.tracker.joined(f)
+	}
+	if len(b.Items) >= p.opts.MaxBatch || b.bytes >= p.opts.MaxBytes {
+		return bt.emit(key)
+	}
+	return nil
+}
+
+// associations sends what carries c's file's indicators now, then the
+// file's associations in a batch of their own, which waits for them. A
+// sink that takes none counts them as not applicable.
+func (bt *batcher) associations(c *chunk) error {
+	p := bt.p
+	if !p.opts.Associations {
+		p.tracker.extra("associations_not_applicable", int64(len(c.assocs)))
+		return nil
+	}
+	for _, k := range slices.Clone(bt.order) {
+		if slices.Contains(bt.open[k].files, c.file) {
+			if err := bt.emit(k); err != nil {
+				return err
+			}
+		}
+	}
+	bt.seq++
+	b := &job{Batch: &ioc.Batch{Seq: bt.seq, Sub: c.file.subs.base, Associations: c.assocs}, files: []*fileState{c.file}}
+	p.tracker.joined(c.file)
+	b.wait = p.tracker.waitItems(c.file)
+	p.tracker.closed(b)
+	return bt.send(b)
+}
+
+// emit closes the open batch of key and sends it.
+func (bt *batcher) emit(key string) error {
+	b := bt.open[key]
+	delete(bt.open, key)
+	if i := slices.Index(bt.order, key); i >= 0 {
+		bt.order = slices.Delete(bt.order, i, i+1)
+	}
+	bt.seq++
+	b.Seq = bt.seq
+	b.index = nil
+	bt.p.tracker.closed(b)
+	return bt.send(b)
+}
+
+// send hands b to the senders; a batch the run stopped before is
+// finished as not delivered.
+func (bt *batcher) send(b *job) error {
+	select {
+	case bt.out <- b:
+		return nil
+	case <-bt.ctx.Done():
+		bt.p.tracker.finish(b, ioc.Result{}, bt.ctx.Err())
+		return bt.ctx.Err()
+	}
+}
+
+// flush sends every open batch, oldest first: the end of input.
+func (bt *batcher) flush() error {
+	for len(bt.order) > 0 {
+		if err := bt.emit(bt.order[0]); err != nil {
+			bt.abandon()
+			return err
+		}
+	}
+	return nil
+}
+
+// abandon finishes the open batches as not delivered: the run stopped.
+func (bt *batcher) abandon() {
+	for _, k := range bt.order {
+		b := bt.open[k]
+		b.index = nil
+		bt.p.tracker.closed(b)
+		bt.p.tracker.finish(b, ioc.Result{}, bt.ctx.Err())
+	}
+	bt.order = nil
 }

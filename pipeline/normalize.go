@@ -148,24 +148,8 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 		return f.subs.baseErr
 	}
 	p := proto{source: n.route.Source, sub: f.subs.base}
-	if v := r.Get(formats.FieldEnclaves); v.Kind != schemas.Missing {
-		var ids []string
-		for _, name := range formats.List(v) {
-			id, err := n.route.ResolveEnclave(name)
-			if err != nil {
-				return &ioc.FieldError{Field: formats.FieldEnclaves, Value: name, Err: err}
-			}
-			if !contains(ids, id) {
-				ids = append(ids, id)
-			}
-		}
-		if len(ids) > 0 {
-			sub, err := f.subs.get(ids)
-			if err != nil {
-				return &ioc.FieldError{Field: formats.FieldEnclaves, Value: formats.Display(v), Err: err}
-			}
-			p.sub = sub
-		}
+	if err := n.enclaves(f, r, &p); err != nil {
+		return err
 	}
 	if v := r.Get(formats.FieldType); v.Kind == schemas.String {
 		if name := normalize.CleanText(v.Str); name != "" && !normalize.IsMissing(name) {
@@ -180,6 +164,48 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 			p.typ = t
 		}
 	}
+	if err := times(r, &p); err != nil {
+		return err
+	}
+	if err := n.context(r, &p); err != nil {
+		return err
+	}
+	if p.reputation == nil {
+		p.reputation = n.route.Reputation
+	}
+	r.sub = p.sub
+	n.values(f, r, &p)
+	return nil
+}
+
+// enclaves sets the submission of a row that names its own enclaves.
+func (n *normalizer) enclaves(f *fileState, r *Row, p *proto) error {
+	v := r.Get(formats.FieldEnclaves)
+	if v.Kind == schemas.Missing {
+		return nil
+	}
+	var ids []string
+	for _, name := range formats.List(v) {
+		id, err := n.route.ResolveEnclave(name)
+		if err != nil {
+			return &ioc.FieldError{Field: formats.FieldEnclaves, Value: name, Err: err}
+		}
+		if !contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > 0 {
+		sub, err := f.subs.get(ids)
+		if err != nil {
+			return &ioc.FieldError{Field: formats.FieldEnclaves, Value: formats.Display(v), Err: err}
+		}
+		p.sub = sub
+	}
+	return nil
+}
+
+// times reads first_seen and last_seen, in order.
+func times(r *Row, p *proto) error {
 	var err error
 	if p.firstSeen, err = timeField(r, formats.FieldFirstSeen); err != nil {
 		return err
@@ -190,6 +216,13 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 	if p.firstSeen != 0 && p.lastSeen != 0 && p.firstSeen > p.lastSeen {
 		return &ioc.FieldError{Field: formats.FieldLastSeen, Value: formats.Display(r.Get(formats.FieldLastSeen)), Err: fmt.Errorf("is before first_seen (%s)", formats.Display(r.Get(formats.FieldFirstSeen)))}
 	}
+	return nil
+}
+
+// context reads what the row says about its indicators: sightings,
+// source, notes, tags and reputation.
+func (n *normalizer) context(r *Row, p *proto) error {
+	var err error
 	if v := r.Get(formats.FieldSightings); v.Kind != schemas.Missing {
 		s := strings.TrimSpace(v.Str)
 		if s != "" && !normalize.IsMissing(s) {
@@ -222,11 +255,6 @@ func (n *normalizer) fill(f *fileState, r *Row) error {
 			p.reputation = &rep
 		}
 	}
-	if p.reputation == nil {
-		p.reputation = n.route.Reputation
-	}
-	r.sub = p.sub
-	n.values(f, r, &p)
 	return nil
 }
 

@@ -472,6 +472,19 @@ func (k kind) normalize(v any) (string, error) {
 		return "", fmt.Errorf("value %v is not a string", v)
 	}
 	switch k {
+	case kIP, kCIDR, kFQDN, kURL, kEmail:
+		return k.network(s)
+	case kMD5, kHex, kHex40, kHex56, kHex64, kHex96, kHex128:
+		return k.hex(s)
+	case kCVE, kMAC, kPort:
+		return k.code(s)
+	}
+	return text(s, k == kIString)
+}
+
+// network validates the network kinds: addresses, names, URLs.
+func (k kind) network(s string) (string, error) {
+	switch k {
 	case kIP:
 		return publicIP(s)
 	case kCIDR:
@@ -493,44 +506,49 @@ func (k kind) normalize(v any) (string, error) {
 		u.Scheme = strings.ToLower(u.Scheme)
 		u.Host = strings.ToLower(u.Host)
 		return u.String(), nil
-	case kEmail:
-		a, err := mail.ParseAddress(strings.ToLower(s))
-		if err != nil {
-			return "", fmt.Errorf("invalid email address %q", s)
-		}
-		return a.Address, nil
+	}
+	a, err := mail.ParseAddress(strings.ToLower(s))
+	if err != nil {
+		return "", fmt.Errorf("invalid email address %q", s)
+	}
+	return a.Address, nil
+}
+
+// hex validates the hexadecimal kinds: hashes and raw hex.
+func (k kind) hex(s string) (string, error) {
+	s = strings.ToLower(s)
+	switch k {
 	case kMD5:
-		s = strings.ToLower(s)
 		if (len(s) != 32 && len(s) != 16) || !isHex(s) {
 			return "", fmt.Errorf("invalid MD5 %q: want 32 or 16 hex digits", s)
 		}
-		return s, nil
 	case kHex:
-		s = strings.ToLower(s)
 		if len(s)%2 != 0 || !isHex(s) {
 			return "", fmt.Errorf("invalid hexadecimal value %q", s)
 		}
-		return s, nil
-	case kHex40, kHex56, kHex64, kHex96, kHex128:
-		n := hexDigits[k]
-		s = strings.ToLower(s)
-		if len(s) != n || !isHex(s) {
+	default:
+		if n := hexDigits[k]; len(s) != n || !isHex(s) {
 			return "", fmt.Errorf("invalid hash %q: want %d hex digits", s, n)
 		}
-		return s, nil
+	}
+	return s, nil
+}
+
+// code validates the kinds with a fixed shape: CVE ids, MAC addresses,
+// ports.
+func (k kind) code(s string) (string, error) {
+	switch k {
 	case kCVE:
 		s = strings.ToUpper(s)
 		if !cveRE.MatchString(s) {
 			return "", fmt.Errorf("invalid CVE %q: want CVE-YYYY-NNNN", s)
 		}
-		return s, nil
 	case kMAC:
 		s = strings.ToUpper(s)
 		if !macRE.MatchString(s) {
 			return "", fmt.Errorf("invalid MAC address %q: want AA-BB-CC-DD-EE-FF", s)
 		}
-		return s, nil
-	case kPort:
+	default:
 		s = strings.ToLower(s)
 		m := portRE.FindStringSubmatch(s)
 		if m == nil {
@@ -539,9 +557,8 @@ func (k kind) normalize(v any) (string, error) {
 		if p, _ := strconv.Atoi(m[1]); p < 1 || p > 65535 || m[1][0] == '0' {
 			return "", fmt.Errorf("invalid port %q: want 1..65535", s)
 		}
-		return s, nil
 	}
-	return text(s, k == kIString)
+	return s, nil
 }
 
 // publicIP normalises an IP address, refusing the ones the API refuses.

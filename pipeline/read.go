@@ -9,7 +9,6 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
-	"github.com/iocpipe/iocpipe/schemas"
 )
 
 // chunkRows is how many rows travel together between stages.
@@ -24,8 +23,6 @@ type emitter struct {
 	next    int // the next data row's sequence number
 	resumed int64
 	read    *countingReader
-	slab    []schemas.Member
-	objs    []schemas.Compound
 	// assocs are the file's associations, sent with its last chunk.
 	assocs []*ioc.Association
 	stop   <-chan struct{}
@@ -60,27 +57,6 @@ func (e *emitter) emit(r Row) error {
 		return e.send(false, nil)
 	}
 	return nil
-}
-
-// object returns an Object Value of members, its Compound carved from a
-// shared slab like the members.
-func (e *emitter) object(members []schemas.Member) schemas.Value {
-	if len(e.objs) == cap(e.objs) {
-		e.objs = make([]schemas.Compound, 0, 1024)
-	}
-	e.objs = append(e.objs, schemas.Compound{Members: members})
-	return schemas.ObjectIn(&e.objs[len(e.objs)-1])
-}
-
-// members returns room for n members, carved from a shared slab so that a
-// row costs no allocation of its own.
-func (e *emitter) members(n int) []schemas.Member {
-	if len(e.slab)+n > cap(e.slab) {
-		e.slab = make([]schemas.Member, 0, max(4096, n))
-	}
-	m := e.slab[len(e.slab) : len(e.slab)+n : len(e.slab)+n]
-	e.slab = e.slab[:len(e.slab)+n]
-	return m[:0]
 }
 
 func (e *emitter) send(last bool, err error) error {

@@ -94,9 +94,11 @@ func run(ctx context.Context, e *env, args []string) int {
 func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "iocpipe",
-		Short: "Bulk-import threat-intelligence indicators into TruSTAR",
-		Long: `iocpipe reads CSV, JSON and JSONL indicator files, validates and normalizes
-every row, batches them, and delivers them to the TruSTAR indicator API.
+		Short: "Bulk-import threat-intelligence indicators into TruSTAR or ThreatWinds",
+		Long: `iocpipe reads indicator files (CSV and other delimited text, JSON, JSON Lines,
+STIX 2.x, MISP events, OTX pulses), validates and normalizes every row,
+batches them, and delivers them to the TruSTAR indicator API or the
+ThreatWinds Ingest API.
 Every row it cannot deliver is explained: file, line, field and reason.
 
 Exit codes: 0 all delivered; 3 delivered, but some rows or files were

@@ -12,7 +12,7 @@
 // RSS. After every run the emulator must have accepted exactly the file's
 // rows.
 //
-// It prints a table and checks three targets: iocpipe's CPU at most 4×
+// It prints a table and checks three targets: iocpipe's CPU at most 3×
 // the bare loop's, iocpipe's peak RSS under 150 MiB, and iocpipe's wall
 // time growing linearly (time(2N)/time(N) ≈ 2). Failed targets exit 1
 // only with --strict; a failed run always exits 1.
@@ -43,7 +43,7 @@ const benchEnclave = "11111111-2222-4333-8444-555555555555"
 
 // Targets.
 const (
-	maxCPURatio     = 4.0
+	maxCPURatio     = 3.0
 	maxRSSMiB       = 150.0
 	linearRatio     = 2.0
 	linearTolerance = 0.4 // time(2N)/time(N) within 2 ± this passes

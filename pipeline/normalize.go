@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,7 +61,6 @@ func resolveTags(r *Route, raw []formats.Tag, enclaves []string) ([]ioc.Tag, err
 		return nil, nil
 	}
 	out := make([]ioc.Tag, 0, len(raw))
-	seen := make(map[ioc.Tag]bool, len(raw))
 	for _, t := range raw {
 		name := normalize.CleanTag(t.Name)
 		if name == "" {
@@ -81,9 +81,9 @@ func resolveTags(r *Route, raw []formats.Tag, enclaves []string) ([]ioc.Tag, err
 			}
 			enc = id
 		}
-		tag := ioc.Tag{Name: name, Enclave: enc}
-		if !seen[tag] {
-			seen[tag] = true
+		// A linear search: a row has a handful of tags, and a map per row
+		// costs more than it saves (tags are capped by the row schema).
+		if tag := (ioc.Tag{Name: name, Enclave: enc}); !slices.Contains(out, tag) {
 			out = append(out, tag)
 		}
 	}
@@ -328,7 +328,7 @@ func (n *normalizer) tags(v schemas.Value, sub *ioc.Submission) ([]ioc.Tag, erro
 		if t == nil {
 			t = []ioc.Tag{} // a tags column that cleans to nothing still sets the row level
 		}
-		if len(n.tagCache) > 4096 {
+		if len(n.tagCache) > 1<<14 {
 			clear(n.tagCache)
 		}
 		n.tagCache[key] = t

@@ -30,6 +30,17 @@ type Format interface {
 	Open(src *Source, opts Options) (Reader, error)
 }
 
+// A ContentFormat is a Format found only by content, inside the files
+// of another format that hands them over (MISP events and OTX pulses,
+// recognised by the json format's first pass); its Sniff answers 0.
+// Routes cannot force it: Names leaves it out and Detect does not know
+// its name, but Lookup finds it by the name reports give such files.
+type ContentFormat interface {
+	Format
+	// ContentOnly marks the format; it does nothing.
+	ContentOnly()
+}
+
 // A Reader yields a file's records one by one.
 type Reader interface {
 	// Next returns the next record. It returns io.EOF at the end, and any
@@ -90,8 +101,15 @@ type Row struct {
 
 // RejectRow returns a row rejected as a whole at o.
 func RejectRow(o ioc.Origin, value, reason string) Row {
-	r := ioc.NewReject(o, "", value, reason)
-	return Row{Origin: o, Fields: schemas.ObjectValue(nil), Reject: &r}
+	return Row{Origin: o, Fields: schemas.ObjectValue(nil)}.WithReject("", value, reason)
+}
+
+// WithReject returns r rejected as a whole at its origin, for reason;
+// field and value say what in the record was wrong, when something was.
+func (r Row) WithReject(field, value, reason string) Row {
+	rej := ioc.NewReject(r.Origin, field, value, reason)
+	r.Reject = &rej
+	return r
 }
 
 // File is what a reader learned about the file as a whole.
@@ -238,24 +256,33 @@ func Lookup(name string) (Format, bool) {
 	return nil, false
 }
 
-// Names returns the names of the registered formats, sorted.
+// Names returns the names of the registered formats a route may force,
+// sorted: those that are no ContentFormat.
 func Names() []string {
 	mu.RLock()
 	defer mu.RUnlock()
-	out := make([]string, len(registry))
-	for i, f := range registry {
-		out[i] = f.Name()
+	var out []string
+	for _, f := range registry {
+		if !contentOnly(f) {
+			out = append(out, f.Name())
+		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-// Detect picks the format of a file: the one forced by name, else the one
-// whose Sniff is surest (ties go to the format registered first).
+// contentOnly reports whether f is a ContentFormat.
+func contentOnly(f Format) bool {
+	_, ok := f.(ContentFormat)
+	return ok
+}
+
+// Detect picks the format of a file: the one forced by name (no
+// ContentFormat), else the one whose Sniff is surest (ties go to the format registered first).
 func Detect(name string, head []byte, forced string) (Format, error) {
 	if forced != "" {
 		f, ok := Lookup(forced)
-		if !ok {
+		if !ok || contentOnly(f) {
 			return nil, fmt.Errorf("unknown format %q (known: %v)", forced, Names())
 		}
 		return f, nil

@@ -1,0 +1,143 @@
+package jsonwalk
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
+)
+
+// A DocumentReader is a Format that reads the JSON documents of one Kind
+// and is registered under the Kind's name ("stix", "misp", "otx"). The
+// json and jsonl formats hand it the documents their first pass (Scan)
+// found to be of its kind: a document is read by the format it turns out
+// to be in, found with formats.Lookup, never by a switch on its name.
+type DocumentReader interface {
+	formats.Format
+	// OpenDocument returns a Reader over src, a document whose first pass
+	// found doc. Nothing is read before the Reader's first Next, which
+	// rewinds src to read the document again.
+	OpenDocument(src *formats.Source, opts formats.Options, doc *Doc) (formats.Reader, error)
+	// DescribeDocument says in d how the document is read, from head,
+	// its first bytes, whose first pass found doc (d.Truncated says when
+	// head does not hold it whole).
+	DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *Doc) error
+}
+
+// readerOf returns the DocumentReader registered for kind.
+func readerOf(kind Kind) (DocumentReader, error) {
+	f, _ := formats.Lookup(string(kind))
+	dr, ok := f.(DocumentReader)
+	if !ok {
+		return nil, fmt.Errorf("the document holds %s records and no format registered as %q reads them", kind, kind)
+	}
+	return dr, nil
+}
+
+// Hand opens the Reader of the format that reads documents of doc's
+// kind over src.
+func Hand(src *formats.Source, opts formats.Options, doc *Doc) (formats.Reader, error) {
+	dr, err := readerOf(doc.Kind)
+	if err != nil {
+		return nil, &formats.FileError{File: src.Name, Err: err}
+	}
+	return dr.OpenDocument(src, opts, doc)
+}
+
+// HandDescription describes a document of doc's kind by the format that
+// reads such documents.
+func HandDescription(d *formats.Description, head []byte, opts formats.Options, doc *Doc) error {
+	dr, err := readerOf(doc.Kind)
+	if err != nil {
+		return err
+	}
+	return dr.DescribeDocument(d, head, opts, doc)
+}
+
+// OpenAs returns a Reader that reads src as a document of dr's kind,
+// whatever else its first pass finds: the Open of a DocumentReader, for
+// a route that forces its format. Nothing is read before the first Next.
+func OpenAs(dr DocumentReader, src *formats.Source, opts formats.Options) formats.Reader {
+	r := &forced{dr: dr, src: src, opts: opts}
+	r.Lazy.Open = func(context.Context) (formats.Reader, error) {
+		doc, err := ScanSource(src, opts)
+		if err != nil {
+			return nil, err
+		}
+		return dr.OpenDocument(src, opts, doc)
+	}
+	return r
+}
+
+// forced is the Reader OpenAs returns.
+type forced struct {
+	Lazy
+	dr   DocumentReader
+	src  *formats.Source
+	opts formats.Options
+}
+
+// Describe implements formats.Describer.
+func (r *forced) Describe(d *formats.Description) error {
+	doc, err := ScanHead(r.src.Head, r.opts, d)
+	if err != nil {
+		return err
+	}
+	return r.dr.DescribeDocument(d, r.src.Head, r.opts, doc)
+}
+
+// A Lazy is a Reader that opens the Reader it reads through at its first
+// Next: a format that must read a file's beginning (a first pass) to know
+// which Reader reads the rest. It is a formats.Linker and an io.Closer
+// for what the Reader it opened is.
+type Lazy struct {
+	// Open opens the Reader; the first Next calls it, with its context. An
+	// error it returns is what every Next returns.
+	Open func(ctx context.Context) (formats.Reader, error)
+	r    formats.Reader
+	err  error
+}
+
+// Next implements formats.Reader.
+func (l *Lazy) Next(ctx context.Context) (formats.Row, error) {
+	if l.r == nil && l.err == nil {
+		l.r, l.err = l.Open(ctx)
+	}
+	if l.err != nil {
+		return formats.Row{}, l.err
+	}
+	return l.r.Next(ctx)
+}
+
+// File implements formats.Reader: the zero File until a Reader was
+// opened.
+func (l *Lazy) File() formats.File {
+	if l.r == nil {
+		return formats.File{}
+	}
+	return l.r.File()
+}
+
+// Links implements formats.Linker.
+func (l *Lazy) Links() bool {
+	lk, ok := l.r.(formats.Linker)
+	return ok && lk.Links()
+}
+
+// Associations implements formats.Linker.
+func (l *Lazy) Associations() []*ioc.Association {
+	if lk, ok := l.r.(formats.Linker); ok {
+		return lk.Associations()
+	}
+	return nil
+}
+
+// Close closes the Reader opened, when it is an io.Closer.
+func (l *Lazy) Close() error {
+	if c, ok := l.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -33,8 +33,8 @@ type Format interface {
 // A ContentFormat is a Format found only by content, inside the files
 // of another format that hands them over (MISP events and OTX pulses,
 // recognised by the json format's first pass); its Sniff answers 0.
-// Routes cannot force it: Names leaves it out and Detect does not know
-// its name, but Lookup finds it by the name reports give such files.
+// Routes cannot force it: Names, Lookup and Detect leave it out, and
+// only ByName finds it, by the name reports give such files.
 type ContentFormat interface {
 	Format
 	// ContentOnly marks the format; it does nothing.
@@ -231,8 +231,8 @@ var (
 	registry []Format
 )
 
-// Register makes a format available to Detect and Lookup. It panics when
-// a format of the same name is registered twice.
+// Register makes a format available to Detect, Lookup and ByName. It
+// panics when a format of the same name is registered twice.
 func Register(f Format) {
 	mu.Lock()
 	defer mu.Unlock()
@@ -244,8 +244,20 @@ func Register(f Format) {
 	registry = append(registry, f)
 }
 
-// Lookup returns the format registered under name.
+// Lookup returns the format a route may force under name: one registered
+// under it that is no ContentFormat.
 func Lookup(name string) (Format, bool) {
+	f, ok := ByName(name)
+	if !ok || contentOnly(f) {
+		return nil, false
+	}
+	return f, true
+}
+
+// ByName returns the format registered under name, a ContentFormat too:
+// the format a file was read as (File.Format), or the one a format hands
+// a file's content to.
+func ByName(name string) (Format, bool) {
 	mu.RLock()
 	defer mu.RUnlock()
 	for _, f := range registry {
@@ -256,8 +268,8 @@ func Lookup(name string) (Format, bool) {
 	return nil, false
 }
 
-// Names returns the names of the registered formats a route may force,
-// sorted: those that are no ContentFormat.
+// Names returns the names of the formats a route may force (those
+// Lookup finds), sorted.
 func Names() []string {
 	mu.RLock()
 	defer mu.RUnlock()
@@ -277,12 +289,12 @@ func contentOnly(f Format) bool {
 	return ok
 }
 
-// Detect picks the format of a file: the one forced by name (no
-// ContentFormat), else the one whose Sniff is surest (ties go to the format registered first).
+// Detect picks the format of a file: the one forced by name (Lookup),
+// else the one whose Sniff is surest (ties go to the format registered first).
 func Detect(name string, head []byte, forced string) (Format, error) {
 	if forced != "" {
 		f, ok := Lookup(forced)
-		if !ok || contentOnly(f) {
+		if !ok {
 			return nil, fmt.Errorf("unknown format %q (known: %v)", forced, Names())
 		}
 		return f, nil

@@ -13,7 +13,7 @@ import (
 // and is registered under the Kind's name ("stix", "misp", "otx"). The
 // json and jsonl formats hand it the documents their first pass (Scan)
 // found to be of its kind: a document is read by the format it turns out
-// to be in, found with formats.Lookup, never by a switch on its name.
+// to be in, found with formats.ByName, never by a switch on its name.
 type DocumentReader interface {
 	formats.Format
 	// OpenDocument returns a Reader over src, a document whose first pass
@@ -28,7 +28,7 @@ type DocumentReader interface {
 
 // readerOf returns the DocumentReader registered for kind.
 func readerOf(kind Kind) (DocumentReader, error) {
-	f, _ := formats.Lookup(string(kind))
+	f, _ := formats.ByName(string(kind))
 	dr, ok := f.(DocumentReader)
 	if !ok {
 		return nil, fmt.Errorf("the document holds %s records and no format registered as %q reads them", kind, kind)

@@ -41,55 +41,54 @@ func readItems(w *jsonwalk.Walker, yield func(formats.Row) bool, doc *jsonwalk.D
 // readJSONL emits one row per non-blank line; a line that does not parse
 // is a rejected row, and the rest of the file goes on.
 func readJSONL(ctx context.Context, yield func(formats.Row) bool, br *bufio.Reader, m *jsonwalk.Mapper) error {
-	var buf []byte
-	for line := 1; ; line++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	line := 0
+	return eachLine(br, func(buf []byte, _ int64, long bool) error {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		var n int64
-		var long bool
-		var err error
-		buf, n, long, err = readLine(br, buf)
-		if n == 0 && err == io.EOF {
-			return nil
-		}
+		line++
 		o := ioc.Origin{Line: line, Index: -1}
 		text := bytes.TrimSpace(buf)
 		switch {
 		case long:
-			row := formats.RejectRow(o, ioc.Clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", formats.MaxLine))
-			if err := formats.Emit(yield, row); err != nil {
-				return err
-			}
+			return formats.Emit(yield, formats.RejectRow(o, ioc.Clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", formats.MaxLine)))
 		case len(text) > 0:
-			if err := formats.Emit(yield, m.ItemRow(o, text)); err != nil {
-				return err
+			return formats.Emit(yield, m.ItemRow(o, text))
+		}
+		return nil
+	})
+}
+
+// eachLine calls fn with each line of br, of any length: at most about
+// formats.MaxLine bytes of it (long says it was longer), and n, the bytes
+// it takes in the file. It returns at the end of br, or fn's error.
+func eachLine(br *bufio.Reader, fn func(line []byte, n int64, long bool) error) error {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		n := int64(len(chunk))
+		buf = append(buf[:0], chunk...)
+		long := false
+		for errors.Is(err, bufio.ErrBufferFull) {
+			chunk, err = br.ReadSlice('\n')
+			n += int64(len(chunk))
+			if len(buf) < formats.MaxLine {
+				buf = append(buf, chunk...)
+			} else {
+				long = true
 			}
 		}
+		if n == 0 && err == io.EOF {
+			return nil
+		}
+		if ferr := fn(buf, n, long); ferr != nil {
+			return ferr
+		}
+		if err == io.EOF {
+			return nil
+		}
 		if err != nil {
-			if err == io.EOF {
-				return nil
-			}
 			return err
 		}
 	}
-}
-
-// readLine reads one line of any length into buf: at most about
-// formats.MaxLine bytes of it (long says it was longer), and n, the bytes
-// it takes in the file.
-func readLine(br *bufio.Reader, buf []byte) (line []byte, n int64, long bool, err error) {
-	chunk, err := br.ReadSlice('\n')
-	n = int64(len(chunk))
-	buf = append(buf[:0], chunk...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		chunk, err = br.ReadSlice('\n')
-		n += int64(len(chunk))
-		if len(buf) < formats.MaxLine {
-			buf = append(buf, chunk...)
-		} else {
-			long = true
-		}
-	}
-	return buf, n, long, err
 }

@@ -45,31 +45,18 @@ func (f Format) WriteRows(src *formats.Source, opts formats.Options, rows ioc.Ra
 func rejectedJSONL(br *bufio.Reader, body io.ReaderAt, rows ioc.Ranges, w io.Writer) error {
 	row := 0
 	off := int64(0)
-	var buf []byte
-	for {
-		var n int64
-		var long bool
-		var err error
-		buf, n, long, err = readLine(br, buf)
-		if n == 0 && err == io.EOF {
+	return eachLine(br, func(buf []byte, n int64, long bool) error {
+		at := off
+		off += n
+		if !long && len(bytes.TrimSpace(buf)) == 0 {
+			return nil // a blank line is no row
+		}
+		row++
+		if !rows.Contains(row - 1) {
 			return nil
 		}
-		if long || len(bytes.TrimSpace(buf)) > 0 {
-			if rows.Contains(row) {
-				if werr := copyLine(w, io.NewSectionReader(body, off, n)); werr != nil {
-					return werr
-				}
-			}
-			row++
-		}
-		off += n
-		if err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-	}
+		return copyLine(w, io.NewSectionReader(body, at, n))
+	})
 }
 
 // copyLine copies r to w, ending it with a newline when it does not end

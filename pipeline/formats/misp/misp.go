@@ -26,36 +26,20 @@ import (
 // Name is the format's name.
 const Name = string(jsonwalk.MISP)
 
-func init() { formats.Register(Format{}) }
+func init() { formats.Register(jsonwalk.NewContentFormat(jsonwalk.MISP, documents{})) }
 
-// Format is the MISP format. The zero Format is ready to use.
-type Format struct{}
-
-// Name implements formats.Format.
-func (Format) Name() string { return Name }
-
-// Sniff implements formats.Format: never; MISP documents are told from a
-// JSON document's content by the json format.
-func (Format) Sniff(name string, head []byte) int { return 0 }
-
-// ContentOnly implements formats.ContentFormat.
-func (Format) ContentOnly() {}
-
-// Open implements formats.Format: src is read as MISP events, whatever
-// its first pass finds.
-func (f Format) Open(src *formats.Source, opts formats.Options) (formats.Reader, error) {
-	return jsonwalk.OpenAs(f, src, opts), nil
-}
+// documents reads the documents of the kind MISP.
+type documents struct{}
 
 // OpenDocument implements jsonwalk.DocumentReader.
-func (Format) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
+func (documents) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
 	rd := &reader{src: src, doc: doc, feed: jsonwalk.NewFeed(doc)}
 	rd.Pulled = formats.Pull(rd.walk)
 	return rd, nil
 }
 
 // DescribeDocument implements jsonwalk.DocumentReader.
-func (Format) DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *jsonwalk.Doc) error {
+func (documents) DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *jsonwalk.Doc) error {
 	d.Format = Name
 	switch {
 	case doc.MISPAttributes:

@@ -22,29 +22,13 @@ import (
 // Name is the format's name.
 const Name = string(jsonwalk.OTX)
 
-func init() { formats.Register(Format{}) }
+func init() { formats.Register(jsonwalk.NewContentFormat(jsonwalk.OTX, documents{})) }
 
-// Format is the OTX pulses format. The zero Format is ready to use.
-type Format struct{}
-
-// Name implements formats.Format.
-func (Format) Name() string { return Name }
-
-// Sniff implements formats.Format: never; pulses are told from a JSON
-// document's content by the json format.
-func (Format) Sniff(name string, head []byte) int { return 0 }
-
-// ContentOnly implements formats.ContentFormat.
-func (Format) ContentOnly() {}
-
-// Open implements formats.Format: src is read as OTX pulses, whatever its
-// first pass finds.
-func (f Format) Open(src *formats.Source, opts formats.Options) (formats.Reader, error) {
-	return jsonwalk.OpenAs(f, src, opts), nil
-}
+// documents reads the documents of the kind OTX.
+type documents struct{}
 
 // OpenDocument implements jsonwalk.DocumentReader.
-func (Format) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
+func (documents) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
 	rd := &reader{src: src, doc: doc, m: jsonwalk.NewMapper(opts), feed: jsonwalk.NewFeed(doc)}
 	rd.Pulled = formats.Pull(rd.walk)
 	return rd, nil
@@ -52,7 +36,7 @@ func (Format) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonw
 
 // DescribeDocument implements jsonwalk.DocumentReader: the mapping is
 // that of the first pulse's first indicator.
-func (Format) DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *jsonwalk.Doc) error {
+func (documents) DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *jsonwalk.Doc) error {
 	d.Format = Name
 	d.Shape = jsonwalk.Plural(len(doc.Contexts), "OTX pulse") + ", each with its indicators"
 	if d.Truncated {

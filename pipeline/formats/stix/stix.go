@@ -29,26 +29,13 @@ import (
 // Name is the format's name.
 const Name = string(jsonwalk.STIX)
 
-func init() { formats.Register(Format{}) }
+func init() { formats.Register(jsonwalk.NewFormat(jsonwalk.STIX, documents{})) }
 
-// Format is the STIX format. The zero Format is ready to use.
-type Format struct{}
-
-// Name implements formats.Format.
-func (Format) Name() string { return Name }
-
-// Sniff implements formats.Format: never by itself; STIX is told from
-// a JSON document's content by the json format.
-func (Format) Sniff(name string, head []byte) int { return 0 }
-
-// Open implements formats.Format: src is read as STIX, whatever its first
-// pass finds. Nothing is read before the first Next.
-func (f Format) Open(src *formats.Source, opts formats.Options) (formats.Reader, error) {
-	return jsonwalk.OpenAs(f, src, opts), nil
-}
+// documents reads the documents of the kind STIX.
+type documents struct{}
 
 // OpenDocument implements jsonwalk.DocumentReader.
-func (Format) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
+func (documents) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
 	rd := &reader{src: src, layout: doc.STIXLayout}
 	rd.Pulled = formats.Pull(rd.walk)
 	return rd, nil
@@ -63,7 +50,7 @@ var layouts = map[jsonwalk.STIXLayout]string{
 }
 
 // DescribeDocument implements jsonwalk.DocumentReader.
-func (Format) DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *jsonwalk.Doc) error {
+func (documents) DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *jsonwalk.Doc) error {
 	d.Format = Name
 	d.Shape = layouts[doc.STIXLayout]
 	d.Mapping = []formats.FieldMapping{

@@ -171,10 +171,8 @@ func (s *objectScan) kept(key string) error {
 		json.Unmarshal(raw, &s.typ)
 	case "id":
 		json.Unmarshal(raw, &s.id)
-	case "name":
-		json.Unmarshal(raw, &s.pulse.Name)
-	case "author_name":
-		json.Unmarshal(raw, &s.pulse.Source)
+	case "name", "author_name":
+		pulseText(&s.pulse, key, raw)
 	case "tags", "enclaveIds":
 		v, err := DecodeValue(raw)
 		if err != nil {
@@ -318,16 +316,23 @@ func scanPulseMember(w *Walker, d *Doc, key string) error {
 	}
 	c := &d.Contexts[len(d.Contexts)-1]
 	switch key {
-	case "name":
-		json.Unmarshal(raw, &c.Name)
-	case "author_name":
-		json.Unmarshal(raw, &c.Source)
+	case "name", "author_name":
+		pulseText(c, key, raw)
 	case "tags":
 		if v, err := DecodeValue(raw); err == nil {
 			c.Tags = tagList(v)
 		}
 	}
 	return nil
+}
+
+// pulseText reads a pulse's "name" or "author_name" member into c.
+func pulseText(c *Context, key string, raw []byte) {
+	if key == "name" {
+		json.Unmarshal(raw, &c.Name)
+	} else {
+		json.Unmarshal(raw, &c.Source)
+	}
 }
 
 // looksPulse reports whether an object is an OTX pulse: an "indicators"

@@ -9,13 +9,13 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
-// A DocumentReader is a Format that reads the JSON documents of one Kind
-// and is registered under the Kind's name ("stix", "misp", "otx"). The
-// json and jsonl formats hand it the documents their first pass (Scan)
-// found to be of its kind: a document is read by the format it turns out
-// to be in, found with formats.ByName, never by a switch on its name.
+// A DocumentReader reads the JSON documents of one Kind. Its format
+// (NewFormat, NewContentFormat) is registered under the Kind's name
+// ("stix", "misp", "otx"), and the json and jsonl formats hand it the
+// documents their first pass (Scan) found to be of its kind: a document
+// is read by the format it turns out to be in, found with
+// formats.ByName, never by a switch on its name.
 type DocumentReader interface {
-	formats.Format
 	// OpenDocument returns a Reader over src, a document whose first pass
 	// found doc. Nothing is read before the Reader's first Next, which
 	// rewinds src to read the document again.
@@ -26,14 +26,53 @@ type DocumentReader interface {
 	DescribeDocument(d *formats.Description, head []byte, opts formats.Options, doc *Doc) error
 }
 
-// readerOf returns the DocumentReader registered for kind.
+// NewFormat returns the format of the documents of kind, which dr reads.
+// Its Sniff answers 0: such documents are found by content, by the json
+// format's first pass. A route that forces it has every file read as a
+// document of kind, whatever its first pass finds.
+func NewFormat(kind Kind, dr DocumentReader) formats.Format { return docFormat{kind, dr} }
+
+// NewContentFormat is NewFormat for a kind that routes cannot force: a
+// formats.ContentFormat.
+func NewContentFormat(kind Kind, dr DocumentReader) formats.Format {
+	return contentFormat{docFormat{kind, dr}}
+}
+
+// A docFormat is the format of a kind of document.
+type docFormat struct {
+	kind Kind
+	dr   DocumentReader
+}
+
+// Name implements formats.Format.
+func (f docFormat) Name() string { return string(f.kind) }
+
+// Sniff implements formats.Format.
+func (docFormat) Sniff(name string, head []byte) int { return 0 }
+
+// Open implements formats.Format.
+func (f docFormat) Open(src *formats.Source, opts formats.Options) (formats.Reader, error) {
+	return openAs(f.dr, src, opts), nil
+}
+
+// documents returns the format's DocumentReader.
+func (f docFormat) documents() DocumentReader { return f.dr }
+
+// A contentFormat is the format of a kind of document routes cannot
+// force.
+type contentFormat struct{ docFormat }
+
+// ContentOnly implements formats.ContentFormat.
+func (contentFormat) ContentOnly() {}
+
+// readerOf returns the DocumentReader of the format registered for kind.
 func readerOf(kind Kind) (DocumentReader, error) {
 	f, _ := formats.ByName(string(kind))
-	dr, ok := f.(DocumentReader)
+	df, ok := f.(interface{ documents() DocumentReader })
 	if !ok {
 		return nil, fmt.Errorf("the document holds %s records and no format registered as %q reads them", kind, kind)
 	}
-	return dr, nil
+	return df.documents(), nil
 }
 
 // Hand opens the Reader of the format that reads documents of doc's
@@ -56,10 +95,10 @@ func HandDescription(d *formats.Description, head []byte, opts formats.Options, 
 	return dr.DescribeDocument(d, head, opts, doc)
 }
 
-// OpenAs returns a Reader that reads src as a document of dr's kind,
-// whatever else its first pass finds: the Open of a DocumentReader, for
-// a route that forces its format. Nothing is read before the first Next.
-func OpenAs(dr DocumentReader, src *formats.Source, opts formats.Options) formats.Reader {
+// openAs returns a Reader that reads src as a document of dr's kind,
+// whatever else its first pass finds: the Open of a document format, for
+// a route that forces it. Nothing is read before the first Next.
+func openAs(dr DocumentReader, src *formats.Source, opts formats.Options) formats.Reader {
 	r := &forced{dr: dr, src: src, opts: opts}
 	r.Lazy.Open = func(context.Context) (formats.Reader, error) {
 		doc, err := ScanSource(src, opts)
@@ -71,7 +110,7 @@ func OpenAs(dr DocumentReader, src *formats.Source, opts formats.Options) format
 	return r
 }
 
-// forced is the Reader OpenAs returns.
+// forced is the Reader openAs returns.
 type forced struct {
 	Lazy
 	dr   DocumentReader

@@ -214,6 +214,7 @@ type FileError struct {
 	Format string
 }
 
+// Error implements error: the file, its line when known, and the reason.
 func (e *FileError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
@@ -221,6 +222,7 @@ func (e *FileError) Error() string {
 	return e.File + ": " + e.Err.Error()
 }
 
+// Unwrap returns the reason.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // The registry. It is filled by the formats' init functions, before main

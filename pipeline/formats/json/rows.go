@@ -77,6 +77,7 @@ type lastByteWriter struct {
 	n    int64
 }
 
+// Write implements io.Writer.
 func (l *lastByteWriter) Write(p []byte) (int, error) {
 	n, err := l.w.Write(p)
 	if n > 0 {

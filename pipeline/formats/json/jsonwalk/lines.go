@@ -5,23 +5,23 @@ import (
 	"io"
 )
 
-// A LineTracker is an io.Reader that remembers where lines end, so that
+// A lineTracker is an io.Reader that remembers where lines end, so that
 // a byte offset reported by the JSON decoder can be turned into a line
 // number. Queries must come in increasing order; newlines below the last
 // query are forgotten, so memory stays bounded by the decoder's
 // read-ahead.
-type LineTracker struct {
+type lineTracker struct {
 	r     io.Reader
 	read  int64
 	nl    []int64 // offsets of newlines not yet passed by a query
 	lines int     // newlines before the last query
 }
 
-// NewLineTracker returns a LineTracker reading from r.
-func NewLineTracker(r io.Reader) *LineTracker { return &LineTracker{r: r} }
+// newLineTracker returns a lineTracker reading from r.
+func newLineTracker(r io.Reader) *lineTracker { return &lineTracker{r: r} }
 
 // Read implements io.Reader.
-func (t *LineTracker) Read(p []byte) (int, error) {
+func (t *lineTracker) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	for i := 0; i < n; {
 		j := bytes.IndexByte(p[i:n], '\n')
@@ -35,8 +35,8 @@ func (t *LineTracker) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// LineAt returns the 1-based line of byte offset off.
-func (t *LineTracker) LineAt(off int64) int {
+// lineAt returns the 1-based line of byte offset off.
+func (t *lineTracker) lineAt(off int64) int {
 	k := 0
 	for k < len(t.nl) && t.nl[k] < off {
 		k++

@@ -107,6 +107,7 @@ var rootKeys = []string{"type", "id", "name", "author_name", "tags", "enclaveIds
 // the route says it has.
 type layoutError struct{ msg string }
 
+// Error implements error.
 func (e *layoutError) Error() string { return e.msg }
 
 // Scan is the first pass: it reads the whole document, checking its
@@ -182,7 +183,7 @@ func scanRest(w *Walker, d *Doc) error {
 // route says it has, is a *formats.FileError, saying that nothing of the
 // file was sent.
 func ScanSource(src *formats.Source, opts formats.Options) (*Doc, error) {
-	lt := NewLineTracker(src.R)
+	lt := newLineTracker(src.R)
 	d, err := Scan(lt, opts)
 	var le *layoutError
 	if errors.As(err, &le) {
@@ -192,7 +193,7 @@ func ScanSource(src *formats.Source, opts formats.Options) (*Doc, error) {
 		var se *json.SyntaxError
 		line := 0
 		if errors.As(err, &se) {
-			line = lt.LineAt(se.Offset)
+			line = lt.lineAt(se.Offset)
 		}
 		return nil, &formats.FileError{File: src.Name, Line: line, Err: fmt.Errorf("invalid JSON, so nothing of the file was sent: %w", err)}
 	}

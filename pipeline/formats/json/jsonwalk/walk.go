@@ -17,7 +17,7 @@ import (
 // comes next.
 type Walker struct {
 	dec *json.Decoder
-	lt  *LineTracker // nil: lines are not numbered
+	lt  *lineTracker // nil: lines are not numbered
 	ctx context.Context
 	// Base is the number of lines before the walked text, for a walk over
 	// a part of a file (a value read whole and walked again).
@@ -29,7 +29,7 @@ type Walker struct {
 // NewWalker returns a Walker over r that numbers lines. A walk over the
 // elements of an array stops with ctx's error once ctx is done.
 func NewWalker(ctx context.Context, r io.Reader) *Walker {
-	lt := NewLineTracker(r)
+	lt := newLineTracker(r)
 	return &Walker{dec: decoder(lt), lt: lt, ctx: ctx}
 }
 
@@ -142,7 +142,7 @@ func (w *Walker) Raw() (json.RawMessage, int, error) {
 	}
 	line := 0
 	if w.lt != nil {
-		line = w.Base + w.lt.LineAt(w.dec.InputOffset()-int64(len(raw)))
+		line = w.Base + w.lt.lineAt(w.dec.InputOffset()-int64(len(raw)))
 	}
 	return raw, line, nil
 }
@@ -287,6 +287,7 @@ func (w *Walker) Items(array bool, fn func(raw json.RawMessage, line, index int)
 // errNotArray says Items found something else than an array.
 type errNotArray struct{ tok json.Token }
 
+// Error implements error.
 func (e errNotArray) Error() string {
 	return fmt.Sprintf("expected an array of items, found %v", e.tok)
 }

@@ -4,6 +4,9 @@ package pipeline
 import (
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/csv"
 	jsonfmt "github.com/iocpipe/iocpipe/pipeline/formats/json"
+	mispfmt "github.com/iocpipe/iocpipe/pipeline/formats/misp"
+	otxfmt "github.com/iocpipe/iocpipe/pipeline/formats/otx"
+	stixfmt "github.com/iocpipe/iocpipe/pipeline/formats/stix"
 )
 
 // The format names the tests expect files to be read as.
@@ -11,7 +14,7 @@ const (
 	FormatCSV   = "csv"
 	FormatJSON  = jsonfmt.FormatJSON
 	FormatJSONL = jsonfmt.FormatJSONL
-	FormatSTIX  = jsonfmt.FormatSTIX
-	FormatMISP  = jsonfmt.FormatMISP
-	FormatOTX   = jsonfmt.FormatOTX
+	FormatSTIX  = stixfmt.Name
+	FormatMISP  = mispfmt.Name
+	FormatOTX   = otxfmt.Name
 )

@@ -13,8 +13,13 @@
 // Where things go:
 //
 //   - a new input format: a new folder pipeline/formats/<name> whose init
-//     calls formats.Register, with its own testdata/ beside it, and one
-//     blank import line in cmd/iocpipe (formats.go);
+//     calls formats.Register, with its own testdata/<case>/ folders beside
+//     it (run by formatstest.Run), and one blank import line in
+//     cmd/iocpipe (formats.go);
+//   - a new kind of JSON document told by its content (as STIX, MISP and
+//     OTX are): a Kind in json/jsonwalk's first pass, and a folder whose
+//     init registers jsonwalk.NewFormat (or NewContentFormat, for a
+//     format routes cannot force) with its DocumentReader;
 //   - a field alias shared by every format (a new column header for
 //     first_seen): fields.go here;
 //   - a value rule (a defang spelling, a type name, a timestamp form):
@@ -22,5 +27,8 @@
 //
 // Optional interfaces a Reader may implement: Linker (associations between
 // indicators, STIX relationships), Describer (what inspect shows). A Format
-// may implement RowWriter to write rejected rows back in its own format.
+// may implement RowWriter to write rejected rows back in its own format,
+// and ContentFormat when it is found only by content, through another
+// format (MISP, OTX): routes cannot force it, so Names and Lookup leave it
+// out, and ByName finds it.
 package formats

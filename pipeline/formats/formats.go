@@ -30,6 +30,17 @@ type Format interface {
 	Open(src *Source, opts Options) (Reader, error)
 }
 
+// A ContentFormat is a Format found only by content, inside the files
+// of another format that hands them over (MISP events and OTX pulses,
+// recognised by the json format's first pass); its Sniff answers 0.
+// Routes cannot force it: Names, Lookup and Detect leave it out, and
+// only ByName finds it, by the name reports give such files.
+type ContentFormat interface {
+	Format
+	// ContentOnly marks the format; it does nothing.
+	ContentOnly()
+}
+
 // A Reader yields a file's records one by one.
 type Reader interface {
 	// Next returns the next record. It returns io.EOF at the end, and any
@@ -90,8 +101,15 @@ type Row struct {
 
 // RejectRow returns a row rejected as a whole at o.
 func RejectRow(o ioc.Origin, value, reason string) Row {
-	r := ioc.NewReject(o, "", value, reason)
-	return Row{Origin: o, Fields: schemas.ObjectValue(nil), Reject: &r}
+	return Row{Origin: o, Fields: schemas.ObjectValue(nil)}.WithReject("", value, reason)
+}
+
+// WithReject returns r rejected as a whole at its origin, for reason;
+// field and value say what in the record was wrong, when something was.
+func (r Row) WithReject(field, value, reason string) Row {
+	rej := ioc.NewReject(r.Origin, field, value, reason)
+	r.Reject = &rej
+	return r
 }
 
 // File is what a reader learned about the file as a whole.
@@ -196,6 +214,7 @@ type FileError struct {
 	Format string
 }
 
+// Error implements error: the file, its line when known, and the reason.
 func (e *FileError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
@@ -203,6 +222,7 @@ func (e *FileError) Error() string {
 	return e.File + ": " + e.Err.Error()
 }
 
+// Unwrap returns the reason.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // The registry. It is filled by the formats' init functions, before main
@@ -213,8 +233,8 @@ var (
 	registry []Format
 )
 
-// Register makes a format available to Detect and Lookup. It panics when
-// a format of the same name is registered twice.
+// Register makes a format available to Detect, Lookup and ByName. It
+// panics when a format of the same name is registered twice.
 func Register(f Format) {
 	mu.Lock()
 	defer mu.Unlock()
@@ -226,8 +246,20 @@ func Register(f Format) {
 	registry = append(registry, f)
 }
 
-// Lookup returns the format registered under name.
+// Lookup returns the format a route may force under name: one registered
+// under it that is no ContentFormat.
 func Lookup(name string) (Format, bool) {
+	f, ok := ByName(name)
+	if !ok || contentOnly(f) {
+		return nil, false
+	}
+	return f, true
+}
+
+// ByName returns the format registered under name, a ContentFormat too:
+// the format a file was read as (File.Format), or the one a format hands
+// a file's content to.
+func ByName(name string) (Format, bool) {
 	mu.RLock()
 	defer mu.RUnlock()
 	for _, f := range registry {
@@ -238,20 +270,29 @@ func Lookup(name string) (Format, bool) {
 	return nil, false
 }
 
-// Names returns the names of the registered formats, sorted.
+// Names returns the names of the formats a route may force (those
+// Lookup finds), sorted.
 func Names() []string {
 	mu.RLock()
 	defer mu.RUnlock()
-	out := make([]string, len(registry))
-	for i, f := range registry {
-		out[i] = f.Name()
+	var out []string
+	for _, f := range registry {
+		if !contentOnly(f) {
+			out = append(out, f.Name())
+		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-// Detect picks the format of a file: the one forced by name, else the one
-// whose Sniff is surest (ties go to the format registered first).
+// contentOnly reports whether f is a ContentFormat.
+func contentOnly(f Format) bool {
+	_, ok := f.(ContentFormat)
+	return ok
+}
+
+// Detect picks the format of a file: the one forced by name (Lookup),
+// else the one whose Sniff is surest (ties go to the format registered first).
 func Detect(name string, head []byte, forced string) (Format, error) {
 	if forced != "" {
 		f, ok := Lookup(forced)

@@ -16,6 +16,15 @@ type Walk func(ctx context.Context, yield func(Row) bool) error
 // ErrStopped is what a Walk returns when yield asked it to stop.
 var ErrStopped = errors.New("formats: reading stopped")
 
+// Emit hands r to a Walk's yield; it returns ErrStopped when yield asks
+// the walk to stop.
+func Emit(yield func(Row) bool, r Row) error {
+	if !yield(r) {
+		return ErrStopped
+	}
+	return nil
+}
+
 // A Pulled is a Reader over a Walk: each Next resumes the walk until it
 // yields its next row (iter.Pull: a coroutine switch, no goroutine of the
 // caller's). Close it to end a walk early.

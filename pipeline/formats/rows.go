@@ -35,7 +35,7 @@ func WriteRejected(path, format string, opts Options, rejects []ioc.Reject, w io
 	if len(rows) == 0 {
 		return nil
 	}
-	f, ok := Lookup(format)
+	f, ok := ByName(format)
 	rw, writes := f.(RowWriter)
 	if !ok || !writes {
 		return fmt.Errorf("%s (%s): %w", path, format, ErrRowsFormat)

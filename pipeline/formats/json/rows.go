@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	stdjson "encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
@@ -16,8 +16,8 @@ import (
 // lines; for a JSON array, an array of the rejected items; for an object
 // holding the items (a TruSTAR submission's content, a wrapper's data
 // array), the same object with that array reduced to the rejected items;
-// for a single JSON item, the item. STIX documents have no rows to write
-// back: formats.ErrRowsFormat.
+// for a single JSON item, the item. Documents of another kind (STIX, MISP,
+// OTX) have no rows to write back: formats.ErrRowsFormat.
 func (f Format) WriteRows(src *formats.Source, opts formats.Options, rows ioc.Ranges, w io.Writer) error {
 	body, err := src.Body()
 	if err != nil {
@@ -28,14 +28,14 @@ func (f Format) WriteRows(src *formats.Source, opts formats.Options, rows ioc.Ra
 	case FormatJSONL:
 		return rejectedJSONL(reopen(), body, rows, w)
 	case FormatJSON:
-		meta, err := scanJSONRoute(reopen(), opts)
+		doc, err := jsonwalk.Scan(reopen(), opts)
 		if err != nil {
 			return fmt.Errorf("%s: %w", src.Path, err)
 		}
-		if meta.shape == shapeStream {
+		if doc.Shape == jsonwalk.Stream {
 			return rejectedJSONL(reopen(), body, rows, w)
 		}
-		return rejectedJSON(src.Path, reopen(), meta, rows, w)
+		return rejectedJSON(src.Path, reopen(), doc, rows, w)
 	}
 	return fmt.Errorf("%s (%s): %w", src.Path, f.name, formats.ErrRowsFormat)
 }
@@ -45,44 +45,28 @@ func (f Format) WriteRows(src *formats.Source, opts formats.Options, rows ioc.Ra
 func rejectedJSONL(br *bufio.Reader, body io.ReaderAt, rows ioc.Ranges, w io.Writer) error {
 	row := 0
 	off := int64(0)
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		n := int64(len(chunk))
-		buf = append(buf[:0], chunk...)
-		long := false
-		for errors.Is(err, bufio.ErrBufferFull) {
-			chunk, err = br.ReadSlice('\n')
-			n += int64(len(chunk))
-			if len(buf) < formats.MaxLine {
-				buf = append(buf, chunk...)
-			} else {
-				long = true
-			}
-		}
-		if n == 0 && err == io.EOF {
-			return nil
-		}
-		if long || len(bytes.TrimSpace(buf)) > 0 {
-			if rows.Contains(row) {
-				lw := &lastByteWriter{w: w}
-				if _, werr := io.Copy(lw, io.NewSectionReader(body, off, n)); werr != nil {
-					return werr
-				}
-				if werr := lw.endLine(); werr != nil {
-					return werr
-				}
-			}
-			row++
-		}
+	return eachLine(br, func(buf []byte, n int64, long bool) error {
+		at := off
 		off += n
-		if err == io.EOF {
+		if !long && len(bytes.TrimSpace(buf)) == 0 {
+			return nil // a blank line is no row
+		}
+		row++
+		if !rows.Contains(row - 1) {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
+		return copyLine(w, io.NewSectionReader(body, at, n))
+	})
+}
+
+// copyLine copies r to w, ending it with a newline when it does not end
+// with one.
+func copyLine(w io.Writer, r io.Reader) error {
+	lw := &lastByteWriter{w: w}
+	if _, err := io.Copy(lw, r); err != nil {
+		return err
 	}
+	return lw.endLine()
 }
 
 // lastByteWriter remembers the last byte written, to end a copy with a
@@ -93,6 +77,7 @@ type lastByteWriter struct {
 	n    int64
 }
 
+// Write implements io.Writer.
 func (l *lastByteWriter) Write(p []byte) (int, error) {
 	n, err := l.w.Write(p)
 	if n > 0 {
@@ -112,25 +97,21 @@ func (l *lastByteWriter) endLine() error {
 
 // rejectedJSON writes a JSON document with its items (where readJSON finds
 // them) reduced to the rejected ones.
-func rejectedJSON(name string, r *bufio.Reader, meta jsonMeta, rows ioc.Ranges, w io.Writer) error {
-	if meta.stix || meta.kind != kindItems {
+func rejectedJSON(name string, r *bufio.Reader, doc jsonwalk.Doc, rows ioc.Ranges, w io.Writer) error {
+	if doc.Kind != jsonwalk.Items {
 		return fmt.Errorf("%s: %w", name, formats.ErrRowsFormat)
 	}
 	var path []string
 	switch {
-	case len(meta.items) > 0:
-		path = meta.items
-	case meta.shape == shapeSubmission:
+	case len(doc.Items) > 0:
+		path = doc.Items
+	case doc.Shape == jsonwalk.Submission:
 		path = []string{"content"}
-	case meta.shape == shapeItem:
+	case doc.Shape == jsonwalk.Item:
 		if !rows.Contains(0) {
 			return nil
 		}
-		lw := &lastByteWriter{w: w}
-		if _, err := io.Copy(lw, r); err != nil {
-			return err
-		}
-		return lw.endLine()
+		return copyLine(w, r)
 	}
 	dec := stdjson.NewDecoder(r)
 	bw := bufio.NewWriter(w)

@@ -1,45 +1,19 @@
-package json
+package stix
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	stdjson "encoding/json"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
 	"github.com/iocpipe/iocpipe/pipeline/formats/stix/stixpattern"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
-)
-
-// STIX input. A bundle, a bare array of STIX objects, a single object or
-// JSON Lines of objects is read in two streamed passes, never whole:
-//
-//  1. the index pass keeps what later objects may need from earlier ones
-//     and the other way round — identity names (created_by_ref),
-//     sightings per indicator, and relationships;
-//  2. the emit pass turns each object into a row: indicators through the
-//     pattern parser, observables (SCOs) and observed-data directly, and
-//     everything else into a skipped row with its reason.
-//
-// Relationships between objects that became indicators become
-// associations, resolved after the emit pass.
-
-// stixShape is how the objects are laid out in the file.
-type stixShape int
-
-const (
-	stixBundle stixShape = iota
-	stixArray
-	stixSingle
-	stixLines
 )
 
 // observableTypes maps SCO types to the type hint of their value.
@@ -65,201 +39,28 @@ func indicatorLike(typ string) bool {
 	return obs || typ == "indicator" || typ == "file" || typ == "observed-data"
 }
 
-type sightAgg struct {
-	count       int64
-	first, last int64
-}
-
-type stixRel struct {
-	id, src, tgt, kind string
-	line, index        int
-}
-
-// stixIndex is what the first pass learns.
-type stixIndex struct {
-	spec       string
-	identities map[string]string
-	sightings  map[string]*sightAgg
-	rels       []stixRel
-	// ends are the objects at either end of a relationship between
-	// indicator-like objects; the emit pass records what they became.
-	ends map[string][]ioc.Endpoint
-}
-
-// looksSTIX reports whether a decoded JSON value is a STIX object or
-// bundle: a "type" and an "id" of the form type--uuid.
-func looksSTIX(raw []byte) bool {
-	var head struct {
-		Type string `json:"type"`
-		ID   string `json:"id"`
-	}
-	if stdjson.Unmarshal(raw, &head) != nil || head.Type == "" {
-		return false
-	}
-	return head.Type == "bundle" || strings.HasPrefix(head.ID, head.Type+"--")
-}
-
-// stixObjects streams the objects of a STIX file, calling fn with each raw
-// object, the line it starts on and its index.
-func stixObjects(ctx context.Context, r io.Reader, shape stixShape, fn func(raw stdjson.RawMessage, line, index int) error) error {
-	if shape == stixLines {
-		br := bufio.NewReaderSize(r, 64<<10)
-		line, index := 0, 0
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			text, err := formats.ReadLine(br)
-			if len(text) == 0 && err == io.EOF {
-				return nil
-			}
-			line++
-			if t := bytes.TrimSpace(text); len(t) > 0 {
-				if err := fn(t, line, index); err != nil {
-					return err
-				}
-				index++
-			}
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
-	lt := &lineTracker{r: r}
-	dec := stdjson.NewDecoder(lt)
-	dec.UseNumber()
-	switch shape {
-	case stixArray:
-		return eachItem(ctx, dec, lt, true, fn)
-	case stixSingle:
-		return eachItem(ctx, dec, lt, false, fn)
-	}
-	return eachMemberItem(ctx, dec, lt, "objects", fn)
-}
-
-// indexSTIX is the first pass.
-func indexSTIX(ctx context.Context, r io.Reader, shape stixShape) (*stixIndex, error) {
-	ix := &stixIndex{identities: map[string]string{}, sightings: map[string]*sightAgg{}, ends: map[string][]ioc.Endpoint{}}
-	err := stixObjects(ctx, r, shape, func(raw stdjson.RawMessage, line, index int) error {
-		var o struct {
-			Type          string         `json:"type"`
-			ID            string         `json:"id"`
-			Name          string         `json:"name"`
-			SpecVersion   string         `json:"spec_version"`
-			SightingOfRef string         `json:"sighting_of_ref"`
-			Count         stdjson.Number `json:"count"`
-			FirstSeen     string         `json:"first_seen"`
-			LastSeen      string         `json:"last_seen"`
-			SourceRef     string         `json:"source_ref"`
-			TargetRef     string         `json:"target_ref"`
-			Kind          string         `json:"relationship_type"`
-		}
-		if stdjson.Unmarshal(raw, &o) != nil {
-			return nil // the emit pass reports it
-		}
-		switch o.Type {
-		case "identity":
-			ix.identities[o.ID] = o.Name
-		case "sighting":
-			if o.SightingOfRef == "" {
-				return nil
-			}
-			a := ix.sightings[o.SightingOfRef]
-			if a == nil {
-				a = &sightAgg{}
-				ix.sightings[o.SightingOfRef] = a
-			}
-			n, err := strconv.ParseInt(o.Count.String(), 10, 64)
-			if err != nil || o.Count == "" {
-				n = 1 // a sighting without a count is one sighting
-			}
-			a.count += max(n, 0)
-			if t, err := normalize.ParseTime(o.FirstSeen); err == nil && t > 0 && (a.first == 0 || t < a.first) {
-				a.first = t
-			}
-			if t, err := normalize.ParseTime(o.LastSeen); err == nil && t > a.last {
-				a.last = t
-			}
-		case "relationship":
-			ix.rels = append(ix.rels, stixRel{id: o.ID, src: o.SourceRef, tgt: o.TargetRef, kind: o.Kind, line: line, index: index})
-			if indicatorLike(refType(o.SourceRef)) && indicatorLike(refType(o.TargetRef)) {
-				ix.ends[o.SourceRef], ix.ends[o.TargetRef] = nil, nil
-			}
-		case "bundle":
-			ix.spec = o.SpecVersion
-		}
-		return nil
-	})
-	return ix, err
-}
-
-// refType is the object type named by a STIX id.
-func refType(id string) string {
-	t, _, _ := strings.Cut(id, "--")
-	return t
-}
-
-// readSTIX reads a STIX file whose first pass (syntax) already succeeded.
-func (rd *reader) readSTIX(ctx context.Context, e *emitter, shape stixShape) error {
-	rd.level(FormatSTIX, nil, false, nil)
-	r, err := rd.src.Rewind()
-	if err != nil {
-		return err
-	}
-	ix, err := indexSTIX(ctx, r, shape)
-	if err != nil {
-		return err
-	}
-	if r, err = rd.src.Rewind(); err != nil {
-		return err
-	}
-	schema, err := schemas.Load("stix")
-	if err != nil {
-		return err
-	}
-	rd.links = len(ix.ends) > 0
-	sr := &stixReader{name: rd.src.Name, ix: ix, schema: schema}
-	err = stixObjects(ctx, r, shape, func(raw stdjson.RawMessage, line, index int) error {
-		o := ioc.Origin{Line: line, Index: -1}
-		if shape != stixLines && shape != stixSingle {
-			o.Index = index
-		}
-		return e.emit(sr.row(o, raw))
-	})
-	if err != nil {
-		return err
-	}
-	rd.assocs = sr.associations()
-	return nil
-}
-
-// stixReader turns STIX objects into rows in the emit pass.
-type stixReader struct {
+// An objectReader turns STIX objects into rows in the emit pass.
+type objectReader struct {
 	name   string
-	ix     *stixIndex
+	ix     *index
 	schema *schemas.Schema
 }
 
-func (s *stixReader) row(o ioc.Origin, raw stdjson.RawMessage) formats.Row {
+// row turns one object into a row.
+func (s *objectReader) row(o ioc.Origin, raw json.RawMessage) formats.Row {
 	row := formats.Row{Origin: o, Fields: schemas.ObjectValue(nil)}
-	var x any
-	dec := stdjson.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&x); err != nil {
-		return rejectRow(row, "", "", "invalid JSON: "+err.Error())
+	obj, err := jsonwalk.DecodeValue(raw)
+	if err != nil {
+		return row.WithReject("", "", "invalid JSON: "+err.Error())
 	}
-	obj := schemas.FromAny(x)
 	if obj.Kind != schemas.Object {
-		return rejectRow(row, "", ioc.Clip(string(raw)), fmt.Sprintf("a JSON %s is not a STIX object", obj.Kind))
+		return row.WithReject("", ioc.Clip(string(raw)), fmt.Sprintf("a JSON %s is not a STIX object", obj.Kind))
 	}
 	id, typ := obj.Get("id").Str, obj.Get("type").Str
 	row.Origin.Ref = id
 	if v := s.schema.Validate(obj); v != nil {
 		field, value, first, rest := formats.DescribeViolations(obj, v)
-		return rejectRow(row, field, value, "invalid STIX "+typ+": "+first+rest)
+		return row.WithReject(field, value, "invalid STIX "+typ+": "+first+rest)
 	}
 	if obj.Get("revoked").Str == "true" {
 		row.Skip = fmt.Sprintf("STIX %s is revoked", typ)
@@ -290,19 +91,14 @@ func (s *stixReader) row(o ioc.Origin, raw stdjson.RawMessage) formats.Row {
 	return row
 }
 
-func rejectRow(row formats.Row, field, value, reason string) formats.Row {
-	r := ioc.NewReject(row.Origin, field, value, reason)
-	row.Reject = &r
-	return row
-}
-
 // hinted is a value with the type its STIX object says it has.
 type hinted struct {
 	typ   ioc.Type
 	value string
 }
 
-func (s *stixReader) hashValues(h schemas.Value) []hinted {
+// hashValues returns the hashes of a file object that are indicators.
+func (s *objectReader) hashValues(h schemas.Value) []hinted {
 	var out []hinted
 	for _, m := range h.Members() {
 		if t, ok := hashTypes[normalize.Key(m.Key)]; ok && m.Val.Kind == schemas.String {
@@ -314,7 +110,7 @@ func (s *stixReader) hashValues(h schemas.Value) []hinted {
 
 // indicator parses the pattern and fills the row from the indicator's
 // properties.
-func (s *stixReader) indicator(row formats.Row, obj schemas.Value) formats.Row {
+func (s *objectReader) indicator(row formats.Row, obj schemas.Value) formats.Row {
 	if pt := obj.Get("pattern_type").Str; pt != "" && pt != "stix" {
 		row.Skip = fmt.Sprintf("pattern_type %q: only STIX patterns become indicators", pt)
 		return row
@@ -322,7 +118,7 @@ func (s *stixReader) indicator(row formats.Row, obj schemas.Value) formats.Row {
 	pattern := obj.Get("pattern").Str
 	obs, err := stixpattern.Parse(pattern)
 	if err != nil {
-		return rejectRow(row, "pattern", pattern, err.Error())
+		return row.WithReject("pattern", pattern, err.Error())
 	}
 	values := make([]hinted, 0, len(obs))
 	for _, o := range obs {
@@ -341,7 +137,7 @@ func (s *stixReader) indicator(row formats.Row, obj schemas.Value) formats.Row {
 }
 
 // observable fills a row from an SCO.
-func (s *stixReader) observable(row formats.Row, obj schemas.Value, values []hinted, none string) formats.Row {
+func (s *objectReader) observable(row formats.Row, obj schemas.Value, values []hinted, none string) formats.Row {
 	if len(values) == 0 {
 		row.Skip = none
 		return row
@@ -351,7 +147,7 @@ func (s *stixReader) observable(row formats.Row, obj schemas.Value, values []hin
 
 // observedData reads STIX 2.0 embedded objects; 2.1 object_refs point at
 // SCOs that are imported on their own.
-func (s *stixReader) observedData(row formats.Row, obj schemas.Value) formats.Row {
+func (s *objectReader) observedData(row formats.Row, obj schemas.Value) formats.Row {
 	var values []hinted
 	for _, m := range obj.Get("objects").Members() {
 		typ := m.Val.Get("type").Str
@@ -382,7 +178,7 @@ func (s *stixReader) observedData(row formats.Row, obj schemas.Value) formats.Ro
 // fill builds the row's canonical fields: values joined with their type
 // hints, times widened by the object's sightings, notes, own tags and the
 // creator as source.
-func (s *stixReader) fill(row formats.Row, obj schemas.Value, values []hinted, first, last string, tags schemas.Value, count int64) formats.Row {
+func (s *objectReader) fill(row formats.Row, obj schemas.Value, values []hinted, first, last string, tags schemas.Value, count int64) formats.Row {
 	id := row.Origin.Ref
 	var b strings.Builder
 	for i, v := range values {
@@ -399,7 +195,7 @@ func (s *stixReader) fill(row formats.Row, obj schemas.Value, values []hinted, f
 		if err1 == nil {
 			field = "valid_until"
 		}
-		return rejectRow(row, field, first+" "+last, err.Error())
+		return row.WithReject(field, first+" "+last, err.Error())
 	}
 	if a := s.ix.sightings[id]; a != nil {
 		count += a.count
@@ -424,17 +220,7 @@ func (s *stixReader) fill(row formats.Row, obj schemas.Value, values []hinted, f
 	if count > 0 {
 		members = append(members, schemas.Member{Key: formats.FieldSightings, Val: num(count)})
 	}
-	notes := obj.Get("name").Str
-	if d := obj.Get("description").Str; d != "" {
-		if notes != "" {
-			notes += ": "
-		}
-		notes += d
-	}
-	if notes = normalize.CleanText(notes); notes != "" {
-		if len(notes) > 4000 {
-			notes = ioc.Clip(notes[:4000])
-		}
+	if notes := notesOf(obj); notes != "" {
 		members = append(members, schemas.Member{Key: formats.FieldNotes, Val: schemas.StringValue(notes)})
 	}
 	if len(tags.Items()) > 0 {
@@ -444,21 +230,45 @@ func (s *stixReader) fill(row formats.Row, obj schemas.Value, values []hinted, f
 		members = append(members, schemas.Member{Key: formats.FieldSource, Val: schemas.StringValue(name)})
 	}
 	row.Fields = schemas.ObjectValue(members)
-	if _, ok := s.ix.ends[id]; ok {
-		var ends []ioc.Endpoint
-		for _, v := range values {
-			if t, canon, _, err := normalize.Value(v.typ, normalize.Refang(normalize.CleanText(v.value))); err == nil {
-				ends = append(ends, ioc.Endpoint{Type: t, Value: canon})
-			}
-		}
-		s.ix.ends[id] = ends
-	}
+	s.became(id, values)
 	return row
+}
+
+// notesOf returns an object's notes: its name and description, cleaned
+// and clipped.
+func notesOf(obj schemas.Value) string {
+	notes := obj.Get("name").Str
+	if d := obj.Get("description").Str; d != "" {
+		if notes != "" {
+			notes += ": "
+		}
+		notes += d
+	}
+	notes = normalize.CleanText(notes)
+	if len(notes) > 4000 {
+		notes = ioc.Clip(notes[:4000])
+	}
+	return notes
+}
+
+// became records what the object id became, when it is an end of a
+// relationship: the indicators of its values.
+func (s *objectReader) became(id string, values []hinted) {
+	if _, ok := s.ix.ends[id]; !ok {
+		return
+	}
+	var ends []ioc.Endpoint
+	for _, v := range values {
+		if t, canon, _, err := normalize.Value(v.typ, normalize.Refang(normalize.CleanText(v.value))); err == nil {
+			ends = append(ends, ioc.Endpoint{Type: t, Value: canon})
+		}
+	}
+	s.ix.ends[id] = ends
 }
 
 // relationshipReason says why a relationship is no indicator, and its
 // kind when it links two indicators (an association).
-func (s *stixReader) relationshipReason(obj schemas.Value) (reason, link string) {
+func (s *objectReader) relationshipReason(obj schemas.Value) (reason, link string) {
 	src, tgt := obj.Get("source_ref").Str, obj.Get("target_ref").Str
 	kind := obj.Get("relationship_type").Str
 	if !indicatorLike(refType(src)) || !indicatorLike(refType(tgt)) {
@@ -470,7 +280,7 @@ func (s *stixReader) relationshipReason(obj schemas.Value) (reason, link string)
 // associations resolves the relationships whose ends both became
 // indicators. A pair of multi-valued ends links every value of one to
 // every value of the other, up to 64 links per relationship.
-func (s *stixReader) associations() []*ioc.Association {
+func (s *objectReader) associations() []*ioc.Association {
 	var out []*ioc.Association
 	for _, r := range s.ix.rels {
 		from, to := s.ix.ends[r.src], s.ix.ends[r.tgt]

@@ -1,4 +1,4 @@
-package json
+package stix
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
 	"github.com/iocpipe/iocpipe/schemas"
 )
 
@@ -29,7 +30,7 @@ func TestSTIXSchemaFastPathAgrees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = stixObjects(context.Background(), f, stixBundle, func(raw stdjson.RawMessage, line, index int) error {
+		err = eachObject(context.Background(), f, jsonwalk.STIXBundle, func(raw stdjson.RawMessage, line, index int) error {
 			var x any
 			dec := stdjson.NewDecoder(bytes.NewReader(raw))
 			dec.UseNumber()

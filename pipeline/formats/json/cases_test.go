@@ -1,0 +1,15 @@
+package json_test
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/iocpipe/iocpipe/pipeline/formats/formatstest"
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/json"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*/want.jsonl")
+
+// TestCases reads each testdata/<case>/ folder of the JSON items formats through
+// formats.Open and formats.Describe and compares with its want.jsonl.
+func TestCases(t *testing.T) { formatstest.Run(t, "testdata", *update) }

@@ -1,0 +1,16 @@
+package misp_test
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/iocpipe/iocpipe/pipeline/formats/formatstest"
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/json" // MISP documents come through it
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/misp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*/want.jsonl")
+
+// TestCases reads each testdata/<case>/ folder of MISP documents through
+// formats.Open and formats.Describe and compares with its want.jsonl.
+func TestCases(t *testing.T) { formatstest.Run(t, "testdata", *update) }

@@ -457,24 +457,7 @@ func findColumn(h []string, ref string) (int, error) {
 // ("url", "dst_ip", "Host") each yield indicators; columns named after a
 // port add "port N" to the notes.
 func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
-	byField := map[string]*projection{}
-	used := map[int]bool{}
-	add := func(field string, col int, hint ioc.Type, label string, explicit bool) {
-		p := byField[field]
-		if p == nil {
-			p = &projection{field: field, explicit: explicit}
-			byField[field] = p
-		}
-		name := ""
-		if col < len(h) {
-			name = normalize.CleanText(h[col])
-		}
-		if field == formats.FieldNotes && label == "" && len(p.cols) > 0 {
-			label = name
-		}
-		p.cols, p.hints, p.labels, p.names = append(p.cols, col), append(p.hints, hint), append(p.labels, label), append(p.names, name)
-		used[col] = true
-	}
+	m := &mapping{h: h, byField: map[string]*projection{}, used: map[int]bool{}}
 	for _, field := range formats.Fields {
 		for _, ref := range cols[field] {
 			i, err := findColumn(h, ref)
@@ -488,18 +471,58 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 			if field == formats.FieldNotes && normalize.IsPort(normalize.Key(normalize.CleanText(h[i]))) {
 				label = "port"
 			}
-			add(field, i, hint, label, true)
+			m.add(field, i, hint, label, true)
 		}
 	}
+	m.aliases()
+	m.typed()
+	var out []projection
+	for _, field := range formats.Fields {
+		if p := m.byField[field]; p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}
+
+// A mapping is mapColumns at work: the projections of a header so far and
+// the columns they use.
+type mapping struct {
+	h       []string
+	byField map[string]*projection
+	used    map[int]bool
+}
+
+// add makes column col of the header feed field.
+func (m *mapping) add(field string, col int, hint ioc.Type, label string, explicit bool) {
+	p := m.byField[field]
+	if p == nil {
+		p = &projection{field: field, explicit: explicit}
+		m.byField[field] = p
+	}
+	name := ""
+	if col < len(m.h) {
+		name = normalize.CleanText(m.h[col])
+	}
+	if field == formats.FieldNotes && label == "" && len(p.cols) > 0 {
+		label = name
+	}
+	p.cols, p.hints, p.labels, p.names = append(p.cols, col), append(p.hints, hint), append(p.labels, label), append(p.names, name)
+	m.used[col] = true
+}
+
+// aliases maps the fields the route left out through the header aliases:
+// of several columns for one field, the best-ranked.
+func (m *mapping) aliases() {
 	type best struct{ col, rank int }
 	alias := map[string]best{}
-	for i, name := range h {
-		if used[i] {
+	for i, name := range m.h {
+		if m.used[i] {
 			continue
 		}
 		key := normalize.Key(normalize.CleanText(name))
 		field := formats.FieldOfKey(key)
-		if field == "" || byField[field] != nil {
+		if field == "" || m.byField[field] != nil {
 			continue
 		}
 		r := formats.Rank(key)
@@ -510,35 +533,35 @@ func mapColumns(h []string, cols map[string][]string) ([]projection, error) {
 	}
 	for _, field := range formats.Fields {
 		if b, ok := alias[field]; ok {
-			add(field, b.col, "", "", false)
+			m.add(field, b.col, "", "", false)
 		}
 	}
-	if byField[formats.FieldValue] == nil {
-		for i, name := range h {
-			if used[i] {
+}
+
+// typed takes, when nothing feeds the value, the columns named after a
+// type ("url", "dst_ip", "hash") as values, and the port columns as notes
+// unless the route chose the notes.
+func (m *mapping) typed() {
+	if m.byField[formats.FieldValue] == nil {
+		for i, name := range m.h {
+			if m.used[i] {
 				continue
 			}
+			key := normalize.Key(normalize.CleanText(name))
 			if t, ok := normalize.ColumnType(normalize.CleanText(name)); ok {
-				add(formats.FieldValue, i, t, "", false)
-			} else if normalize.IsGeneric(normalize.Key(normalize.CleanText(name))) && normalize.Key(normalize.CleanText(name)) == "hash" {
-				add(formats.FieldValue, i, "", "", false)
+				m.add(formats.FieldValue, i, t, "", false)
+			} else if normalize.IsGeneric(key) && key == "hash" {
+				m.add(formats.FieldValue, i, "", "", false)
 			}
 		}
 	}
-	if p := byField[formats.FieldNotes]; p == nil || !p.explicit {
-		for i, name := range h {
-			if !used[i] && normalize.IsPort(normalize.Key(normalize.CleanText(name))) {
-				add(formats.FieldNotes, i, "", "port", false)
+	if p := m.byField[formats.FieldNotes]; p == nil || !p.explicit {
+		for i, name := range m.h {
+			if !m.used[i] && normalize.IsPort(normalize.Key(normalize.CleanText(name))) {
+				m.add(formats.FieldNotes, i, "", "port", false)
 			}
 		}
 	}
-	var out []projection
-	for _, field := range formats.Fields {
-		if p := byField[field]; p != nil {
-			out = append(out, *p)
-		}
-	}
-	return out, nil
 }
 
 // textRecords reads delimited text line by line, without quoting rules:

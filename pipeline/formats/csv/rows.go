@@ -37,35 +37,14 @@ func (Format) WriteRows(s *formats.Source, opts formats.Options, rows ioc.Ranges
 		}
 		return len(bytes.TrimRight(line, "\r\n")) == 0 || line[0] == '#'
 	}
-	lc := &lineCopier{br: bufio.NewReaderSize(body, 64<<10), skipped: skipped}
-
-	// The spans: the header's, then each record's, from its first line to
-	// the next one's.
-	type span struct {
-		line int
-		keep bool
-	}
-	var pending *span
-	next := func(line int, keep bool) error {
-		if pending != nil {
-			var out io.Writer
-			if pending.keep {
-				out = w
-			}
-			if err := lc.copy(out, pending.line, line); err != nil {
-				return err
-			}
-		}
-		pending = &span{line: line, keep: keep}
-		return nil
-	}
+	sp := &spans{lc: &lineCopier{br: bufio.NewReaderSize(body, 64<<10), skipped: skipped}, w: w}
 	if src.headerLine > 0 {
-		if err := next(src.headerLine, true); err != nil {
+		if err := sp.next(src.headerLine, true); err != nil {
 			return err
 		}
 		if src.headerComment {
 			// A comment line above the data: that line only.
-			if err := next(src.headerLine+1, false); err != nil {
+			if err := sp.next(src.headerLine+1, false); err != nil {
 				return err
 			}
 		}
@@ -78,7 +57,7 @@ func (Format) WriteRows(s *formats.Source, opts formats.Options, rows ioc.Ranges
 	}
 	row := 0
 	if src.first != nil {
-		if err := next(src.firstLine, rows.Contains(row)); err != nil {
+		if err := sp.next(src.firstLine, rows.Contains(row)); err != nil {
 			return err
 		}
 		row++
@@ -95,12 +74,39 @@ func (Format) WriteRows(s *formats.Source, opts formats.Options, rows ioc.Ranges
 		} else if err != nil {
 			return err
 		}
-		if err := next(line, rows.Contains(row)); err != nil {
+		if err := sp.next(line, rows.Contains(row)); err != nil {
 			return err
 		}
 		row++
 	}
-	return next(-1, false)
+	return sp.next(-1, false)
+}
+
+// spans copies a file's spans of lines — the header's, then each
+// record's, from its first line to the next one's — keeping the ones
+// asked for.
+type spans struct {
+	lc      *lineCopier
+	w       io.Writer
+	pending bool
+	line    int
+	keep    bool
+}
+
+// next ends the pending span at line (-1: the end of the file), copying
+// it when it is kept, and starts the next one there.
+func (sp *spans) next(line int, keep bool) error {
+	if sp.pending {
+		var out io.Writer
+		if sp.keep {
+			out = sp.w
+		}
+		if err := sp.lc.copy(out, sp.line, line); err != nil {
+			return err
+		}
+	}
+	sp.pending, sp.line, sp.keep = true, line, keep
+	return nil
 }
 
 // lineCopier copies ranges of lines of a text, in increasing order.

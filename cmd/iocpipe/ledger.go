@@ -77,17 +77,6 @@ func (rl *runLedger) close() {
 	}
 }
 
-// onReject returns the pipeline's OnReject: next, and the ledger's part.
-func (rl *runLedger) onReject(next func(ioc.Reject)) func(ioc.Reject) {
-	if rl == nil {
-		return next
-	}
-	return func(r ioc.Reject) {
-		rl.reject(r)
-		next(r)
-	}
-}
-
 // prepare returns the inputs to import, with the ledger's hooks; those
 // already imported, or repeating the content of an earlier input, are
 // left out, and said so.
@@ -128,29 +117,33 @@ func (rl *runLedger) prepare(inputs []pipeline.Input) []pipeline.Input {
 		if n := tr.Resumed().Len(); n > 0 {
 			rl.log.Info("resuming: rows acknowledged by an earlier run are skipped", "file", in.Name, "rows_acknowledged", n)
 		}
-		in.Skip, in.Ack = tr.Skip, tr.Ack
-		done := in.Done
-		in.Done = func(r pipeline.FileResult) {
-			rl.mu.Lock()
-			rl.ok[r.File] = r.Err == ""
-			rl.mu.Unlock()
-			if done != nil {
-				done(r)
-			}
-		}
+		in.Skip = tr.Skip
+		in.Report = rl.report(in.Name, tr, in.Report)
 		rl.tracked[in.Name] = tr
 		out = append(out, in)
 	}
 	return out
 }
 
-// reject passes a reject to its file's record (pipeline OnReject).
-func (rl *runLedger) reject(r ioc.Reject) {
-	rl.mu.Lock()
-	tr := rl.tracked[r.File]
-	rl.mu.Unlock()
-	if tr != nil {
-		tr.Reject(r)
+// report returns the Input.Report of a file the ledger tracks: it records
+// the acknowledged rows and notes how the file ended, then calls next.
+func (rl *runLedger) report(name string, tr *inbox.Tracked, next func(pipeline.FileReport)) func(pipeline.FileReport) {
+	var acked ioc.Ranges
+	return func(r pipeline.FileReport) {
+		if len(r.Acked) > 0 {
+			acked = acked.Union(r.Acked)
+			if err := tr.Ack(acked); err != nil {
+				rl.log.Error("recording acknowledged rows", "file", name, "error", err)
+			}
+		}
+		if r.Final {
+			rl.mu.Lock()
+			rl.ok[name] = r.Result.Err == ""
+			rl.mu.Unlock()
+		}
+		if next != nil {
+			next(r)
+		}
 	}
 }
 

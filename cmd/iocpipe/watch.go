@@ -137,7 +137,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		p, err := pipeline.New(pipeline.Options{
 			Route: route, Sink: m.instrument(rc.Name, rc.Sink, s), Logger: log.With("route", rc.Name),
 			Workers: cfg.Workers, InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget),
-			Linger: time.Duration(d.Linger), KeepRejects: true, OnReject: ib.Reject, Associations: takesAssociations(rc),
+			Linger: time.Duration(d.Linger), KeepRejects: true, Associations: takesAssociations(rc),
 		})
 		if err != nil {
 			return err

@@ -81,10 +81,10 @@ type Stats struct {
 	Queued, InProgress int64
 }
 
-// An Inbox watches one inbox folder for one route. Create it with New, pass
-// its Reject method as the pipeline's Options.OnReject (with
-// Options.KeepRejects set), and call Watch with the channel the pipeline
-// runs over. Call Close once the pipeline has returned.
+// An Inbox watches one inbox folder for one route. Create it with New and
+// call Watch with the channel the pipeline runs over (a pipeline with
+// Options.KeepRejects set: the reports write them beside the file). Call
+// Close once the pipeline has returned.
 type Inbox struct {
 	opts                    Options
 	log                     *slog.Logger
@@ -119,13 +119,9 @@ type job struct {
 	size int64
 	tr   *Tracked // nil without a ledger
 
-	// Guarded by Inbox.mu: the current run's state (see early.go).
-	finished   bool
-	retryAt    time.Time
-	acked      ioc.Ranges
-	early      *pipeline.FileResult
-	late       []ioc.Reject
-	failedRows []int
+	// Guarded by Inbox.mu: the current run's state.
+	finished bool
+	retryAt  time.Time
 }
 
 // New checks opts, creates the folders and returns an Inbox.
@@ -216,45 +212,24 @@ func (ib *Inbox) Close() error {
 	return nil
 }
 
-// Reject is the pipeline's Options.OnReject: it keeps a rejected row out
-// of the ledger's acknowledged ranges (so that a resumed import reports it
-// again). Calls are serialized by the pipeline.
-func (ib *Inbox) Reject(r ioc.Reject) {
-	ib.mu.Lock()
-	j := ib.active[r.File]
-	var complete *pipeline.FileResult
-	if j != nil {
-		if j.tr != nil {
-			j.tr.Reject(r)
-		}
-		complete = ib.lateReject(j, r)
-	}
-	ib.mu.Unlock()
-	if complete != nil {
-		ib.background(j, *complete)
-	}
-}
-
-// input is what the pipeline gets for j.
+// input is what the pipeline gets for j: its reports record the
+// acknowledged rows in the ledger, and the final one files j away.
 func (ib *Inbox) input(j *job) pipeline.Input {
 	in := pipeline.Input{Path: j.path, Name: j.name}
 	tr := j.tr // this run's record: a retry gets a new one
 	if tr != nil {
 		in.Skip = tr.Skip
 	}
-	in.Ack = func(acked [][2]int) error {
-		var err error
-		if tr != nil {
-			err = tr.Ack(acked)
+	var acked ioc.Ranges
+	in.Report = func(r pipeline.FileReport) {
+		if tr != nil && len(r.Acked) > 0 {
+			acked = acked.Union(r.Acked)
+			if err := tr.Ack(acked); err != nil {
+				ib.log.Error("recording acknowledged rows", "file", j.name, "error", err)
+			}
 		}
-		if res := ib.noteAck(j, acked); res != nil {
-			ib.background(j, *res)
-		}
-		return err
-	}
-	in.Done = func(r pipeline.FileResult) {
-		if res := ib.noteDone(j, r); res != nil {
-			ib.background(j, *res)
+		if r.Final {
+			ib.background(j, r.Result)
 		}
 	}
 	return in
@@ -521,7 +496,7 @@ func (ib *Inbox) track(j *job, fresh bool) error {
 	}
 	ib.mu.Lock()
 	j.tr = tr
-	j.finished, j.acked, j.early, j.late, j.failedRows = false, nil, nil, nil, nil
+	j.finished = false
 	ib.mu.Unlock()
 	return nil
 }

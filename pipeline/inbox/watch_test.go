@@ -98,7 +98,7 @@ func startInbox(t *testing.T, opts Options, sink *recSink) *harness {
 	}
 	p, err := pipeline.New(pipeline.Options{
 		Route: &pipeline.Route{Name: "feeds", Sink: "test", Enclaves: []string{"11111111-2222-4333-8444-555555555555"}},
-		Sink:  sink, KeepRejects: true, OnReject: ib.Reject, Linger: 20 * time.Millisecond, Workers: 2, MaxBatch: 50,
+		Sink:  sink, KeepRejects: true, Linger: 20 * time.Millisecond, Workers: 2, MaxBatch: 50,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
 // metrics are watch mode's Prometheus metrics, in a registry of their own.
@@ -29,7 +30,7 @@ type metrics struct {
 
 	mu     sync.Mutex
 	routes []*routeMetrics
-	ledger *inbox.Ledger
+	led    ledger.Ledger
 }
 
 // routeMetrics is where one route's numbers come from at scrape time.
@@ -62,9 +63,9 @@ func (m *metrics) addRoute(route, sink string, p *pipeline.Pipeline, ib *inbox.I
 }
 
 // setLedger makes the ledger's size visible.
-func (m *metrics) setLedger(l *inbox.Ledger) {
+func (m *metrics) setLedger(l ledger.Ledger) {
 	m.mu.Lock()
-	m.ledger = l
+	m.led = l
 	m.mu.Unlock()
 }
 
@@ -123,7 +124,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 // pipelines, inboxes and ledger at scrape time.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
-	routes, ledger := m.routes, m.ledger
+	routes, led := m.routes, m.led
 	m.mu.Unlock()
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
@@ -158,9 +159,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueue, st.Queued, r.route)
 		gauge(descBusy, st.InProgress, r.route)
 	}
-	if ledger != nil {
-		gauge(descLedB, ledger.Size())
-		gauge(descLedN, int64(ledger.Len()))
+	if led != nil {
+		gauge(descLedB, led.Size())
+		gauge(descLedN, int64(led.Len()))
 	}
 }
 

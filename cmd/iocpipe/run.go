@@ -145,7 +145,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 			return &exitError{code: exitFailed, err: err}
 		}
 		defer led.close()
-		inputs = led.prepare(inputs)
+		inputs = led.prepare(ctx, inputs)
 	}
 	p, err := pipeline.New(pipeline.Options{
 		Route: route, Sink: sink, Logger: log, Workers: cfg.Workers,
@@ -165,7 +165,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	started := time.Now()
 	sum, runErr := p.Run(ctx, ch)
 	stopBar()
-	led.finish(sum, runErr)
+	led.finish(ctx, sum, runErr)
 	if err := rejects.Close(); err != nil {
 		log.Error("writing rejects", "error", err)
 	}

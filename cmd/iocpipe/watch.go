@@ -108,15 +108,19 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	if f.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive")
 	}
-	ledger, err := openLedger(cfg)
+	led, err := openLedger(cfg, log)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	defer ledger.Close()
-	log.Info("ledger", "path", ledger.Path())
+	defer func() {
+		if err := led.Close(); err != nil {
+			log.Error("closing the ledger", "error", err)
+		}
+	}()
+	log.Info("ledger", "path", led.Path())
 
 	m := newMetrics()
-	m.setLedger(ledger)
+	m.setLedger(led)
 	var ws []*watched
 	for _, rc := range routes {
 		s, err := newSink(cfg, rc, log)
@@ -127,7 +131,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		ib, err := inbox.New(inbox.Options{
 			Dir: rc.Inbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
 			Settle: time.Duration(rc.Settle), Rescan: time.Duration(rc.Rescan), DeleteDone: rc.DeleteDone,
-			Ledger: ledger, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
+			Ledger: led, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
 			Logger: log,
 		})
 		if err != nil {
@@ -278,8 +282,8 @@ func watchedRoutes(cfg *Config, names []string) ([]*RouteConfig, error) {
 
 // secondSignal exits at once on the second SIGINT or SIGTERM: the first
 // (which cancels the command's context) starts the graceful shutdown.
-// Exiting is safe at any instant: every acknowledged batch is already in
-// the ledger.
+// Exiting is safe at any instant: a row the ledger wrote is never sent
+// again, and the rows it had not written yet are sent again.
 func secondSignal(log *slog.Logger, stopped <-chan struct{}) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)

@@ -165,12 +165,20 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// serveMetrics serves /metrics and /healthz on addr until ctx is done; it
-// returns the address it listens on.
-func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) (string, error) {
+// A metricsServer serves /metrics and /healthz on a listener of its own.
+type metricsServer struct {
+	addr string // the address it listens on
+	ln   net.Listener
+	srv  *http.Server
+	log  *slog.Logger
+}
+
+// listen prepares the metrics server on addr: it listens at once, so that
+// a bad address is an error before anything starts; serve serves.
+func (m *metrics) listen(addr string, log *slog.Logger) (*metricsServer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
@@ -184,16 +192,22 @@ func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) (str
 		w.Write([]byte("ok\n"))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "error", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	return l.Addr().String(), nil
+	return &metricsServer{addr: l.Addr().String(), ln: l, srv: srv, log: log}, nil
+}
+
+// serve serves until shutdown. A server that fails is logged, and watch
+// goes on without it: serve returns nil.
+func (s *metricsServer) serve() error {
+	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error("metrics server", "error", err)
+	}
+	return nil
+}
+
+// shutdown stops the server, waiting up to 2s for the requests being
+// answered.
+func (s *metricsServer) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.srv.Shutdown(ctx)
 }

@@ -157,7 +157,7 @@ func (rl *runLedger) finish(ctx context.Context, sum pipeline.Summary, runErr er
 			continue
 		}
 		wg.Go(func() {
-			if err := rl.l.Finish(ctx, rl.key, f.sum); err != nil {
+			if err := rl.l.Finish(ctx, rl.key, f.sum, true); err != nil {
 				rl.log.Error("recording the import in the ledger", "file", name, "error", err)
 			}
 		})

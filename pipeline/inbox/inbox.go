@@ -256,6 +256,9 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	j.finished = true
 	ib.mu.Unlock()
 	ib.inProgress.Add(-1)
+	if r.Err != "" || r.Failed > 0 {
+		ib.end(j) // not imported: the next run over it resumes
+	}
 	switch {
 	case r.Err != "":
 		ib.fail(j, r)
@@ -271,6 +274,17 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 		ib.imported(j, r)
 	}
 	ib.release(j)
+}
+
+// end ends j's run in the ledger without recording it as imported: the
+// rows acknowledged so far are written, and the next run over the content
+// skips them.
+func (ib *Inbox) end(j *job) {
+	if l := ib.opts.Ledger; l != nil {
+		if err := l.Finish(context.Background(), ib.key, j.sum, false); err != nil {
+			ib.log.Error("recording acknowledged rows", "file", j.name, "error", err)
+		}
+	}
 }
 
 // release forgets j: its name in work/ and its content are free again.
@@ -330,7 +344,7 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 	if l := ib.opts.Ledger; l != nil {
 		// Finish waits for the ledger's write, which is local and short;
 		// the file is filed away whatever the command's context says.
-		if err := l.Finish(context.Background(), ib.key, j.sum); err != nil {
+		if err := l.Finish(context.Background(), ib.key, j.sum, true); err != nil {
 			ib.log.Error("recording the import in the ledger: the file stays in work/", "file", j.name, "error", err)
 			return
 		}

@@ -94,8 +94,8 @@ func (l *Bolt) Begin(ctx context.Context, key string, c Content, reimport bool) 
 func (l *Bolt) Record(key, sum string, acked ioc.Ranges) { l.reg.record(key, sum, acked) }
 
 // Finish implements Ledger.
-func (l *Bolt) Finish(ctx context.Context, key, sum string) error {
-	return l.reg.finish(ctx, key, sum)
+func (l *Bolt) Finish(ctx context.Context, key, sum string, imported bool) error {
+	return l.reg.finish(ctx, key, sum, imported)
 }
 
 // Close implements Ledger.

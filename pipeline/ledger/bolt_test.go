@@ -73,14 +73,14 @@ func TestBoltBegin(t *testing.T) {
 		}
 	}
 	l.Record(key, "abc", ioc.Ranges{{3, 4}, {5, 7}})
-	if err := l.Finish(ctx, key, "abc"); err != nil {
+	if err := l.Finish(ctx, key, "abc", true); err != nil {
 		t.Fatal(err)
 	}
 	e, _, _ = l.Get(ctx, key, "abc") // durable once Finish returned
 	if got, want := fmt.Sprint(e.Acked), "[[0 9]]"; got != want || !e.Done || e.Imported.IsZero() || e.Name != "a-copy.csv" {
 		t.Errorf("after finish: acked %s (want %s), done %v, imported %v, name %s", got, want, e.Done, e.Imported, e.Name)
 	}
-	if err := l.Finish(ctx, key, "abc"); err == nil {
+	if err := l.Finish(ctx, key, "abc", true); err == nil {
 		t.Error("a second Finish succeeded")
 	}
 

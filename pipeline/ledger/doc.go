@@ -7,8 +7,8 @@
 //	start, err := l.Begin(ctx, ledger.Key(route, sink), content, reimport)
 //	// start.Status: Duplicate (skip the file), Resume or Fresh;
 //	// start.Skip is the pipeline.Input's Skip.
-//	l.Record(key, sum, report.Acked) // from each pipeline.FileReport; never waits
-//	err = l.Finish(ctx, key, sum)    // durable: every record, and "imported"
+//	l.Record(key, sum, report.Acked)        // each pipeline.FileReport; never waits
+//	err = l.Finish(ctx, key, sum, imported) // durable: every record (and "imported")
 //
 // Writes go through one registrar goroutine per ledger (registrar.go), as
 // Filebeat's registrar owns its registry: Record hands it the rows and

@@ -21,8 +21,8 @@ import (
 //
 // An import goes Begin, Record (any number of times), Finish. Record never
 // waits for the disk: the rows are written soon after, together with those
-// of other files. Finish waits until everything recorded for the content,
-// and that it is imported, is durable. Rows recorded but not yet written
+// of other files. Finish waits until everything recorded for the content
+// (and, when it is imported, that it is) is durable. Rows recorded but not yet written
 // when the process dies are sent again by the next run: delivery is at
 // least once, never less.
 //
@@ -41,10 +41,12 @@ type Ledger interface {
 	// join those recorded before) and returns at once. It does nothing
 	// for a content that was not begun, or is finished.
 	Record(key, sum string, acked ioc.Ranges)
-	// Finish waits until every row recorded for the content sum is
-	// durable, and records that the content is imported: from then on it
-	// is a Duplicate. It returns early with ctx's error.
-	Finish(ctx context.Context, key, sum string) error
+	// Finish ends the import of the content sum: it waits until every row
+	// recorded for it is durable and, with imported, records that the
+	// content is imported (from then on it is a Duplicate); then the
+	// ledger forgets the import, which a later Begin resumes. It returns
+	// early with ctx's error.
+	Finish(ctx context.Context, key, sum string, imported bool) error
 	// Get returns the durable entry of the content sum for key, if any.
 	Get(ctx context.Context, key, sum string) (Entry, bool, error)
 	// Entries returns every durable entry of key, by content sum.

@@ -34,17 +34,20 @@ type fileID struct{ key, sum string }
 // progress is an import the registrar keeps in memory, from Begin to a
 // durable Finish.
 type progress struct {
-	id    fileID
-	entry Entry // as recorded; Done only once written
-	dirty bool  // changed, or waited for, since the last write
-	// waiters are answered by the write that includes what they wait for;
-	// one with finish asks that write to record the import as done.
+	id      fileID
+	entry   Entry // as recorded; Done only once written
+	dirty   bool  // changed, or waited for, since the last write
+	writing bool  // in the write under way
+	// waiters are answered by the write that includes what they wait for.
 	waiters []waiter
 }
 
+// A waiter waits for the next write of an import. With end, the import
+// is forgotten once written; with imported too, the write records it as
+// imported (Done).
 type waiter struct {
-	ch     chan error
-	finish bool
+	ch            chan error
+	end, imported bool
 }
 
 // retryDelay is how long the registrar waits before writing again after a
@@ -113,14 +116,16 @@ func (r *registrar) flush() error {
 	now := time.Now().UTC()
 	ws := make([]write, len(batch))
 	waiters := make([][]waiter, len(batch))
+	ends := make([]bool, len(batch))
 	for i, p := range batch {
 		e := p.entry
 		e.Updated = now
-		if slices.ContainsFunc(p.waiters, func(w waiter) bool { return w.finish }) {
+		if slices.ContainsFunc(p.waiters, func(w waiter) bool { return w.imported }) {
 			e.Done, e.Imported = true, now
 		}
 		ws[i] = write{key: p.id.key, sum: p.id.sum, e: e}
-		waiters[i], p.waiters, p.dirty = p.waiters, nil, false
+		ends[i] = slices.ContainsFunc(p.waiters, func(w waiter) bool { return w.end })
+		waiters[i], p.waiters, p.dirty, p.writing = p.waiters, nil, false, true
 	}
 	r.mu.Unlock()
 	if len(batch) == 0 {
@@ -129,11 +134,12 @@ func (r *registrar) flush() error {
 	err := r.st.put(context.Background(), ws)
 	r.mu.Lock()
 	for i, p := range batch {
+		p.writing = false
 		switch {
 		case err != nil:
 			r.markLocked(p)
-		case ws[i].e.Done:
-			p.entry.Done, p.entry.Imported = true, ws[i].e.Imported
+		case ends[i]:
+			p.entry.Done, p.entry.Imported = ws[i].e.Done, ws[i].e.Imported
 			if r.files[p.id] == p {
 				delete(r.files, p.id)
 			}
@@ -160,11 +166,11 @@ func (r *registrar) markLocked(p *progress) {
 
 // waitLocked returns a channel answered by the next write of p. r.mu is
 // held.
-func (r *registrar) waitLocked(p *progress, finish bool) chan error {
-	ch := make(chan error, 1)
-	p.waiters = append(p.waiters, waiter{ch: ch, finish: finish})
+func (r *registrar) waitLocked(p *progress, w waiter) chan error {
+	w.ch = make(chan error, 1)
+	p.waiters = append(p.waiters, w)
 	r.markLocked(p)
-	return ch
+	return w.ch
 }
 
 func wait(ctx context.Context, ch <-chan error) error {
@@ -213,17 +219,7 @@ func (r *registrar) settle(ctx context.Context, id fileID) error {
 		r.mu.Unlock()
 		return nil
 	}
-	ch := r.waitLocked(p, false)
-	r.mu.Unlock()
-	if err := wait(ctx, ch); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	if r.files[id] == p {
-		delete(r.files, id)
-	}
-	r.mu.Unlock()
-	return nil
+	return r.endLocked(ctx, p, false)
 }
 
 // register makes p the import of its id; with write, it waits until p's
@@ -239,7 +235,7 @@ func (r *registrar) register(ctx context.Context, p *progress, write bool) error
 		r.mu.Unlock()
 		return nil
 	}
-	ch := r.waitLocked(p, false)
+	ch := r.waitLocked(p, waiter{})
 	r.mu.Unlock()
 	err := wait(ctx, ch)
 	if err != nil {
@@ -272,7 +268,7 @@ func (r *registrar) record(key, sum string, acked ioc.Ranges) {
 }
 
 // finish is Ledger.Finish.
-func (r *registrar) finish(ctx context.Context, key, sum string) error {
+func (r *registrar) finish(ctx context.Context, key, sum string, imported bool) error {
 	r.mu.Lock()
 	p := r.files[fileID{key: key, sum: sum}]
 	switch {
@@ -283,7 +279,19 @@ func (r *registrar) finish(ctx context.Context, key, sum string) error {
 		r.mu.Unlock()
 		return fmt.Errorf("ledger: finishing %s: %w", sum, errNotBegun)
 	}
-	ch := r.waitLocked(p, true)
+	return r.endLocked(ctx, p, imported)
+}
+
+// endLocked ends the import p: at once when nothing of it is left to
+// write, else once the write that includes it (and records it imported)
+// is durable. r.mu is held, and released.
+func (r *registrar) endLocked(ctx context.Context, p *progress, imported bool) error {
+	if !imported && !p.dirty && !p.writing {
+		delete(r.files, p.id)
+		r.mu.Unlock()
+		return nil
+	}
+	ch := r.waitLocked(p, waiter{end: true, imported: imported})
 	r.mu.Unlock()
 	return wait(ctx, ch)
 }

@@ -93,7 +93,7 @@ func TestRegistrarCoalesces(t *testing.T) {
 		t.Fatal("Record waited for the write under way")
 	}
 	finished := make(chan error, 1)
-	go func() { finished <- r.finish(context.Background(), "k", "7") }()
+	go func() { finished <- r.finish(context.Background(), "k", "7", true) }()
 	for waiting := false; !waiting; time.Sleep(time.Millisecond) {
 		r.mu.Lock()
 		waiting = len(r.files[fileID{"k", "7"}].waiters) > 0
@@ -128,7 +128,7 @@ func TestRegistrarFinishWaits(t *testing.T) {
 	for row := range 1000 {
 		r.record("k", "a", ioc.Ranges{{row, row + 1}})
 	}
-	if err := r.finish(context.Background(), "k", "a"); err != nil {
+	if err := r.finish(context.Background(), "k", "a", true); err != nil {
 		t.Fatal(err)
 	}
 	if e := s.entry("k", "a"); fmt.Sprint(e.Acked) != "[[0 1000]]" || !e.Done || e.Imported.IsZero() {
@@ -137,7 +137,7 @@ func TestRegistrarFinishWaits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	begin(t, r, "b")
-	if err := r.finish(ctx, "k", "b"); !errors.Is(err, context.Canceled) {
+	if err := r.finish(ctx, "k", "b", true); !errors.Is(err, context.Canceled) {
 		t.Errorf("Finish with a cancelled context: %v", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestRegistrarFailedWrite(t *testing.T) {
 	s.fail = 1
 	s.mu.Unlock()
 	r.record("k", "a", ioc.Ranges{{0, 5}})
-	err := r.finish(context.Background(), "k", "a")
+	err := r.finish(context.Background(), "k", "a", true)
 	if err == nil {
 		// The record's write failed and Finish's went through: also fine.
 		if e := s.entry("k", "a"); !e.Done || fmt.Sprint(e.Acked) != "[[0 5]]" {
@@ -198,5 +198,32 @@ func TestRegistrarBeginAgain(t *testing.T) {
 	}
 	if _, err := r.begin(context.Background(), "k", Content{Sum: "b"}, false); !errors.Is(err, ErrClosed) {
 		t.Errorf("Begin after close: %v, want ErrClosed", err)
+	}
+}
+
+// TestRegistrarFinishNotImported: Finish without imported writes what was
+// recorded and forgets the import, which Begin then resumes.
+func TestRegistrarFinishNotImported(t *testing.T) {
+	s := newMemStore()
+	r := newRegistrar(s, slog.New(slog.DiscardHandler))
+	defer r.close()
+	begin(t, r, "a")
+	r.record("k", "a", ioc.Ranges{{0, 3}})
+	if err := r.finish(context.Background(), "k", "a", false); err != nil {
+		t.Fatal(err)
+	}
+	if e := s.entry("k", "a"); e.Done || fmt.Sprint(e.Acked) != "[[0 3]]" {
+		t.Errorf("after Finish(false): %+v", e)
+	}
+	r.mu.Lock()
+	n := len(r.files)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Errorf("the registrar still holds %d imports", n)
+	}
+	r.record("k", "a", ioc.Ranges{{3, 4}}) // ended: ignored
+	st, err := r.begin(context.Background(), "k", Content{Sum: "a", Name: "a.csv"}, false)
+	if err != nil || st.Status != Resume || fmt.Sprint(st.Resumed()) != "[[0 3]]" {
+		t.Errorf("begun again: %+v, %v", st, err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // on disk (a new one per iteration, so that every file is imported). Each
 // file's acknowledged rows are recorded, and each file is recorded as
 // imported at the end. It reports acknowledged files and rows per second
-// over the whole run.
+// over the whole run, and the same without a ledger (the floor).
 func BenchmarkLedgerAcks(b *testing.B) {
 	const files, rows = 2000, 5
 	srv := trustartest.NewServer(trustartest.Options{})
@@ -40,13 +40,26 @@ func BenchmarkLedgerAcks(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	for _, withLedger := range []bool{true, false} {
+		name := "ledger=bolt"
+		if !withLedger {
+			name = "ledger=none" // the floor: the same import without a ledger
+		}
+		b.Run(name, func(b *testing.B) { benchRun(b, srv, dir, in, withLedger, files, rows) })
+	}
+}
+
+func benchRun(b *testing.B, srv *trustartest.Server, dir, in string, withLedger bool, files, rows int) {
 	var elapsed time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		cfg := filepath.Join(dir, "config.yaml")
-		body := fmt.Sprintf("ledger: %s\nsinks:\n  trustar:\n    url: %s\n    rate_limit: 0\n    linger: 20ms\n"+
-			"routes:\n  - name: feeds\n    sink: trustar\n    enclaves: [%s]\n",
-			filepath.Join(dir, fmt.Sprintf("ledger-%d.db", i)), srv.URL, watchEnclave)
+		top := ""
+		if withLedger {
+			top = "ledger: " + filepath.Join(dir, fmt.Sprintf("ledger-%d.db", i)) + "\n"
+		}
+		body := fmt.Sprintf("%ssinks:\n  trustar:\n    url: %s\n    rate_limit: 0\n    linger: 20ms\n"+
+			"routes:\n  - name: feeds\n    sink: trustar\n    enclaves: [%s]\n", top, srv.URL, watchEnclave)
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 			b.Fatal(err)
 		}
@@ -60,12 +73,12 @@ func BenchmarkLedgerAcks(b *testing.B) {
 		if code != 0 {
 			b.Fatalf("exit %d\n%s", code, stderr.String())
 		}
-		if got := srv.Stats().Indicators; got != files*rows {
+		if got := srv.Stats().Indicators; got != int64(files*rows) {
 			b.Fatalf("%d indicators delivered, want %d", got, files*rows)
 		}
 		b.StartTimer()
 	}
 	n := float64(b.N)
-	b.ReportMetric(n*files/elapsed.Seconds(), "files/s")
-	b.ReportMetric(n*files*rows/elapsed.Seconds(), "acked-rows/s")
+	b.ReportMetric(n*float64(files)/elapsed.Seconds(), "files/s")
+	b.ReportMetric(n*float64(files*rows)/elapsed.Seconds(), "acked-rows/s")
 }

@@ -18,9 +18,10 @@ type Input struct {
 	// Report, when set, receives the file's reports (see FileReport) as
 	// its rows settle, the last one with Final set. Calls are serialized
 	// over all the files of a Pipeline, come in the order the rows settled,
-	// and are made outside the engine's locks; a slow Report still holds
-	// up the goroutine that settled the rows, so it should hand slow work
-	// (a ledger write, filing the file away) to another goroutine.
+	// are made outside the engine's locks, and are all made before Run
+	// returns. A slow Report holds up one of the pipeline's goroutines, so
+	// it should hand slow work (a ledger write, filing the file away) to
+	// another goroutine.
 	Report func(FileReport)
 }
 
@@ -45,16 +46,17 @@ type FileResult struct {
 
 // A FileReport is the pipeline's word on one file: the rows that settled
 // and the rejects that were found since the file's previous report. Every
-// data row read (not resumed) ends up in Acked, Rejected or Failed of some
-// report before the final one. Acked never shares a row with Rejected or
+// data row read (not resumed) is in Acked, Rejected or Failed of one of the
+// file's reports by the final one. Acked never shares a row with Rejected or
 // Failed; a row may be in both Rejected and Failed (one of its values was
 // refused, another could not be delivered).
 type FileReport struct {
 	// File is the file's name (Input.Name, else Input.Path).
 	File string
 	// Acked are the data rows newly acknowledged: every indicator they
-	// yielded was delivered (or merged into one that was), and they have
-	// no reject. A ledger records them: they are never sent again.
+	// yielded was delivered, or merged into another row's indicator that
+	// settled, and they have no reject. A ledger records them: they are
+	// never sent again.
 	Acked ioc.Ranges
 	// Rejected are the data rows newly found to have a reject: the row
 	// was invalid, skipped (not an indicator), or one of its values was

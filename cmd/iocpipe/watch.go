@@ -111,22 +111,42 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	if f.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive")
 	}
-	led, err := openLedger(cfg, log)
+	ledger, err := openLedger(cfg, log)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	defer func() {
-		if err := led.Close(); err != nil {
-			log.Error("closing the ledger", "error", err)
-		}
-	}()
-	log.Info("ledger", "path", led.Path())
+	defer closeLedger(ledger, log)
+	log.Info("ledger", "path", ledger.Path())
 
 	m := newMetrics()
-	m.setLedger(led)
-	ws, err := watchRoutes(cfg, routes, led, f.reimport, m, log)
-	if err != nil {
-		return err
+	m.setLedger(ledger)
+	var ws []*watched
+	for _, rc := range routes {
+		s, err := newSink(cfg, rc, log)
+		if err != nil {
+			return err
+		}
+		route := cfg.PipelineRoute(rc)
+		ib, err := inbox.New(inbox.Options{
+			Dir: rc.Inbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
+			Settle: time.Duration(rc.Settle), Rescan: time.Duration(rc.Rescan), DeleteDone: rc.DeleteDone,
+			Ledger: ledger, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
+			Logger: log,
+		})
+		if err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
+		}
+		d := cfg.Delivery(rc)
+		p, err := pipeline.New(pipeline.Options{
+			Route: route, Sink: m.instrument(rc.Name, rc.Sink, s), Logger: log.With("route", rc.Name),
+			Workers: cfg.Workers, InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget),
+			Linger: time.Duration(d.Linger), KeepRejects: true, Associations: takesAssociations(rc),
+		})
+		if err != nil {
+			return err
+		}
+		m.addRoute(rc.Name, rc.Sink, p, ib, s.Retries)
+		ws = append(ws, &watched{rc: rc, p: p, ib: ib, feed: make(chan pipeline.Input)})
 	}
 
 	stopped := make(chan struct{})
@@ -146,37 +166,11 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	return nil
 }
 
-// watchRoutes builds each watched route's sink, inbox and pipeline.
-func watchRoutes(cfg *Config, routes []*RouteConfig, led ledger.Ledger, reimport bool, m *metrics, log *slog.Logger) ([]*watched, error) {
-	var ws []*watched
-	for _, rc := range routes {
-		s, err := newSink(cfg, rc, log)
-		if err != nil {
-			return nil, err
-		}
-		route := cfg.PipelineRoute(rc)
-		ib, err := inbox.New(inbox.Options{
-			Dir: rc.Inbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
-			Settle: time.Duration(rc.Settle), Rescan: time.Duration(rc.Rescan), DeleteDone: rc.DeleteDone,
-			Ledger: led, Route: rc.Name, Sink: rc.Sink, Reimport: reimport, Reader: route,
-			Logger: log,
-		})
-		if err != nil {
-			return nil, &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
-		}
-		d := cfg.Delivery(rc)
-		p, err := pipeline.New(pipeline.Options{
-			Route: route, Sink: m.instrument(rc.Name, rc.Sink, s), Logger: log.With("route", rc.Name),
-			Workers: cfg.Workers, InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget),
-			Linger: time.Duration(d.Linger), KeepRejects: true, Associations: takesAssociations(rc),
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.addRoute(rc.Name, rc.Sink, p, ib, s.Retries)
-		ws = append(ws, &watched{rc: rc, p: p, ib: ib, feed: make(chan pipeline.Input)})
+// closeLedger writes what the ledger has not written yet, and closes it.
+func closeLedger(l *ledger.Bolt, log *slog.Logger) {
+	if err := l.Close(); err != nil {
+		log.Error("closing the ledger", "error", err)
 	}
-	return ws, nil
 }
 
 // supervise runs every route's inbox and pipeline, the metrics server (srv,

@@ -170,7 +170,13 @@ func TestDoneWaitsForOpenBatches(t *testing.T) {
 	in := make(chan Input, 3)
 	for i := range 3 {
 		in <- Input{Path: writeFile(t, fmt.Sprintf("f%d.csv", i), fmt.Sprintf("value\nf%d-a.example.com\nf%d-b.example.com\n", i, i)),
-			Done: func(r FileResult) { mu.Lock(); results = append(results, r); mu.Unlock() }}
+			Report: func(r FileReport) {
+				if r.Final {
+					mu.Lock()
+					results = append(results, r.Result)
+					mu.Unlock()
+				}
+			}}
 	}
 	close(in)
 	if _, err := p.Run(context.Background(), in); err != nil {

@@ -16,17 +16,14 @@ type Input struct {
 	// Skip, when set, reports data rows already acknowledged by an earlier
 	// run (the ledger): they are read, counted as resumed, and not sent.
 	Skip func(row int) bool
-	// Ack, when set, is called each time rows of the file were settled
-	// (delivered, or rejected for good), with every acknowledged row so far
-	// as ranges [from, to). It is called before the batch counts as done,
-	// so a ledger that writes and syncs here never loses an acknowledged
-	// batch; an error is logged and the run goes on (at least once still
-	// holds: the rows may be sent again after a restart).
-	Ack func(acked [][2]int) error
-	// Done, when set, is called once when every row of the file was
-	// delivered, rejected or failed, with the file's result. It is not
-	// called for a file left unfinished by Stop or a cancelled run.
-	Done func(FileResult)
+	// Report, when set, receives the file's reports (see FileReport) as
+	// its rows settle, the last one with Final set. Calls are serialized
+	// over all the files of a Pipeline, come in the order the rows settled,
+	// are made outside the engine's locks, and are all made before Run
+	// returns. A slow Report holds up one of the pipeline's goroutines, so
+	// it should hand slow work (a ledger write, filing the file away) to
+	// another goroutine.
+	Report func(FileReport)
 }
 
 // FileResult is the outcome of one file.
@@ -36,9 +33,8 @@ type FileResult struct {
 	// Err is set when the file as a whole could not be read.
 	Err string `json:"error,omitempty"`
 	Counts
-	// Rows lists the acknowledged data rows as ranges [from, to), for the
-	// ledger.
-	Acked [][2]int `json:"-"`
+	// Acked lists the acknowledged data rows (see FileReport.Acked).
+	Acked ioc.Ranges `json:"-"`
 	// Rejects are the file's rejects, kept only when Options.KeepRejects.
 	Rejects []ioc.Reject `json:"-"`
 	// SinkIDs are ids the sink returned (trace ids, task ids).
@@ -47,6 +43,41 @@ type FileResult struct {
 	Submissions int64     `json:"submissions"`
 	Started     time.Time `json:"started"`
 	Finished    time.Time `json:"finished"`
+}
+
+// A FileReport is the pipeline's word on one file: the rows that settled
+// and the rejects that were found since the file's previous report. Every
+// data row read (not resumed) is in Acked, Rejected or Failed of one of the
+// file's reports by the final one. Acked never shares a row with Rejected or
+// Failed; a row may be in both Rejected and Failed (one of its values was
+// refused, another could not be delivered).
+type FileReport struct {
+	// File is the file's name (Input.Name, else Input.Path).
+	File string
+	// Acked are the data rows newly acknowledged: every indicator they
+	// yielded was delivered, or merged into another row's indicator that
+	// settled, and they have no reject. A ledger records them: they are
+	// never sent again.
+	Acked ioc.Ranges
+	// Rejected are the data rows newly found to have a reject: the row
+	// was invalid, skipped (not an indicator), or one of its values was
+	// invalid or refused by the sink. They are settled for good, but not
+	// acknowledged, so that an import resumed after a crash reads them
+	// again and reports their rejects again.
+	Rejected ioc.Ranges
+	// Failed are the data rows newly found not delivered: one of their
+	// indicators could not be delivered (a transient failure that outlasted
+	// the retries, or the run stopped first). A later run sends them again.
+	Failed ioc.Ranges
+	// Rejects are the rejects and skipped rows found since the previous
+	// report, in order; one with Row -1 is about the file as a whole.
+	Rejects []ioc.Reject
+	// Final marks the file's last report: every row of the file is
+	// accounted for, and Result is set. A file left unfinished by Stop or
+	// a cancelled run gets no final report.
+	Final bool
+	// Result is the file's outcome, on the final report.
+	Result FileResult
 }
 
 // Counts are the accounting of rows and indicators. Every row read is
@@ -82,7 +113,8 @@ type fileState struct {
 	pending  int  // batches carrying rows of this file, not yet finished
 	readDone bool // the reader's last chunk went through the batcher
 	finished bool
-	acked    ioc.Ranges
+	acked    ioc.Ranges  // rows acknowledged (see FileReport.Acked)
+	rejected ioc.Ranges  // rows with a reject (see FileReport.Rejected)
 	multi    map[int]int // rows with several indicators: how many are unacknowledged
 	// itemBatches counts the file's batches of indicators not yet
 	// finished; itemsDone closes when it reaches zero after the file's

@@ -51,10 +51,8 @@ type Options struct {
 	// Linger is how long a batch that is not full waits for more rows;
 	// 0 means 500ms. The end of input flushes at once.
 	Linger time.Duration
-	// OnReject receives every reject and skipped row; calls are
-	// serialized. Nil drops them (they are still counted).
-	OnReject func(ioc.Reject)
-	// KeepRejects keeps each file's rejects in its FileResult.
+	// KeepRejects keeps each file's rejects in its FileResult (they are in
+	// the file's reports too, as they are found: Input.Report).
 	KeepRejects bool
 	// Associations says the sink takes associations (STIX relationships
 	// between indicators). They travel in batches of their own, after the
@@ -82,7 +80,7 @@ type Pipeline struct {
 // Stop makes Run finish early but cleanly: no new file or row is read,
 // rows already read go through and their batches are sent, and Run
 // returns when the sink has answered them. Files left unfinished get no
-// Done; their acknowledged rows were passed to Ack. Bound the wait by
+// final report; the rows acknowledged so far were reported. Bound the wait by
 // cancelling Run's context. Stop may be called more than once.
 func (p *Pipeline) Stop() { p.stopOnce.Do(func() { close(p.stop) }) }
 

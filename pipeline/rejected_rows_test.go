@@ -31,8 +31,7 @@ func (s refusingSink) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error
 }
 
 // importOne runs a pipeline over one file and returns its result, with
-// every reject (collected through OnReject, so that rejects from the sink
-// arriving after Done are there too).
+// every reject (collected from its reports).
 func importOne(t *testing.T, path string, route *Route, refuse ...string) FileResult {
 	t.Helper()
 	s := refusingSink{refuse: map[string]bool{}}
@@ -41,10 +40,9 @@ func importOne(t *testing.T, path string, route *Route, refuse ...string) FileRe
 	}
 	var rejects []ioc.Reject
 	p, err := New(Options{
-		Route:    route,
-		Sink:     s,
-		OnReject: func(r ioc.Reject) { rejects = append(rejects, r) },
-		Workers:  2,
+		Route:   route,
+		Sink:    s,
+		Workers: 2,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -52,9 +50,12 @@ func importOne(t *testing.T, path string, route *Route, refuse ...string) FileRe
 	var mu sync.Mutex
 	var res *FileResult
 	in := make(chan Input, 1)
-	in <- Input{Path: path, Name: filepath.Base(path), Done: func(r FileResult) {
+	in <- Input{Path: path, Name: filepath.Base(path), Report: func(r FileReport) {
 		mu.Lock()
-		res = &r
+		rejects = append(rejects, r.Rejects...)
+		if r.Final {
+			res = &r.Result
+		}
 		mu.Unlock()
 	}}
 	close(in)

@@ -38,15 +38,66 @@ func (s Summary) OK() bool {
 }
 
 // tracker does the accounting of rows, indicators and files as chunks and
-// batches go by, and tells each file's Done when its last row settled.
+// batches go by, and reports each file's progress (Input.Report).
+//
+// Reports are collected under mu, in the order the events happened, and
+// delivered after it is released (see unlock): one goroutine at a time
+// delivers everything queued, so that calls are serialized and in order,
+// while the others go on.
 type tracker struct {
 	p  *Pipeline
 	mu sync.Mutex
 	s  Summary
+
+	queue    []*queued // reports not delivered yet, oldest first
+	draining bool      // a goroutine is delivering the queue
+}
+
+// queued is a report waiting for delivery, with its file.
+type queued struct {
+	f *fileState
+	r FileReport
 }
 
 func newTracker(p *Pipeline) *tracker {
 	return &tracker{p: p, s: Summary{Extra: map[string]int64{}}}
+}
+
+// unlock releases t.mu, then delivers the queued reports unless another
+// goroutine is at it (it delivers what is queued meanwhile too). Reports
+// are never delivered under t.mu.
+func (t *tracker) unlock() {
+	if len(t.queue) == 0 || t.draining {
+		t.mu.Unlock()
+		return
+	}
+	t.draining = true
+	for len(t.queue) > 0 {
+		q := t.queue
+		t.queue = nil
+		t.mu.Unlock()
+		for _, x := range q {
+			x.f.in.Report(x.r)
+		}
+		t.mu.Lock()
+	}
+	t.draining = false
+	t.mu.Unlock()
+}
+
+// report returns the report that f's next events go into, or nil when
+// nobody listens: the last one queued when it is f's and not final, else
+// a new one. t.mu is held.
+func (t *tracker) report(f *fileState) *FileReport {
+	if f.in.Report == nil {
+		return nil
+	}
+	if n := len(t.queue); n > 0 && t.queue[n-1].f == f && !t.queue[n-1].r.Final {
+		return &t.queue[n-1].r
+	}
+	q := &queued{f: f, r: FileReport{File: f.name}}
+	t.queue = append(t.queue, q)
+	return &q.r
 }
 
 func (t *tracker) summary() Summary {
@@ -63,19 +114,32 @@ func (t *tracker) addFile(f *fileState) {
 	t.mu.Unlock()
 }
 
+// reject reports r, a reject of f. t.mu is held.
 func (t *tracker) reject(f *fileState, r ioc.Reject) {
-	if f != nil && t.p.opts.KeepRejects {
+	if t.p.opts.KeepRejects {
 		f.res.Rejects = append(f.res.Rejects, r)
 	}
-	if t.p.opts.OnReject != nil {
-		t.p.opts.OnReject(r)
+	if rep := t.report(f); rep != nil {
+		rep.Rejects = append(rep.Rejects, r)
+	}
+}
+
+// rejectedRow notes that row of f has a reject: it is settled, but never
+// acknowledged. t.mu is held.
+func (t *tracker) rejectedRow(f *fileState, row int) {
+	if row < 0 || f.rejected.Contains(row) {
+		return
+	}
+	f.rejected.Add(row)
+	if rep := t.report(f); rep != nil {
+		rep.Rejected.Add(row)
 	}
 }
 
 // row accounts for one row leaving normalization.
 func (t *tracker) row(f *fileState, r *Row) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &f.res.Counts
 	c.Rows++
 	t.s.Rows++
@@ -90,7 +154,7 @@ func (t *tracker) row(f *fileState, r *Row) {
 		rej := ioc.NewReject(r.Origin, field, value, r.skip)
 		rej.Skipped = true
 		t.reject(f, rej)
-		f.acked.Add(r.Row)
+		t.rejectedRow(f, r.Row)
 		return
 	case len(r.inds) == 0:
 		if len(r.rejects) == 0 {
@@ -98,7 +162,6 @@ func (t *tracker) row(f *fileState, r *Row) {
 		}
 		c.RowsRejected++
 		t.s.RowsRejected++
-		f.acked.Add(r.Row)
 	default:
 		c.RowsYielding++
 		t.s.RowsYielding++
@@ -115,6 +178,10 @@ func (t *tracker) row(f *fileState, r *Row) {
 	}
 	for _, rej := range r.rejects {
 		t.reject(f, rej)
+		t.rejectedRow(f, rej.Row)
+	}
+	if len(r.inds) == 0 {
+		t.rejectedRow(f, r.Row)
 	}
 	n := int64(len(r.inds) + valueRejects)
 	c.Indicators += n
@@ -174,7 +241,7 @@ func (t *tracker) collectEnds(f *fileState) {
 // both delivered, and the others, which are rejected here with the reason.
 func (t *tracker) deliverable(b *job) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer t.unlock()
 	keep := b.Associations[:0:0]
 	f := b.files[0]
 	for _, a := range b.Associations {
@@ -201,40 +268,77 @@ func (t *tracker) extra(key string, n int64) {
 	t.mu.Unlock()
 }
 
+// sinkOutcome is how the sink answered one batch: the items it refused and
+// those it could not deliver, by index, and the reason of a batch that
+// was not delivered at all (err set).
+type sinkOutcome struct {
+	refused, failed map[int]ioc.ItemReject
+	err             error
+	reason          string
+}
+
+func newSinkOutcome(res ioc.Result, err error) sinkOutcome {
+	o := sinkOutcome{
+		refused: make(map[int]ioc.ItemReject, len(res.Rejects)),
+		failed:  make(map[int]ioc.ItemReject, len(res.Failed)),
+		err:     err,
+	}
+	for _, r := range res.Rejects {
+		o.refused[r.Index] = r
+	}
+	for _, r := range res.Failed {
+		o.failed[r.Index] = r
+	}
+	if err != nil {
+		o.reason = "not delivered: " + err.Error()
+		if errors.Is(err, context.Canceled) {
+			o.reason = "not delivered: the run stopped first"
+		}
+	}
+	return o
+}
+
 // finish accounts for a batch the sink handled (or that could not be
 // sent, when err is set).
 func (t *tracker) finish(b *job, res ioc.Result, err error) {
-	var done []*fileState
 	t.mu.Lock()
-	refused := make(map[int]ioc.ItemReject, len(res.Rejects))
-	for _, r := range res.Rejects {
-		refused[r.Index] = r
-	}
-	failed := make(map[int]ioc.ItemReject, len(res.Failed))
-	for _, r := range res.Failed {
-		failed[r.Index] = r
-	}
+	defer t.unlock()
+	o := newSinkOutcome(res, err)
 	t.s.Submissions += int64(res.Requests)
 	for k, v := range res.Extra {
 		t.s.Extra[k] += v
 	}
 	t.s.SinkIDs = appendCapped(t.s.SinkIDs, res.IDs)
-	reason := ""
-	if err != nil {
-		reason = "not delivered: " + err.Error()
-		if errors.Is(err, context.Canceled) {
-			reason = "not delivered: the run stopped first"
+	t.finishAssociations(b, o)
+	t.finishItems(b, o)
+	for _, f := range b.files {
+		if len(b.Items) > 0 {
+			f.itemBatches--
+			if f.itemBatches == 0 && f.itemsDone != nil {
+				close(f.itemsDone)
+			}
 		}
+		if res.Requests > 0 {
+			f.res.Submissions++
+		}
+		f.res.SinkIDs = appendCapped(f.res.SinkIDs, res.IDs)
+		f.pending--
+		t.settle(f)
 	}
+}
+
+// finishAssociations accounts for the associations of a finished batch:
+// refused, or not delivered. t.mu is held.
+func (t *tracker) finishAssociations(b *job, o sinkOutcome) {
 	for i, a := range b.Associations {
 		rej := ioc.Reject{}
-		switch ir, ok := refused[i]; {
+		switch ir, ok := o.refused[i]; {
 		case ok:
 			rej = ioc.NewReject(a.Origin, "relationship", a.Describe(), ir.Reason)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 			t.s.Extra["associations_rejected"]++
-		case err != nil:
-			rej = ioc.NewReject(a.Origin, "relationship", a.Describe(), reason)
+		case o.err != nil:
+			rej = ioc.NewReject(a.Origin, "relationship", a.Describe(), o.reason)
 			rej.Sink = t.p.opts.SinkName
 			t.s.Extra["associations_failed"]++
 		default:
@@ -242,28 +346,35 @@ func (t *tracker) finish(b *job, res ioc.Result, err error) {
 		}
 		t.reject(b.files[0], rej)
 	}
+}
+
+// finishItems accounts for the indicators of a finished batch: refused,
+// not delivered, or delivered. t.mu is held.
+func (t *tracker) finishItems(b *job, o sinkOutcome) {
 	for i, in := range b.Items {
 		f := b.fileAt(i)
 		c := &f.res.Counts
-		if ir, ok := refused[i]; ok {
+		if ir, ok := o.refused[i]; ok {
 			c.Rejected++
 			t.s.Rejected++
 			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, ir.Reason)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 			t.reject(f, rej)
+			t.rejectedRow(f, rej.Row)
 			t.ack(f, in)
 			continue
 		}
-		if fr, ok := failed[i]; ok || err != nil {
+		if fr, ok := o.failed[i]; ok || o.err != nil {
 			c.Failed++
 			t.s.Failed++
-			why := reason
+			why := o.reason
 			if ok {
 				why = "not delivered: " + fr.Reason
 			}
 			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, why)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID
 			t.reject(f, rej)
+			t.failedRows(f, in)
 			continue
 		}
 		c.Delivered++
@@ -273,33 +384,11 @@ func (t *tracker) finish(b *job, res ioc.Result, err error) {
 			f.ends[ioc.Endpoint{Type: in.Type, Value: in.Value}] = true
 		}
 	}
-	for _, f := range b.files {
-		if len(b.Items) > 0 {
-			f.itemBatches--
-			if f.itemBatches == 0 && f.itemsDone != nil {
-				close(f.itemsDone)
-			}
-		}
-		if f.in.Ack != nil && err == nil {
-			if aerr := f.in.Ack(f.acked.Clone()); aerr != nil {
-				t.p.log.Error("recording acknowledged rows", "file", f.name, "error", aerr)
-			}
-		}
-		if res.Requests > 0 {
-			f.res.Submissions++
-		}
-		f.res.SinkIDs = appendCapped(f.res.SinkIDs, res.IDs)
-		f.pending--
-		if t.settled(f) {
-			done = append(done, f)
-		}
-	}
-	t.mu.Unlock()
-	t.notify(done)
 }
 
-// ack marks rows acknowledged; a row that yielded several indicators is
-// acknowledged with its last one.
+// ack marks the rows of an indicator that settled (delivered, or refused
+// for good); a row that yielded several indicators settles with its last
+// one, and is acknowledged then unless it has a reject. t.mu is held.
 func (t *tracker) ack(f *fileState, in *ioc.Indicator) {
 	in.EachRow(func(r int) {
 		if n, ok := f.multi[r]; ok {
@@ -309,13 +398,34 @@ func (t *tracker) ack(f *fileState, in *ioc.Indicator) {
 			}
 			delete(f.multi, r)
 		}
+		if f.rejected.Contains(r) {
+			return
+		}
 		f.acked.Add(r)
+		if rep := t.report(f); rep != nil {
+			rep.Acked.Add(r)
+		}
+	})
+}
+
+// failedRows reports the rows of an indicator that could not be
+// delivered. t.mu is held.
+func (t *tracker) failedRows(f *fileState, in *ioc.Indicator) {
+	rep := t.report(f)
+	if rep == nil {
+		return
+	}
+	in.EachRow(func(r int) {
+		if r >= 0 {
+			rep.Failed.Add(r)
+		}
 	})
 }
 
 // fileRead accounts for a file's last chunk leaving the batcher.
 func (t *tracker) fileRead(c *chunk) {
 	t.mu.Lock()
+	defer t.unlock()
 	f := c.file
 	f.readDone = true
 	f.res.Format = f.format
@@ -332,35 +442,20 @@ func (t *tracker) fileRead(c *chunk) {
 		}
 		t.reject(f, rej)
 	}
-	var done []*fileState
-	if t.settled(f) {
-		done = append(done, f)
-		if f.in.Ack != nil && c.err == nil {
-			if aerr := f.in.Ack(f.acked.Clone()); aerr != nil {
-				t.p.log.Error("recording acknowledged rows", "file", f.name, "error", aerr)
-			}
-		}
-	}
-	t.mu.Unlock()
-	t.notify(done)
+	t.settle(f)
 }
 
-// settled reports, once, that every row of f is accounted for.
-func (t *tracker) settled(f *fileState) bool {
+// settle queues f's final report, once, when every row of f is accounted
+// for. t.mu is held.
+func (t *tracker) settle(f *fileState) {
 	if !f.readDone || f.pending > 0 || f.finished {
-		return false
+		return
 	}
 	f.finished = true
 	f.res.Finished = time.Now()
 	f.res.Acked = f.acked.Clone()
-	return true
-}
-
-func (t *tracker) notify(done []*fileState) {
-	for _, f := range done {
-		if f.in.Done != nil {
-			f.in.Done(f.res)
-		}
+	if rep := t.report(f); rep != nil {
+		rep.Final, rep.Result = true, f.res
 	}
 }
 

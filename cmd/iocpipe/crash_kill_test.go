@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 	"github.com/iocpipe/iocpipe/sinks/faults"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
@@ -186,7 +188,7 @@ func TestCrashKill(t *testing.T) {
 		}
 	}
 	readAcked := func() ioc.Ranges {
-		l, err := inbox.OpenLedger(ledgerPath, inbox.LedgerOptions{ReadOnly: true, Timeout: 5 * time.Second})
+		l, err := ledger.OpenBolt(ledgerPath, ledger.BoltOptions{ReadOnly: true, Timeout: 5 * time.Second})
 		if err != nil {
 			if os.IsNotExist(err) || strings.Contains(err.Error(), "no such file") {
 				return nil
@@ -194,7 +196,7 @@ func TestCrashKill(t *testing.T) {
 			t.Fatalf("opening the ledger after a kill: %v", err)
 		}
 		defer l.Close()
-		entries, err := l.Entries(inbox.Key("feeds", "trustar"))
+		entries, err := l.Entries(context.Background(), ledger.Key("feeds", "trustar"))
 		if err != nil {
 			t.Fatalf("reading the ledger after a kill: %v", err)
 		}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 	"github.com/iocpipe/iocpipe/sinks/faults"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
@@ -44,12 +45,12 @@ func shutdownSetup(t *testing.T, latency time.Duration, rows int) (srv *trustart
 // shutdownAcked reads the acknowledged rows from the ledger.
 func shutdownAcked(t *testing.T, dir string) ioc.Ranges {
 	t.Helper()
-	l, err := inbox.OpenLedger(filepath.Join(dir, ".iocpipe", "ledger.db"), inbox.LedgerOptions{ReadOnly: true, Timeout: 5 * time.Second})
+	l, err := ledger.OpenBolt(filepath.Join(dir, ".iocpipe", "ledger.db"), ledger.BoltOptions{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	entries, err := l.Entries(inbox.Key("feeds", "trustar"))
+	entries, err := l.Entries(context.Background(), ledger.Key("feeds", "trustar"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,38 +165,42 @@ func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
 	sink := &captureSink{limit: max(f.rows, 0)}
 	reasons := map[string]*reasonCount{}
 	var order []string
+	onReject := func(r ioc.Reject) {
+		if r.Row < 0 && out.Error == "" {
+			out.Error = r.Reason // the file as a whole
+		}
+		key := fmt.Sprintf("%v\x00%s", r.Skipped, r.Reason)
+		rc := reasons[key]
+		if rc == nil {
+			where := r.File
+			switch {
+			case r.ID != "":
+				where = "id " + r.ID
+			case r.Line > 0:
+				where = fmt.Sprintf("line %d", r.Line)
+			}
+			ex := where
+			if r.Value != "" {
+				ex += ": " + r.Value
+			}
+			rc = &reasonCount{Skipped: r.Skipped, Reason: r.Reason, Example: ex}
+			reasons[key] = rc
+			order = append(order, key)
+		}
+		rc.Count++
+	}
 	p, err := pipeline.New(pipeline.Options{
 		Route: route, Sink: sink, Workers: 2, InFlight: 1, Linger: 20 * time.Millisecond,
-		OnReject: func(r ioc.Reject) {
-			if r.Row < 0 && out.Error == "" {
-				out.Error = r.Reason // the file as a whole
-			}
-			key := fmt.Sprintf("%v\x00%s", r.Skipped, r.Reason)
-			rc := reasons[key]
-			if rc == nil {
-				where := r.File
-				switch {
-				case r.ID != "":
-					where = "id " + r.ID
-				case r.Line > 0:
-					where = fmt.Sprintf("line %d", r.Line)
-				}
-				ex := where
-				if r.Value != "" {
-					ex += ": " + r.Value
-				}
-				rc = &reasonCount{Skipped: r.Skipped, Reason: r.Reason, Example: ex}
-				reasons[key] = rc
-				order = append(order, key)
-			}
-			rc.Count++
-		},
 	})
 	if err != nil {
 		return err
 	}
 	in := make(chan pipeline.Input, 1)
-	in <- pipeline.Input{Path: path, Name: path}
+	in <- pipeline.Input{Path: path, Name: path, Report: func(rep pipeline.FileReport) {
+		for _, r := range rep.Rejects {
+			onReject(r)
+		}
+	}}
 	close(in)
 	stop := make(chan struct{})
 	if f.maxRows > 0 {

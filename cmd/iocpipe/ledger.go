@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,8 +10,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
-	"github.com/iocpipe/iocpipe/pipeline/inbox"
-	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
 // ledgerPath returns the ledger file of a configuration: the ledger key,
@@ -30,7 +30,7 @@ func ledgerPath(cfg *Config) string {
 
 // openLedger opens the configuration's ledger, creating its folder; it
 // returns nil when the configuration has none.
-func openLedger(cfg *Config) (*inbox.Ledger, error) {
+func openLedger(cfg *Config, log *slog.Logger) (*ledger.Bolt, error) {
 	path := ledgerPath(cfg)
 	if path == "" {
 		return nil, nil
@@ -38,11 +38,7 @@ func openLedger(cfg *Config) (*inbox.Ledger, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	l, err := inbox.OpenLedger(path, inbox.LedgerOptions{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
+	return ledger.OpenBolt(path, ledger.BoltOptions{Timeout: 2 * time.Second, Logger: log})
 }
 
 // runLedger is the ledger's part in `iocpipe run`: files whose content
@@ -50,55 +46,54 @@ func openLedger(cfg *Config) (*inbox.Ledger, error) {
 // partly acknowledged resume, and acknowledgements are recorded. A nil
 // *runLedger (no ledger configured) changes nothing.
 type runLedger struct {
-	l        *inbox.Ledger
+	l        ledger.Ledger
 	key      string
 	reimport bool
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	tracked map[string]*inbox.Tracked // by input name
-	ok      map[string]bool           // read without a file error
+	mu    sync.Mutex
+	files map[string]*runFile // by input name
+}
+
+// runFile is a file of the run that the ledger records.
+type runFile struct {
+	sum string
+	ok  bool // read to the end without a file error
 }
 
 // attachLedger opens the configuration's ledger for run; it returns nil
 // when there is none.
 func attachLedger(cfg *Config, rc *RouteConfig, reimport bool, log *slog.Logger) (*runLedger, error) {
-	l, err := openLedger(cfg)
+	l, err := openLedger(cfg, log)
 	if err != nil || l == nil {
 		return nil, err
 	}
-	return &runLedger{l: l, key: inbox.Key(rc.Name, rc.Sink), reimport: reimport, log: log,
-		tracked: map[string]*inbox.Tracked{}, ok: map[string]bool{}}, nil
+	return &runLedger{l: l, key: ledger.Key(rc.Name, rc.Sink), reimport: reimport, log: log,
+		files: map[string]*runFile{}}, nil
 }
 
+// close writes what is recorded and not yet written, and closes the
+// ledger.
 func (rl *runLedger) close() {
-	if rl != nil {
-		rl.l.Close()
-	}
-}
-
-// onReject returns the pipeline's OnReject: next, and the ledger's part.
-func (rl *runLedger) onReject(next func(ioc.Reject)) func(ioc.Reject) {
 	if rl == nil {
-		return next
+		return
 	}
-	return func(r ioc.Reject) {
-		rl.reject(r)
-		next(r)
+	if err := rl.l.Close(); err != nil {
+		rl.log.Error("closing the ledger", "error", err)
 	}
 }
 
 // prepare returns the inputs to import, with the ledger's hooks; those
 // already imported, or repeating the content of an earlier input, are
 // left out, and said so.
-func (rl *runLedger) prepare(inputs []pipeline.Input) []pipeline.Input {
+func (rl *runLedger) prepare(ctx context.Context, inputs []pipeline.Input) []pipeline.Input {
 	if rl == nil {
 		return inputs
 	}
 	out := inputs[:0]
 	seen := map[string]string{}
 	for _, in := range inputs {
-		sum, size, err := inbox.Sum(in.Path)
+		sum, size, err := ledger.Sum(in.Path)
 		if err != nil {
 			out = append(out, in) // reading it fails, and says why
 			continue
@@ -108,66 +103,64 @@ func (rl *runLedger) prepare(inputs []pipeline.Input) []pipeline.Input {
 			continue
 		}
 		seen[sum] = in.Name
-		e, ok, err := rl.l.Get(rl.key, sum)
-		if err != nil {
+		st, err := rl.l.Begin(ctx, rl.key, ledger.Content{Sum: sum, Name: filepath.Base(in.Name), Size: size}, rl.reimport)
+		switch {
+		case err != nil:
 			rl.log.Error("reading the ledger: importing without it", "file", in.Name, "error", err)
 			out = append(out, in)
 			continue
-		}
-		if ok && e.Done && !rl.reimport {
+		case st.Status == ledger.Duplicate:
 			rl.log.Info(fmt.Sprintf("already imported on %s: skipped (use --reimport to import it again)",
-				e.Imported.Local().Format(time.DateTime)), "file", in.Name, "imported_as", e.Name)
+				st.Entry.Imported.Local().Format(time.DateTime)), "file", in.Name, "imported_as", st.Entry.Name)
 			continue
+		case st.Status == ledger.Resume:
+			rl.log.Info("resuming: rows acknowledged by an earlier run are skipped", "file", in.Name, "rows_acknowledged", st.Resumed().Len())
 		}
-		tr, err := rl.l.Track(rl.key, sum, filepath.Base(in.Name), size, ok && e.Done)
-		if err != nil {
-			rl.log.Error("reading the ledger: importing without it", "file", in.Name, "error", err)
-			out = append(out, in)
-			continue
-		}
-		if n := tr.Resumed().Len(); n > 0 {
-			rl.log.Info("resuming: rows acknowledged by an earlier run are skipped", "file", in.Name, "rows_acknowledged", n)
-		}
-		in.Skip, in.Ack = tr.Skip, tr.Ack
-		done := in.Done
-		in.Done = func(r pipeline.FileResult) {
-			rl.mu.Lock()
-			rl.ok[r.File] = r.Err == ""
-			rl.mu.Unlock()
-			if done != nil {
-				done(r)
-			}
-		}
-		rl.tracked[in.Name] = tr
+		f := &runFile{sum: sum}
+		rl.files[in.Name] = f
+		in.Skip = st.Skip
+		in.Report = rl.report(f, in.Report)
 		out = append(out, in)
 	}
 	return out
 }
 
-// reject passes a reject to its file's record (pipeline OnReject).
-func (rl *runLedger) reject(r ioc.Reject) {
-	rl.mu.Lock()
-	tr := rl.tracked[r.File]
-	rl.mu.Unlock()
-	if tr != nil {
-		tr.Reject(r)
+// report returns the Input.Report of a file the ledger records: it hands
+// the acknowledged rows to the ledger (which does not wait for the disk)
+// and notes how the file ended, then calls next.
+func (rl *runLedger) report(f *runFile, next func(pipeline.FileReport)) func(pipeline.FileReport) {
+	return func(r pipeline.FileReport) {
+		rl.l.Record(rl.key, f.sum, r.Acked)
+		if r.Final {
+			rl.mu.Lock()
+			f.ok = r.Result.Err == ""
+			rl.mu.Unlock()
+		}
+		if next != nil {
+			next(r)
+		}
 	}
 }
 
 // finish records as imported the files of a run that delivered everything
-// it read: every file read without a file error.
-func (rl *runLedger) finish(sum pipeline.Summary, runErr error) {
+// it read: every file read without a file error. The files are finished
+// together, so that the ledger writes them in one commit or few.
+func (rl *runLedger) finish(ctx context.Context, sum pipeline.Summary, runErr error) {
 	if rl == nil || runErr != nil || sum.Failed > 0 {
 		return // the next run resumes them, skipping what was acknowledged
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	for name, tr := range rl.tracked {
-		if !rl.ok[name] {
+	var wg sync.WaitGroup
+	for name, f := range rl.files {
+		if !f.ok {
 			continue
 		}
-		if err := tr.Finish(); err != nil {
-			rl.log.Error("recording the import in the ledger", "file", name, "error", err)
-		}
+		wg.Go(func() {
+			if err := rl.l.Finish(ctx, rl.key, f.sum, true); err != nil {
+				rl.log.Error("recording the import in the ledger", "file", name, "error", err)
+			}
+		})
 	}
+	wg.Wait()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
 // metrics are watch mode's Prometheus metrics, in a registry of their own.
@@ -29,7 +30,7 @@ type metrics struct {
 
 	mu     sync.Mutex
 	routes []*routeMetrics
-	ledger *inbox.Ledger
+	led    ledger.Ledger
 }
 
 // routeMetrics is where one route's numbers come from at scrape time.
@@ -62,9 +63,9 @@ func (m *metrics) addRoute(route, sink string, p *pipeline.Pipeline, ib *inbox.I
 }
 
 // setLedger makes the ledger's size visible.
-func (m *metrics) setLedger(l *inbox.Ledger) {
+func (m *metrics) setLedger(l ledger.Ledger) {
 	m.mu.Lock()
-	m.ledger = l
+	m.led = l
 	m.mu.Unlock()
 }
 
@@ -123,7 +124,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 // pipelines, inboxes and ledger at scrape time.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
-	routes, ledger := m.routes, m.ledger
+	routes, led := m.routes, m.led
 	m.mu.Unlock()
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
@@ -158,18 +159,26 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueue, st.Queued, r.route)
 		gauge(descBusy, st.InProgress, r.route)
 	}
-	if ledger != nil {
-		gauge(descLedB, ledger.Size())
-		gauge(descLedN, int64(ledger.Len()))
+	if led != nil {
+		gauge(descLedB, led.Size())
+		gauge(descLedN, int64(led.Len()))
 	}
 }
 
-// serveMetrics serves /metrics and /healthz on addr until ctx is done; it
-// returns the address it listens on.
-func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) (string, error) {
+// A metricsServer serves /metrics and /healthz on a listener of its own.
+type metricsServer struct {
+	addr string // the address it listens on
+	ln   net.Listener
+	srv  *http.Server
+	log  *slog.Logger
+}
+
+// listen prepares the metrics server on addr: it listens at once, so that
+// a bad address is an error before anything starts; serve serves.
+func (m *metrics) listen(addr string, log *slog.Logger) (*metricsServer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
@@ -183,16 +192,22 @@ func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) (str
 		w.Write([]byte("ok\n"))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "error", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	return l.Addr().String(), nil
+	return &metricsServer{addr: l.Addr().String(), ln: l, srv: srv, log: log}, nil
+}
+
+// serve serves until shutdown. A server that fails is logged, and watch
+// goes on without it: serve returns nil.
+func (s *metricsServer) serve() error {
+	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error("metrics server", "error", err)
+	}
+	return nil
+}
+
+// shutdown stops the server, waiting up to 2s for the requests being
+// answered.
+func (s *metricsServer) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.srv.Shutdown(ctx)
 }

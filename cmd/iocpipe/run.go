@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -127,29 +126,31 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	defer rejects.Close()
 
 	inputs, total := expand(paths, log)
-	var mu sync.Mutex
-	var results []pipeline.FileResult
+	var results []pipeline.FileResult // reports are serialized
 	for i := range inputs {
-		inputs[i].Done = func(r pipeline.FileResult) {
-			mu.Lock()
-			results = append(results, r)
-			mu.Unlock()
-			log.Debug("file done", "file", r.File, "rows", r.Rows, "delivered", r.Delivered, "rejected", r.Rejected+r.RowsRejected)
+		inputs[i].Report = func(r pipeline.FileReport) {
+			for _, rej := range r.Rejects {
+				rejects.Write(rej)
+			}
+			if r.Final {
+				res := r.Result
+				results = append(results, res)
+				log.Debug("file done", "file", res.File, "rows", res.Rows, "delivered", res.Delivered, "rejected", res.Rejected+res.RowsRejected)
+			}
 		}
 	}
-	onReject := rejects.Write
 	var led *runLedger
 	if !dry {
 		if led, err = attachLedger(cfg, rc, f.reimport, log); err != nil {
 			return &exitError{code: exitFailed, err: err}
 		}
 		defer led.close()
-		inputs, onReject = led.prepare(inputs), led.onReject(onReject)
+		inputs = led.prepare(ctx, inputs)
 	}
 	p, err := pipeline.New(pipeline.Options{
 		Route: route, Sink: sink, Logger: log, Workers: cfg.Workers,
 		InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget), Linger: time.Duration(d.Linger),
-		OnReject: onReject, Associations: takesAssociations(rc),
+		Associations: takesAssociations(rc),
 	})
 	if err != nil {
 		return err
@@ -164,7 +165,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	started := time.Now()
 	sum, runErr := p.Run(ctx, ch)
 	stopBar()
-	led.finish(sum, runErr)
+	led.finish(ctx, sum, runErr)
 	if err := rejects.Close(); err != nil {
 		log.Error("writing rejects", "error", err)
 	}

@@ -9,13 +9,16 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
 // watchFlags configure iocpipe watch.
@@ -108,11 +111,11 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	if f.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive")
 	}
-	ledger, err := openLedger(cfg)
+	ledger, err := openLedger(cfg, log)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	defer ledger.Close()
+	defer closeLedger(ledger, log)
 	log.Info("ledger", "path", ledger.Path())
 
 	m := newMetrics()
@@ -137,7 +140,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		p, err := pipeline.New(pipeline.Options{
 			Route: route, Sink: m.instrument(rc.Name, rc.Sink, s), Logger: log.With("route", rc.Name),
 			Workers: cfg.Workers, InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget),
-			Linger: time.Duration(d.Linger), KeepRejects: true, OnReject: ib.Reject, Associations: takesAssociations(rc),
+			Linger: time.Duration(d.Linger), KeepRejects: true, Associations: takesAssociations(rc),
 		})
 		if err != nil {
 			return err
@@ -150,69 +153,107 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	defer close(stopped)
 	secondSignal(log, stopped)
 
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	defer stopServing()
+	var srv *metricsServer
 	if f.metricsAddr != "" {
-		addr, err := m.serve(serveCtx, f.metricsAddr, log)
-		if err != nil {
+		if srv, err = m.listen(f.metricsAddr, log); err != nil {
 			return usageErrorf("--metrics-addr %s: %v", f.metricsAddr, err)
 		}
-		log.Info("serving metrics", "addr", addr, "metrics", "http://"+addr+"/metrics", "healthz", "http://"+addr+"/healthz")
+		log.Info("serving metrics", "addr", srv.addr, "metrics", "http://"+srv.addr+"/metrics", "healthz", "http://"+srv.addr+"/healthz")
 	}
+	if failure := supervise(ctx, ws, m, srv, f.shutdownTimeout, log); failure != nil {
+		return &exitError{code: exitFailed, err: failure}
+	}
+	return nil
+}
 
-	// Run's context outlives the signal: in-flight requests finish, until
-	// the shutdown timeout cancels it.
+// closeLedger writes what the ledger has not written yet, and closes it.
+func closeLedger(l *ledger.Bolt, log *slog.Logger) {
+	if err := l.Close(); err != nil {
+		log.Error("closing the ledger", "error", err)
+	}
+}
+
+// supervise runs every route's inbox and pipeline, the metrics server (srv,
+// when set) and the shutdown under one errgroup, whose context is done on
+// the signal (ctx) or the first failure: then every inbox stops claiming,
+// the pipelines finish what is in flight (their own context outlives the
+// signal, until timeout cancels it), the inboxes file away the files that
+// finished, and the metrics server stops last. It returns the failure
+// that makes watch exit 1 (see watchOutcome).
+func supervise(ctx context.Context, ws []*watched, m *metrics, srv *metricsServer, timeout time.Duration, log *slog.Logger) error {
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
-	watchCtx, stopWatching := context.WithCancel(ctx)
-	defer stopWatching()
-	results := make(chan runResult, len(ws))
-	watchErrs := make(chan error, len(ws))
-	for _, w := range ws {
-		go func() {
-			sum, err := w.p.Run(runCtx, w.feed)
-			if err != nil {
-				stopWatching()
-			}
-			results <- runResult{route: w.rc.Name, sum: sum, err: err}
-		}()
-		go func() {
-			err := w.ib.Watch(watchCtx, w.feed)
-			if err != nil {
-				stopWatching()
-			}
-			watchErrs <- err
-		}()
-	}
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	g, gctx := errgroup.WithContext(ctx)
 
-	<-watchCtx.Done()
-	m.stopping.Store(true)
-	var failure error
-	for range ws {
-		if err := <-watchErrs; err != nil {
-			log.Error("watching stopped", "error", err)
-			failure = cmpErr(failure, err)
-		}
-	}
-	log.Info("stopping: no new file is claimed; requests in flight may finish", "timeout", f.shutdownTimeout)
+	var mu sync.Mutex
+	var watchErrs []error // in the order the inboxes stopped
+	var ended []runResult // in the order the pipelines ended
+	var watching, running sync.WaitGroup
 	for _, w := range ws {
-		w.p.Stop()
-		close(w.feed)
+		watching.Add(1)
+		g.Go(func() error {
+			defer watching.Done()
+			err := w.ib.Watch(gctx, w.feed)
+			if err != nil {
+				log.Error("watching stopped", "error", err)
+				mu.Lock()
+				watchErrs = append(watchErrs, err)
+				mu.Unlock()
+			}
+			return err
+		})
+		running.Add(1)
+		g.Go(func() error {
+			defer running.Done()
+			sum, err := w.p.Run(runCtx, w.feed)
+			mu.Lock()
+			ended = append(ended, runResult{route: w.rc.Name, sum: sum, err: err})
+			mu.Unlock()
+			return err // before the shutdown, any return is a failure: stop watching
+		})
 	}
-	timeout := time.NewTimer(f.shutdownTimeout)
-	defer timeout.Stop()
-	var ended []runResult
-	for len(ended) < len(ws) {
-		select {
-		case r := <-results:
-			ended = append(ended, r)
-		case <-timeout.C:
+	if srv != nil {
+		g.Go(srv.serve)
+		g.Go(func() error {
+			<-serveCtx.Done()
+			srv.shutdown()
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		m.stopping.Store(true)
+		watching.Wait()
+		log.Info("stopping: no new file is claimed; requests in flight may finish", "timeout", timeout)
+		for _, w := range ws {
+			w.p.Stop()
+			close(w.feed)
+		}
+		t := time.AfterFunc(timeout, func() {
 			log.Warn("shutdown timeout: cancelling the requests in flight (their rows are sent again on the next start)")
 			cancelRun()
+		})
+		running.Wait()
+		t.Stop()
+		for _, w := range ws {
+			w.ib.Close() // the files finished last are filed away
 		}
-	}
-	for _, w := range ws {
-		w.ib.Close()
+		stopServing()
+		return nil
+	})
+	_ = g.Wait() // the failures are in watchErrs and ended
+	return watchOutcome(watchErrs, ended, log)
+}
+
+// watchOutcome logs how each route's pipeline ended and returns the failure
+// that makes watch exit 1: the first inbox that could not be watched,
+// else the first route whose pipeline failed.
+func watchOutcome(watchErrs []error, ended []runResult, log *slog.Logger) error {
+	var failure error
+	for _, err := range watchErrs {
+		failure = cmpErr(failure, err)
 	}
 	for _, r := range ended {
 		s := r.sum
@@ -223,10 +264,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 			failure = cmpErr(failure, fmt.Errorf("route %s: %w", r.route, r.err))
 		}
 	}
-	if failure != nil {
-		return &exitError{code: exitFailed, err: failure}
-	}
-	return nil
+	return failure
 }
 
 func cmpErr(first, err error) error {
@@ -278,8 +316,8 @@ func watchedRoutes(cfg *Config, names []string) ([]*RouteConfig, error) {
 
 // secondSignal exits at once on the second SIGINT or SIGTERM: the first
 // (which cancels the command's context) starts the graceful shutdown.
-// Exiting is safe at any instant: every acknowledged batch is already in
-// the ledger.
+// Exiting is safe at any instant: a row the ledger wrote is never sent
+// again, and the rows it had not written yet are sent again.
 func secondSignal(log *slog.Logger, stopped <-chan struct{}) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iocpipe/iocpipe/pipeline/inbox"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
@@ -89,22 +90,25 @@ func TestRunLedger(t *testing.T) {
 	// A file of which rows 0-5 were acknowledged by a run that died.
 	b := filepath.Join(dir, "b.csv")
 	os.WriteFile(b, []byte("value\n"+csvRows("b", 0, 10)), 0o644)
-	l, err := inbox.OpenLedger(ledgerPath, inbox.LedgerOptions{})
+	l, err := ledger.OpenBolt(ledgerPath, ledger.BoltOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, size, _ := inbox.Sum(b)
-	tr, _ := l.Track(inbox.Key("feeds", "trustar"), sum, "b.csv", size, false)
-	if err := tr.Ack([][2]int{{0, 6}}); err != nil {
+	sum, size, _ := ledger.Sum(b)
+	key := ledger.Key("feeds", "trustar")
+	if _, err := l.Begin(context.Background(), key, ledger.Content{Sum: sum, Name: "b.csv", Size: size}, false); err != nil {
 		t.Fatal(err)
 	}
+	l.Record(key, sum, ioc.Ranges{{0, 6}}) // written by Close below
 
 	// While another process holds the ledger, run says so.
 	o = runWithLedger(t, srv, "run", "--config", cfg, b)
 	if o.code != exitFailed || !strings.Contains(o.stderr, "in use by another process") {
 		t.Errorf("ledger held elsewhere: exit %d, want %d, with a clear message:\n%s", o.code, exitFailed, o.stderr)
 	}
-	l.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	o = runWithLedger(t, srv, "run", "--config", cfg, b)
 	if o.code != 0 || len(o.values) != 4 || o.values["b5.example.com"] != 0 || o.values["b6.example.com"] != 1 {
@@ -113,11 +117,11 @@ func TestRunLedger(t *testing.T) {
 	if !strings.Contains(o.stdout, "6 already delivered earlier") {
 		t.Errorf("summary does not count the resumed rows:\n%s", o.stdout)
 	}
-	l, err = inbox.OpenLedger(ledgerPath, inbox.LedgerOptions{ReadOnly: true})
+	l, err = ledger.OpenBolt(ledgerPath, ledger.BoltOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ok, _ := l.Get(inbox.Key("feeds", "trustar"), sum)
+	e, ok, _ := l.Get(context.Background(), key, sum)
 	l.Close()
 	if !ok || !e.Done || fmt.Sprint(e.Acked) != "[[0 10]]" {
 		t.Errorf("ledger after the resumed run: %+v", e)

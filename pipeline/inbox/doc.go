@@ -9,8 +9,8 @@
 //	                             period, or at once when it was renamed in
 //	                             from name.part or name.tmp
 //	<inbox>/.iocpipe/work/name   claimed by an atomic rename; hashed (SHA-256);
-//	                             fed to the pipeline, whose acknowledgements
-//	                             are written to the Ledger batch by batch
+//	                             fed to the pipeline, whose reports hand the
+//	                             acknowledged rows to the ledger as they come
 //	<inbox>/done/name            every row delivered or rejected, with
 //	                             name.report.json, and when rows were
 //	                             rejected name.rejects.jsonl (the reasons)
@@ -25,16 +25,22 @@
 // followed. Nothing in done/ or failed/ is ever overwritten: a name that is
 // taken gets -2, -3, ... before its extension.
 //
-// The Ledger (bbolt) remembers, by content hash, which files were imported
-// and which rows of a file were acknowledged. It is what makes a restart
-// resume a claimed file without sending an acknowledged row again, and
-// what makes a file whose content was imported before a duplicate: it is
-// moved to done/ without being sent.
+// The ledger (package ledger) remembers, by content hash, which files were
+// imported and which rows of a file were acknowledged. It is what makes a
+// restart resume a claimed file without sending an acknowledged row again,
+// and what makes a file whose content was imported before a duplicate: it
+// is moved to done/ without being sent. A file goes to done/ only once the
+// ledger has written, durably, all its rows and that it is imported.
 //
-// Use: create a Ledger with OpenLedger and an Inbox with New; build the
-// route's pipeline with Options.KeepRejects and Options.OnReject set to
-// the Inbox's Reject; run the pipeline over a channel and call Watch with
-// that channel until it is time to stop; then stop the pipeline, wait for
-// its Run, and Close the Inbox. `iocpipe run` uses the Ledger alone
-// (Ledger.Track gives a pipeline.Input its Skip and Ack hooks).
+// One pipeline.FileReport callback per file (Input.Report) tells the inbox
+// everything: the rows acknowledged (recorded in the ledger), and, on the
+// final report, the file's result, with which it is filed away in the
+// background (writing rejected rows re-reads the file).
+//
+// Use: open a ledger (ledger.OpenBolt) and create an Inbox with New;
+// build the route's pipeline with Options.KeepRejects; run the pipeline
+// over a channel and call Watch with that channel until it is time to
+// stop; then stop the pipeline, wait for its Run, Close the Inbox, and
+// close the ledger. `iocpipe run` uses the ledger the same way, without an
+// inbox (ledger.Ledger.Begin, Record, Finish).
 package inbox

@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +15,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
-	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
 // Defaults of Options.
@@ -44,9 +45,9 @@ type Options struct {
 	DeleteDone bool
 	// Ledger records acknowledged rows and imported content; nil keeps no
 	// record: no resume, no duplicate detection.
-	Ledger *Ledger
-	// Route and Sink name the route and its sink, in the ledger (see Key)
-	// and in reports.
+	Ledger ledger.Ledger
+	// Route and Sink name the route and its sink, in the ledger (see
+	// ledger.Key) and in reports.
 	Route, Sink string
 	// Reimport imports again a file whose content the ledger has as
 	// imported; otherwise such a file is moved to done/ unsent.
@@ -81,10 +82,10 @@ type Stats struct {
 	Queued, InProgress int64
 }
 
-// An Inbox watches one inbox folder for one route. Create it with New, pass
-// its Reject method as the pipeline's Options.OnReject (with
-// Options.KeepRejects set), and call Watch with the channel the pipeline
-// runs over. Call Close once the pipeline has returned.
+// An Inbox watches one inbox folder for one route. Create it with New and
+// call Watch with the channel the pipeline runs over (a pipeline with
+// Options.KeepRejects set: the reports write them beside the file). Call
+// Close once the pipeline has returned.
 type Inbox struct {
 	opts                    Options
 	log                     *slog.Logger
@@ -117,15 +118,13 @@ type job struct {
 	path string // in work/
 	sum  string
 	size int64
-	tr   *Tracked // nil without a ledger
+	// start is what the ledger said when the current run began (zero
+	// without a ledger).
+	start ledger.Start
 
-	// Guarded by Inbox.mu: the current run's state (see early.go).
-	finished   bool
-	retryAt    time.Time
-	acked      ioc.Ranges
-	early      *pipeline.FileResult
-	late       []ioc.Reject
-	failedRows []int
+	// Guarded by Inbox.mu: the current run's state.
+	finished bool
+	retryAt  time.Time
 }
 
 // New checks opts, creates the folders and returns an Inbox.
@@ -159,7 +158,7 @@ func New(opts Options) (*Inbox, error) {
 		return filepath.Join(dir, p)
 	}
 	ib := &Inbox{
-		opts: opts, dir: dir, key: Key(opts.Route, opts.Sink),
+		opts: opts, dir: dir, key: ledger.Key(opts.Route, opts.Sink),
 		log:    opts.Logger.With("route", opts.Route, "inbox", dir),
 		work:   rel(opts.WorkDir, filepath.Join(".iocpipe", "work")),
 		done:   rel(opts.DoneDir, "done"),
@@ -216,45 +215,20 @@ func (ib *Inbox) Close() error {
 	return nil
 }
 
-// Reject is the pipeline's Options.OnReject: it keeps a rejected row out
-// of the ledger's acknowledged ranges (so that a resumed import reports it
-// again). Calls are serialized by the pipeline.
-func (ib *Inbox) Reject(r ioc.Reject) {
-	ib.mu.Lock()
-	j := ib.active[r.File]
-	var complete *pipeline.FileResult
-	if j != nil {
-		if j.tr != nil {
-			j.tr.Reject(r)
-		}
-		complete = ib.lateReject(j, r)
-	}
-	ib.mu.Unlock()
-	if complete != nil {
-		ib.background(j, *complete)
-	}
-}
-
-// input is what the pipeline gets for j.
+// input is what the pipeline gets for j: its reports record the
+// acknowledged rows in the ledger, and the final one files j away.
 func (ib *Inbox) input(j *job) pipeline.Input {
 	in := pipeline.Input{Path: j.path, Name: j.name}
-	tr := j.tr // this run's record: a retry gets a new one
-	if tr != nil {
-		in.Skip = tr.Skip
+	l := ib.opts.Ledger
+	if l != nil {
+		in.Skip = j.start.Skip
 	}
-	in.Ack = func(acked [][2]int) error {
-		var err error
-		if tr != nil {
-			err = tr.Ack(acked)
+	in.Report = func(r pipeline.FileReport) {
+		if l != nil {
+			l.Record(ib.key, j.sum, r.Acked)
 		}
-		if res := ib.noteAck(j, acked); res != nil {
-			ib.background(j, *res)
-		}
-		return err
-	}
-	in.Done = func(r pipeline.FileResult) {
-		if res := ib.noteDone(j, r); res != nil {
-			ib.background(j, *res)
+		if r.Final {
+			ib.background(j, r.Result)
 		}
 	}
 	return in
@@ -282,6 +256,9 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	j.finished = true
 	ib.mu.Unlock()
 	ib.inProgress.Add(-1)
+	if r.Err != "" || r.Failed > 0 {
+		ib.end(j) // not imported: the next run over it resumes
+	}
 	switch {
 	case r.Err != "":
 		ib.fail(j, r)
@@ -297,6 +274,17 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 		ib.imported(j, r)
 	}
 	ib.release(j)
+}
+
+// end ends j's run in the ledger without recording it as imported: the
+// rows acknowledged so far are written, and the next run over the content
+// skips them.
+func (ib *Inbox) end(j *job) {
+	if l := ib.opts.Ledger; l != nil {
+		if err := l.Finish(context.Background(), ib.key, j.sum, false); err != nil {
+			ib.log.Error("recording acknowledged rows", "file", j.name, "error", err)
+		}
+	}
 }
 
 // release forgets j: its name in work/ and its content are free again.
@@ -353,8 +341,10 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
 		ib.log.Error("writing the report", "file", j.name, "error", err)
 	}
-	if j.tr != nil {
-		if err := j.tr.Finish(); err != nil {
+	if l := ib.opts.Ledger; l != nil {
+		// Finish waits for the ledger's write, which is local and short;
+		// the file is filed away whatever the command's context says.
+		if err := l.Finish(context.Background(), ib.key, j.sum, true); err != nil {
 			ib.log.Error("recording the import in the ledger: the file stays in work/", "file", j.name, "error", err)
 			return
 		}
@@ -411,7 +401,7 @@ func (ib *Inbox) toFailed(path, name string, rep Report) error {
 
 // duplicate moves j, whose content was imported before (e), to done/
 // without sending anything.
-func (ib *Inbox) duplicate(j *job, e Entry) {
+func (ib *Inbox) duplicate(j *job, e ledger.Entry) {
 	dest, err := reserve(ib.done, j.name, []string{reportSuffix})
 	if err != nil {
 		ib.log.Error("filing a duplicate", "file", j.name, "error", err)
@@ -454,36 +444,17 @@ func (ib *Inbox) open(name, path string) (*job, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
-	sum, size, err := sumFile(f)
+	sum, size, err := ledger.SumFile(f)
 	if err != nil {
 		return nil, err
 	}
 	return &job{name: name, path: path, sum: sum, size: size}, nil
 }
 
-// admit decides what to do with a claimed (or resumed) job: a duplicate
-// goes to done/, a file with the same content as one in progress waits
-// for it, any other is queued for the pipeline.
+// admit decides what to do with a claimed (or resumed) job: a file with
+// the same content as one in progress waits for it, a duplicate goes to
+// done/, any other is queued for the pipeline.
 func (ib *Inbox) admit(j *job) {
-	var e Entry
-	if l := ib.opts.Ledger; l != nil {
-		var ok bool
-		var err error
-		e, ok, err = l.Get(ib.key, j.sum)
-		if err != nil {
-			ib.log.Error("reading the ledger: the file waits in work/", "file", j.name, "error", err)
-			ib.mu.Lock()
-			ib.active[j.name] = j
-			j.finished, j.retryAt = true, time.Now().Add(ib.opts.RetryDelay)
-			ib.retries = append(ib.retries, j)
-			ib.mu.Unlock()
-			return
-		}
-		if ok && e.Done && !ib.opts.Reimport {
-			ib.duplicate(j, e)
-			return
-		}
-	}
 	ib.mu.Lock()
 	ib.active[j.name] = j
 	if other := ib.sums[j.sum]; other != nil && other != j {
@@ -494,7 +465,8 @@ func (ib *Inbox) admit(j *job) {
 	}
 	ib.sums[j.sum] = j
 	ib.mu.Unlock()
-	if err := ib.track(j, e.Done); err != nil {
+	st, err := ib.begin(j)
+	if err != nil {
 		ib.log.Error("reading the ledger: the file waits in work/", "file", j.name, "error", err)
 		ib.mu.Lock()
 		j.finished, j.retryAt = true, time.Now().Add(ib.opts.RetryDelay)
@@ -502,28 +474,33 @@ func (ib *Inbox) admit(j *job) {
 		ib.mu.Unlock()
 		return
 	}
-	if j.tr != nil {
-		if n := j.tr.Resumed().Len(); n > 0 {
-			ib.log.Info("resuming: rows acknowledged before are skipped", "file", j.name, "rows_acknowledged", n)
-		}
+	switch st.Status {
+	case ledger.Duplicate:
+		ib.duplicate(j, st.Entry)
+		ib.release(j)
+		return
+	case ledger.Resume:
+		ib.log.Info("resuming: rows acknowledged before are skipped", "file", j.name, "rows_acknowledged", st.Resumed().Len())
 	}
 	ib.queue = append(ib.queue, j)
 }
 
-// track (re)starts j's run: its ledger record and its run state.
-func (ib *Inbox) track(j *job, fresh bool) error {
-	var tr *Tracked
+// begin (re)starts j's run: its ledger record and its run state.
+func (ib *Inbox) begin(j *job) (ledger.Start, error) {
+	var st ledger.Start
 	if l := ib.opts.Ledger; l != nil {
 		var err error
-		if tr, err = l.Track(ib.key, j.sum, j.name, j.size, fresh); err != nil {
-			return err
+		// A ledger write is local and short: no file is left half begun
+		// because the watch is stopping.
+		st, err = l.Begin(context.Background(), ib.key, ledger.Content{Sum: j.sum, Name: j.name, Size: j.size}, ib.opts.Reimport)
+		if err != nil {
+			return st, err
 		}
 	}
 	ib.mu.Lock()
-	j.tr = tr
-	j.finished, j.acked, j.early, j.late, j.failedRows = false, nil, nil, nil, nil
+	j.start, j.finished = st, false
 	ib.mu.Unlock()
-	return nil
+	return st, nil
 }
 
 // resume queues the files left in work/ by an earlier run.

@@ -44,7 +44,7 @@ const renamedWindow = 10 * time.Second
 // become complete, those present at start-up first, claims each into work/
 // and sends it on feed, one at a time, as the pipeline takes them. It
 // never closes feed. Files filed away afterwards (done/, failed/) are
-// filed by the pipeline's callbacks, also after Watch returned; files
+// filed on the pipeline's final reports, also after Watch returned; files
 // claimed but not finished stay in work/ for the next run. It returns a
 // non-nil error only when the inbox cannot be watched at all.
 func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
 // recSink is a pipeline.Sink that records the values it delivered. It can
@@ -64,6 +65,21 @@ func (s *recSink) got() []string {
 	return out
 }
 
+func openTestLedger(t testing.TB) *ledger.Bolt {
+	t.Helper()
+	return openTestLedgerAt(t, filepath.Join(t.TempDir(), "ledger.db"))
+}
+
+func openTestLedgerAt(t testing.TB, path string) *ledger.Bolt {
+	t.Helper()
+	l, err := ledger.OpenBolt(path, ledger.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 type harness struct {
 	t    *testing.T
 	dir  string
@@ -98,7 +114,7 @@ func startInbox(t *testing.T, opts Options, sink *recSink) *harness {
 	}
 	p, err := pipeline.New(pipeline.Options{
 		Route: &pipeline.Route{Name: "feeds", Sink: "test", Enclaves: []string{"11111111-2222-4333-8444-555555555555"}},
-		Sink:  sink, KeepRejects: true, OnReject: ib.Reject, Linger: 20 * time.Millisecond, Workers: 2, MaxBatch: 50,
+		Sink:  sink, KeepRejects: true, Linger: 20 * time.Millisecond, Workers: 2, MaxBatch: 50,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -353,21 +369,26 @@ func TestWatchPartRename(t *testing.T) {
 // A file left in work/ resumes: the rows the ledger has are not sent again.
 func TestWatchResume(t *testing.T) {
 	dir := t.TempDir()
-	ledger := openTestLedger(t)
+	l := openTestLedger(t)
 	work := filepath.Join(dir, ".iocpipe", "work")
 	os.MkdirAll(work, 0o700)
 	path := filepath.Join(work, "r.csv")
 	os.WriteFile(path, []byte(rowsCSV("r", 10)), 0o644)
-	sum, size, err := Sum(path)
+	sum, size, err := ledger.Sum(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, _ := ledger.Track(Key("feeds", "test"), sum, "r.csv", size, false)
-	if err := tr.Ack([][2]int{{0, 6}}); err != nil {
+	key := ledger.Key("feeds", "test")
+	if _, err := l.Begin(context.Background(), key, ledger.Content{Sum: sum, Name: "r.csv", Size: size}, false); err != nil {
 		t.Fatal(err)
 	}
+	l.Record(key, sum, ioc.Ranges{{0, 6}})
+	if err := l.Close(); err != nil { // written, as by a run that ended there
+		t.Fatal(err)
+	}
+	l = openTestLedgerAt(t, l.Path())
 	sink := &recSink{}
-	h := startInbox(t, Options{Dir: dir, Ledger: ledger}, sink)
+	h := startInbox(t, Options{Dir: dir, Ledger: l}, sink)
 	waitFor(t, 5*time.Second, "r.csv filed", func() bool { return exists(h.path("done", "r.csv")) })
 	if got, want := sink.got(), values("r", 6, 10); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
@@ -375,7 +396,7 @@ func TestWatchResume(t *testing.T) {
 	if r := readReport(t, h.path("done", "r.csv.report.json")); r.RowsResumed != 6 || r.Rows != 4 {
 		t.Errorf("report: %+v", r)
 	}
-	e, _, _ := ledger.Get(Key("feeds", "test"), sum)
+	e, _, _ := l.Get(context.Background(), key, sum)
 	if !e.Done || fmt.Sprint(e.Acked) != "[[0 10]]" {
 		t.Errorf("ledger: %+v", e)
 	}

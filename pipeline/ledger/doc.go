@@ -1,0 +1,30 @@
+// Package ledger remembers, by content hash, which files were imported
+// through a route and which of their rows the sink acknowledged: it is
+// what makes a restart resume a file without sending an acknowledged row
+// again, and a file whose content was imported before a duplicate. Both
+// `iocpipe run` and watch mode (package inbox) use it the same way:
+//
+//	start, err := l.Begin(ctx, ledger.Key(route, sink), content, reimport)
+//	// start.Status: Duplicate (skip the file), Resume or Fresh;
+//	// start.Skip is the pipeline.Input's Skip.
+//	l.Record(key, sum, report.Acked)        // each pipeline.FileReport; never waits
+//	err = l.Finish(ctx, key, sum, imported) // durable: every record (and "imported")
+//
+// Writes go through one registrar goroutine per ledger (registrar.go), as
+// Filebeat's registrar owns its registry: Record hands it the rows and
+// returns, it writes every import changed since its last write in one
+// commit, and Finish (and Begin, when it must write) waits for the commit
+// that includes it. Acknowledgements therefore never wait for fsync, and
+// many small files share one. At least once holds: a row is recorded only
+// after the sink acknowledged it, a file is filed as imported only after
+// Finish, and rows recorded but not yet written when the process dies are
+// simply sent again.
+//
+// Implementations: Bolt (bolt.go), a bbolt file for one process. A new one
+// (PostgreSQL, for several instances sharing a ledger) goes in this
+// package as one file: a type with the store methods (get, and put of
+// several entries in one durable commit) that hands them to a registrar
+// and implements the rest of Ledger (Get, Entries, Len, Size, Close), as
+// Bolt does; it keeps Entry's JSON as the stored form. Begin's decisions
+// and the registrar are shared, so it behaves the same by construction.
+package ledger

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -93,32 +94,11 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err != nil {
 		return err
 	}
-	route := cfg.PipelineRoute(rc)
-	d := cfg.Delivery(rc)
-
-	var sink pipeline.Sink
-	var dump *file.Sink
-	var retries func() int64
-	if dry {
-		var w io.Writer
-		if f.dump != "" {
-			df, err := createPrivate(f.dump)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			defer df.Close()
-			w = df
-		}
-		dump = file.New(encoderFor(cfg, rc), w)
-		sink = dump
-	} else {
-		s, err := newSink(cfg, rc, log)
-		if err != nil {
-			return err
-		}
-		sink, retries = s, s.Retries
+	out, err := openOutputs(cfg, rc, f, dry, log)
+	if err != nil {
+		return err
 	}
-
+	defer out.close()
 	rejects, err := newRejectWriter(e, f.rejects, dry)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -147,11 +127,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		defer led.close()
 		inputs = led.prepare(ctx, inputs)
 	}
-	p, err := pipeline.New(pipeline.Options{
-		Route: route, Sink: sink, Logger: log, Workers: cfg.Workers,
-		InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget), Linger: time.Duration(d.Linger),
-		Associations: takesAssociations(rc),
-	})
+	p, err := pipeline.New(pipelineOptions(cfg, rc, out.sink, log))
 	if err != nil {
 		return err
 	}
@@ -169,28 +145,33 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err := rejects.Close(); err != nil {
 		log.Error("writing rejects", "error", err)
 	}
-	if dump != nil {
-		if err := dump.Flush(); err != nil {
-			return &exitError{code: exitFailed, err: fmt.Errorf("--dump: %w", err)}
-		}
+	if err := out.flush(); err != nil {
+		return err
 	}
-
 	printSummary(e.stdout, sum, dry)
-	if dump != nil {
-		fmt.Fprintln(e.stdout, "would send:")
-		for _, kc := range dump.Counts() {
-			fmt.Fprintln(e.stdout, "  "+kc.String())
-		}
-	}
+	out.printDump(e.stdout)
 	if f.report != "" {
-		var r int64
-		if retries != nil {
-			r = retries()
-		}
-		if err := writeReport(f.report, rc, started, sum, results, r, dry); err != nil {
+		if err := writeReport(f.report, rc, started, sum, results, out.retries(), dry); err != nil {
 			log.Error("writing the report", "error", err)
 		}
 	}
+	return exitOf(sum, runErr)
+}
+
+// pipelineOptions are the pipeline's options for route rc delivering to
+// sink: the route, and the delivery settings of its sink kind.
+func pipelineOptions(cfg *Config, rc *RouteConfig, sink pipeline.Sink, log *slog.Logger) pipeline.Options {
+	d := cfg.Delivery(rc)
+	return pipeline.Options{
+		Route: cfg.PipelineRoute(rc), Sink: sink, Logger: log, Workers: cfg.Workers,
+		InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget), Linger: time.Duration(d.Linger),
+		Associations: takesAssociations(rc),
+	}
+}
+
+// exitOf is the exit of a run: 1 when something valid was not
+// delivered, 3 when rows were rejected, else 0.
+func exitOf(sum pipeline.Summary, runErr error) error {
 	switch {
 	case runErr != nil && !errors.Is(runErr, context.Canceled):
 		return &exitError{code: exitFailed, err: runErr}
@@ -202,6 +183,74 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		return &exitError{code: exitRejected, err: nil}
 	}
 	return nil
+}
+
+// outputs is where a run delivers: the route's sink, or for a dry run
+// (validate) the file sink that counts and may --dump the request bodies.
+type outputs struct {
+	sink     pipeline.Sink
+	dump     *file.Sink
+	dumpFile *os.File
+	retrier  interface{ Retries() int64 }
+}
+
+// openOutputs builds the sink of rc, or the dry run's.
+func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, log *slog.Logger) (*outputs, error) {
+	if !dry {
+		s, err := newSink(cfg, rc, log)
+		if err != nil {
+			return nil, err
+		}
+		return &outputs{sink: s, retrier: s}, nil
+	}
+	o := &outputs{}
+	var w io.Writer
+	if f.dump != "" {
+		df, err := createPrivate(f.dump)
+		if err != nil {
+			return nil, &exitError{code: exitUsage, err: err}
+		}
+		o.dumpFile, w = df, df
+	}
+	o.dump = file.New(encoderFor(cfg, rc), w)
+	o.sink = o.dump
+	return o, nil
+}
+
+// flush writes what the dry run's dump holds.
+func (o *outputs) flush() error {
+	if o.dump == nil {
+		return nil
+	}
+	if err := o.dump.Flush(); err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("--dump: %w", err)}
+	}
+	return nil
+}
+
+// printDump says what a dry run would have sent.
+func (o *outputs) printDump(w io.Writer) {
+	if o.dump == nil {
+		return
+	}
+	fmt.Fprintln(w, "would send:")
+	for _, kc := range o.dump.Counts() {
+		fmt.Fprintln(w, "  "+kc.String())
+	}
+}
+
+// retries returns how many requests the sink retried.
+func (o *outputs) retries() int64 {
+	if o.retrier == nil {
+		return 0
+	}
+	return o.retrier.Retries()
+}
+
+func (o *outputs) close() {
+	if o.dumpFile != nil {
+		o.dumpFile.Close()
+	}
 }
 
 // report is the --report document.

@@ -136,12 +136,9 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		if err != nil {
 			return &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
 		}
-		d := cfg.Delivery(rc)
-		p, err := pipeline.New(pipeline.Options{
-			Route: route, Sink: m.instrument(rc.Name, rc.Sink, s), Logger: log.With("route", rc.Name),
-			Workers: cfg.Workers, InFlight: d.InFlight, MaxBatch: d.BatchSize, MaxBytes: int(d.ByteBudget),
-			Linger: time.Duration(d.Linger), KeepRejects: true, Associations: takesAssociations(rc),
-		})
+		opts := pipelineOptions(cfg, rc, m.instrument(rc.Name, rc.Sink, s), log.With("route", rc.Name))
+		opts.Route, opts.KeepRejects = route, true
+		p, err := pipeline.New(opts)
 		if err != nil {
 			return err
 		}

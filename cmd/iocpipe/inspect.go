@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
@@ -141,19 +143,9 @@ func showTime(ms int64) string {
 // inspect describes the file, then runs it through the pipeline into a
 // capturing sink.
 func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
-	route := &pipeline.Route{Name: "(built-in)", Sink: "inspect"}
-	if f.config != "" {
-		cfg, err := LoadConfig(f.config)
-		if err != nil {
-			return err
-		}
-		rc, err := cfg.Route(f.route)
-		if err != nil {
-			return err
-		}
-		route = cfg.PipelineRoute(rc)
-	} else if f.route != "" {
-		return usageErrorf("--route needs --config")
+	route, err := inspectRoute(f)
+	if err != nil {
+		return err
 	}
 	out := inspection{File: path, Route: route.Name}
 	d, err := pipeline.Describe(path, route)
@@ -163,32 +155,7 @@ func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
 	out.Description = d
 
 	sink := &captureSink{limit: max(f.rows, 0)}
-	reasons := map[string]*reasonCount{}
-	var order []string
-	onReject := func(r ioc.Reject) {
-		if r.Row < 0 && out.Error == "" {
-			out.Error = r.Reason // the file as a whole
-		}
-		key := fmt.Sprintf("%v\x00%s", r.Skipped, r.Reason)
-		rc := reasons[key]
-		if rc == nil {
-			where := r.File
-			switch {
-			case r.ID != "":
-				where = "id " + r.ID
-			case r.Line > 0:
-				where = fmt.Sprintf("line %d", r.Line)
-			}
-			ex := where
-			if r.Value != "" {
-				ex += ": " + r.Value
-			}
-			rc = &reasonCount{Skipped: r.Skipped, Reason: r.Reason, Example: ex}
-			reasons[key] = rc
-			order = append(order, key)
-		}
-		rc.Count++
-	}
+	tally := &reasonTally{counts: map[string]*reasonCount{}}
 	p, err := pipeline.New(pipeline.Options{
 		Route: route, Sink: sink, Workers: 2, InFlight: 1, Linger: 20 * time.Millisecond,
 	})
@@ -198,40 +165,24 @@ func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
 	in := make(chan pipeline.Input, 1)
 	in <- pipeline.Input{Path: path, Name: path, Report: func(rep pipeline.FileReport) {
 		for _, r := range rep.Rejects {
-			onReject(r)
+			if r.Row < 0 && out.Error == "" {
+				out.Error = r.Reason // the file as a whole
+			}
+			tally.add(r)
 		}
 	}}
 	close(in)
-	stop := make(chan struct{})
-	if f.maxRows > 0 {
-		go func() {
-			t := time.NewTicker(10 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					if p.Summary().Rows >= f.maxRows {
-						out.Stopped = true
-						p.Stop()
-						return
-					}
-				}
-			}
-		}()
-	}
+	var stopped atomic.Bool
+	stop := stopAfter(p, f.maxRows, &stopped)
 	sum, runErr := p.Run(ctx, in)
-	close(stop)
+	stop()
 	if runErr != nil {
 		return &exitError{code: exitFailed, err: runErr}
 	}
+	out.Stopped = stopped.Load()
 	out.Counts = sum.Counts
 	out.Indicators = sink.inds
-	for _, k := range order {
-		out.Reasons = append(out.Reasons, *reasons[k])
-	}
-	slices.SortStableFunc(out.Reasons, func(a, b reasonCount) int { return b.Count - a.Count })
+	out.Reasons = tally.list()
 	if f.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -248,52 +199,97 @@ func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
 	return nil
 }
 
+// inspectRoute is the route inspect reads with: the configured one, or
+// the built-in defaults.
+func inspectRoute(f *inspectFlags) (*pipeline.Route, error) {
+	if f.config == "" {
+		if f.route != "" {
+			return nil, usageErrorf("--route needs --config")
+		}
+		return &pipeline.Route{Name: "(built-in)", Sink: "inspect"}, nil
+	}
+	cfg, err := LoadConfig(f.config)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := cfg.Route(f.route)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.PipelineRoute(rc), nil
+}
+
+// stopAfter stops p once it read maxRows rows (0: never), setting
+// stopped; the returned func ends the watch.
+func stopAfter(p *pipeline.Pipeline, maxRows int64, stopped *atomic.Bool) func() {
+	done := make(chan struct{})
+	if maxRows <= 0 {
+		return func() { close(done) }
+	}
+	go func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if p.Summary().Rows >= maxRows {
+					stopped.Store(true)
+					p.Stop()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// A reasonTally counts rejects by reason, keeping the first example of
+// each.
+type reasonTally struct {
+	counts map[string]*reasonCount
+	order  []string
+}
+
+func (t *reasonTally) add(r ioc.Reject) {
+	key := fmt.Sprintf("%v\x00%s", r.Skipped, r.Reason)
+	rc := t.counts[key]
+	if rc == nil {
+		where := r.File
+		switch {
+		case r.ID != "":
+			where = "id " + r.ID
+		case r.Line > 0:
+			where = fmt.Sprintf("line %d", r.Line)
+		}
+		ex := where
+		if r.Value != "" {
+			ex += ": " + r.Value
+		}
+		rc = &reasonCount{Skipped: r.Skipped, Reason: r.Reason, Example: ex}
+		t.counts[key] = rc
+		t.order = append(t.order, key)
+	}
+	rc.Count++
+}
+
+// list returns the reasons, the most frequent first.
+func (t *reasonTally) list() []reasonCount {
+	var out []reasonCount
+	for _, k := range t.order {
+		out = append(out, *t.counts[k])
+	}
+	slices.SortStableFunc(out, func(a, b reasonCount) int { return b.Count - a.Count })
+	return out
+}
+
 func printInspection(w io.Writer, in *inspection) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "file\t%s\n", in.File)
 	fmt.Fprintf(tw, "route\t%s\n", in.Route)
-	if d := in.Description; d != nil {
-		format := d.Format
-		if d.Delimiter != "" {
-			format += fmt.Sprintf(", delimiter %q", d.Delimiter)
-			if d.Padding > 0 {
-				format += fmt.Sprintf(" padded with %d+ spaces", d.Padding)
-			}
-			if d.LineByLine {
-				format += ", read line by line (no CSV quoting)"
-			}
-		}
-		fmt.Fprintf(tw, "format\t%s\n", format)
-		if d.Shape != "" {
-			shape := d.Shape
-			if d.Truncated {
-				shape += " (judged from the first 64 KiB)"
-			}
-			fmt.Fprintf(tw, "layout\t%s\n", shape)
-		}
-		switch {
-		case d.HeaderLine > 0 && d.HeaderComment:
-			fmt.Fprintf(tw, "header\tline %d (a comment line): %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
-		case d.HeaderLine > 0:
-			fmt.Fprintf(tw, "header\tline %d: %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
-		case d.Format == "csv" && len(d.Mapping) > 0:
-			fmt.Fprintf(tw, "header\tnone: the first record holds an indicator\n")
-		}
-		label := "mapping"
-		for _, m := range d.Mapping {
-			how := ""
-			if m.Explicit {
-				how = "   (route)"
-			}
-			fmt.Fprintf(tw, "%s\t%-11s ← %s%s\n", label, m.Field, strings.Join(m.From, ", "), how)
-			label = ""
-		}
-		if len(d.Unused) > 0 {
-			fmt.Fprintf(tw, "%s\tnot used: %s\n", label, strings.Join(d.Unused, ", "))
-		}
-		for _, s := range d.Inherited {
-			fmt.Fprintf(tw, "inherited\t%s\n", s)
-		}
+	if in.Description != nil {
+		printDescription(tw, in.Description)
 	}
 	if in.Error != "" {
 		fmt.Fprintf(tw, "error\t%s\n", in.Error)
@@ -307,36 +303,94 @@ func printInspection(w io.Writer, in *inspection) {
 	fmt.Fprintf(tw, "indicators\t%d: %d to send, %d merged duplicates, %d rejected\n", c.Indicators, c.Delivered, c.Merged, c.Rejected)
 	tw.Flush()
 
-	if len(in.Indicators) > 0 {
-		fmt.Fprintf(w, "\nfirst indicators\n")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  LINE\tTYPE\tVALUE\tFIRST SEEN\tLAST SEEN\tTAGS\tNOTES\n")
-		for _, s := range in.Indicators {
-			where := fmt.Sprint(s.Line)
-			if s.Line == 0 {
-				where = s.Ref
-			}
-			tags := strings.Join(s.Tags, ",")
-			if tags != "" && s.TagLevel != "row" {
-				tags = "(" + s.TagLevel + ") " + tags
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", where, s.Type, cut(s.Value, 60), dash(s.FirstSeen), dash(s.LastSeen), dash(cut(tags, 40)), cut(s.Notes, 50))
+	printIndicators(w, in.Indicators)
+	printReasons(w, in.Reasons)
+}
+
+// printDescription prints how the file is read: format, layout, header,
+// mapping.
+func printDescription(tw io.Writer, d *formats.Description) {
+	format := d.Format
+	if d.Delimiter != "" {
+		format += fmt.Sprintf(", delimiter %q", d.Delimiter)
+		if d.Padding > 0 {
+			format += fmt.Sprintf(" padded with %d+ spaces", d.Padding)
 		}
-		tw.Flush()
-	}
-	if len(in.Reasons) > 0 {
-		fmt.Fprintf(w, "\nrejected and skipped, by reason\n")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		for _, r := range in.Reasons {
-			what := "rejected"
-			if r.Skipped {
-				what = "skipped"
-			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\n", r.Count, what, r.Reason)
-			fmt.Fprintf(tw, "  \t\te.g. %s\n", cut(r.Example, 100))
+		if d.LineByLine {
+			format += ", read line by line (no CSV quoting)"
 		}
-		tw.Flush()
 	}
+	fmt.Fprintf(tw, "format\t%s\n", format)
+	if d.Shape != "" {
+		shape := d.Shape
+		if d.Truncated {
+			shape += " (judged from the first 64 KiB)"
+		}
+		fmt.Fprintf(tw, "layout\t%s\n", shape)
+	}
+	switch {
+	case d.HeaderLine > 0 && d.HeaderComment:
+		fmt.Fprintf(tw, "header\tline %d (a comment line): %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
+	case d.HeaderLine > 0:
+		fmt.Fprintf(tw, "header\tline %d: %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
+	case d.Format == "csv" && len(d.Mapping) > 0:
+		fmt.Fprintf(tw, "header\tnone: the first record holds an indicator\n")
+	}
+	label := "mapping"
+	for _, m := range d.Mapping {
+		how := ""
+		if m.Explicit {
+			how = "   (route)"
+		}
+		fmt.Fprintf(tw, "%s\t%-11s ← %s%s\n", label, m.Field, strings.Join(m.From, ", "), how)
+		label = ""
+	}
+	if len(d.Unused) > 0 {
+		fmt.Fprintf(tw, "%s\tnot used: %s\n", label, strings.Join(d.Unused, ", "))
+	}
+	for _, s := range d.Inherited {
+		fmt.Fprintf(tw, "inherited\t%s\n", s)
+	}
+}
+
+// printIndicators prints the first indicators, as a table.
+func printIndicators(w io.Writer, inds []shownIndicator) {
+	if len(inds) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nfirst indicators\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  LINE\tTYPE\tVALUE\tFIRST SEEN\tLAST SEEN\tTAGS\tNOTES\n")
+	for _, s := range inds {
+		where := fmt.Sprint(s.Line)
+		if s.Line == 0 {
+			where = s.Ref
+		}
+		tags := strings.Join(s.Tags, ",")
+		if tags != "" && s.TagLevel != "row" {
+			tags = "(" + s.TagLevel + ") " + tags
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", where, s.Type, cut(s.Value, 60), dash(s.FirstSeen), dash(s.LastSeen), dash(cut(tags, 40)), cut(s.Notes, 50))
+	}
+	tw.Flush()
+}
+
+// printReasons prints the rejects and skipped rows, by reason.
+func printReasons(w io.Writer, reasons []reasonCount) {
+	if len(reasons) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nrejected and skipped, by reason\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range reasons {
+		what := "rejected"
+		if r.Skipped {
+			what = "skipped"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", r.Count, what, r.Reason)
+		fmt.Fprintf(tw, "  \t\te.g. %s\n", cut(r.Example, 100))
+	}
+	tw.Flush()
 }
 
 func dash(s string) string {

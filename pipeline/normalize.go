@@ -102,17 +102,15 @@ func contains(list []string, s string) bool {
 // A normalizer turns validated rows into indicators. Each worker has its
 // own: the tag cache is not shared.
 type normalizer struct {
-	route    *Route
-	tagCache map[tagCacheKey][]ioc.Tag
-}
-
-type tagCacheKey struct {
-	raw string
-	sub *ioc.Submission
+	route *Route
+	// names caches what each tag name of a tags string cleans to ("" for
+	// nothing usable): feeds repeat a small vocabulary of names in many
+	// combinations and orders.
+	names map[string]string
 }
 
 func newNormalizer(r *Route) *normalizer {
-	return &normalizer{route: r, tagCache: map[tagCacheKey][]ioc.Tag{}}
+	return &normalizer{route: r, names: map[string]string{}}
 }
 
 // row normalizes r, read from f: it fills r.inds, or r.rejects.
@@ -317,28 +315,41 @@ func (n *normalizer) values(f *fileState, r *Row, p *proto) {
 
 func (n *normalizer) tags(v schemas.Value, sub *ioc.Submission) ([]ioc.Tag, error) {
 	if v.Kind == schemas.String {
-		key := tagCacheKey{v.Str, sub}
-		if t, ok := n.tagCache[key]; ok {
-			return t, nil
-		}
-		t, err := resolveTags(n.route, formats.Tags(v), sub.Enclaves)
-		if err != nil {
-			return nil, err
-		}
-		if t == nil {
-			t = []ioc.Tag{} // a tags column that cleans to nothing still sets the row level
-		}
-		if len(n.tagCache) > 1<<14 {
-			clear(n.tagCache)
-		}
-		n.tagCache[key] = t
-		return t, nil
+		return n.tagNames(v.Str, sub), nil
 	}
 	t, err := resolveTags(n.route, formats.Tags(v), sub.Enclaves)
 	if t == nil && err == nil {
 		t = []ioc.Tag{}
 	}
 	return t, err
+}
+
+// tagNames resolves a tags string: names split as formats.List splits
+// them, each cleaned as resolveTags cleans it, in the submission's first
+// enclave, without duplicates. A string that cleans to nothing still sets
+// the row level (an empty, non-nil list).
+func (n *normalizer) tagNames(s string, sub *ioc.Submission) []ioc.Tag {
+	enc := ""
+	if len(sub.Enclaves) > 0 {
+		enc = sub.Enclaves[0]
+	}
+	out := make([]ioc.Tag, 0, 4)
+	for piece := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ';' || r == '|' || r == ',' }) {
+		name, ok := n.names[piece]
+		if !ok {
+			if c := normalize.CleanText(piece); c != "" && !normalize.IsMissing(c) {
+				name = normalize.CleanTag(c)
+			}
+			if len(n.names) >= 4096 {
+				clear(n.names)
+			}
+			n.names[piece] = name
+		}
+		if tag := (ioc.Tag{Name: name, Enclave: enc}); name != "" && !slices.Contains(out, tag) {
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 // wholeNumber parses an integer written as JSON may write it: 12, 12.0

@@ -8,7 +8,7 @@ FUZZTIME  ?= 10m
 # Count-based in make test: a duration-based -fuzztime can fail with a bare
 # "context deadline exceeded" in Go 1.26 (golang/go#75804).
 TESTFUZZ  ?= 3000x
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2026.2.2
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build test demo bench lint fuzz crash-test clean
 

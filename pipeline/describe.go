@@ -1,11 +1,6 @@
 package pipeline
 
-import (
-	"github.com/iocpipe/iocpipe/pipeline/formats"
-)
-
-// describeHead is how much of a file Describe reads.
-const describeHead = 64 << 10
+import "github.com/iocpipe/iocpipe/pipeline/formats"
 
 // A Description says how a file will be read (see formats.Description).
 type Description = formats.Description

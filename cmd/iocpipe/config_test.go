@@ -205,11 +205,11 @@ func TestConfigDefaults(t *testing.T) {
 // TestConfigCredentials pins the environment variables each section
 // names by default, and the errors when they are not set.
 func TestConfigCredentials(t *testing.T) {
-	cfg, err := LoadConfig(writeConfig(t, bothSection))
+	_, err := LoadConfig(writeConfig(t, bothSection))
 	if err == nil || !strings.Contains(err.Error(), "no route") {
 		t.Fatalf("got %v, want no route", err)
 	}
-	cfg, err = LoadConfig(writeConfig(t, bothSection+tsRoute))
+	cfg, err := LoadConfig(writeConfig(t, bothSection+tsRoute))
 	if err != nil {
 		t.Fatal(err)
 	}

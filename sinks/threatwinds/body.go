@@ -34,6 +34,7 @@ type op struct {
 	path   string // endpoint under BasePath
 	body   []byte
 	ent    entity // entities: the entity posted
+	sum    uint64 // entities: a hash of body, to tell a correction
 	// comment is the body of the comment to post once the entity is
 	// acknowledged; nil when none. commentKey identifies it.
 	comment    []byte
@@ -47,7 +48,7 @@ type commentKey struct {
 	notes uint64
 }
 
-var notesSeed = maphash.MakeSeed()
+var hashSeed = maphash.MakeSeed()
 
 // planItem plans the request for b.Items[i].
 func (s *settings) planItem(b *ioc.Batch, i int) op {
@@ -91,9 +92,10 @@ func (s *settings) planItem(b *ioc.Batch, i int) op {
 		rep = *in.Reputation
 	}
 	o.path, o.body = "/entity", appendEntity(nil, ent, rep, tagsOf(b, in))
+	o.sum = maphash.Bytes(hashSeed, o.body)
 	if s.comments && in.Notes != "" {
 		o.comment = appendComment(nil, ent.id, in.Notes)
-		o.commentKey = commentKey{ent.key, maphash.String(notesSeed, in.Notes)}
+		o.commentKey = commentKey{ent.key, maphash.String(hashSeed, in.Notes)}
 	}
 	return o
 }
@@ -222,9 +224,9 @@ func appendScan(b []byte, target string, wh *Webhook) []byte {
 // Client with InFlight 1 posts them: for each item its entity (or
 // well-known entity, or scan), then its comment; for a batch of
 // associations, one body per association. Items Send would reject are
-// left out, and so are entities (and comments) repeated within the batch,
-// which Send deduplicates. cfg is not validated; an empty Kind means
-// entities.
+// left out, and so are entities repeated within the batch with the same
+// body as their last post, and comments repeated within the batch, which
+// Send deduplicates. cfg is not validated; an empty Kind means entities.
 func Encoder(cfg Config) func(*ioc.Batch) [][]byte {
 	s := settingsOf(cfg)
 	return func(b *ioc.Batch) [][]byte {
@@ -237,7 +239,7 @@ func Encoder(cfg Config) func(*ioc.Batch) [][]byte {
 			}
 			return out
 		}
-		entities := map[entityKey]bool{}
+		entities := map[entityKey]uint64{} // the hash of the last body
 		comments := map[commentKey]bool{}
 		for i := range b.Items {
 			o := s.planItem(b, i)
@@ -245,8 +247,8 @@ func Encoder(cfg Config) func(*ioc.Batch) [][]byte {
 				continue
 			}
 			if o.path == "/entity" {
-				if !entities[o.ent.key] {
-					entities[o.ent.key] = true
+				if last, ok := entities[o.ent.key]; !ok || last != o.sum {
+					entities[o.ent.key] = o.sum
 					out = append(out, o.body)
 				}
 				if o.comment != nil && !comments[o.commentKey] {

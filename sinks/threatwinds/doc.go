@@ -13,9 +13,13 @@
 //   - entities: POST /entity {"type","attributes":{type:value},
 //     "reputation","tags"} per indicator. visibleBy and correlate are left
 //     out, so the API applies its defaults (the user's groups). An entity
-//     acknowledged once is not posted again by the same Client: later
-//     copies count as delivered (Extra "entities_deduplicated"), and a
-//     copy whose entity is in flight waits for that request's outcome.
+//     acknowledged once with a body is not posted again with the same
+//     body by the same Client: later copies count as delivered (Extra
+//     "entities_deduplicated"), and a copy whose entity is in flight waits
+//     for that request's outcome. A copy with another body (another
+//     reputation or tags: a correction) is posted again. The Client
+//     remembers the last Config.Remember entities (DefaultRemember) and
+//     as many comments, forgetting the least recently used.
 //     With Config.Comments, an indicator's notes follow as POST /comment
 //     once its entity is acknowledged; a failed comment is logged and
 //     counted, never a reject.

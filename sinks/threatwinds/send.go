@@ -192,10 +192,10 @@ func (c *Client) item(r *run, o *op) {
 	}
 }
 
-// entity posts an entity unless it was acknowledged before (or waits for
-// the request in flight that posts it), then its comment.
+// entity posts an entity unless the same body was acknowledged before (or
+// waits for the request in flight that posts it), then its comment.
 func (c *Client) entity(r *run, o *op) {
-	done, dup, err := c.claim(r.ctx, o.ent.key)
+	done, dup, err := c.claim(r.ctx, o.ent.key, o.sum)
 	if err != nil {
 		return // stopped
 	}
@@ -203,7 +203,7 @@ func (c *Client) entity(r *run, o *op) {
 		r.delivered(o.index, "entities_deduplicated", false, "")
 	} else {
 		_, _, err := c.do(r.ctx, http.MethodPost, o.path, o.body)
-		c.settle(o.ent.key, done, err == nil)
+		c.settle(o.ent.key, o.sum, done, err == nil)
 		if err != nil {
 			r.fail(o.index, err)
 			return
@@ -215,13 +215,14 @@ func (c *Client) entity(r *run, o *op) {
 	}
 }
 
-// claim returns dup true when the entity is acknowledged, waiting for the
-// request in flight for it if there is one. Otherwise the caller owns the
-// entity's request and must call settle with the returned channel.
-func (c *Client) claim(ctx context.Context, key entityKey) (chan struct{}, bool, error) {
+// claim returns dup true when the entity was acknowledged with the body
+// whose hash is sum, waiting for the request in flight for the entity if
+// there is one. Otherwise the caller owns the entity's request and must
+// call settle with the returned channel.
+func (c *Client) claim(ctx context.Context, key entityKey, sum uint64) (chan struct{}, bool, error) {
 	for {
 		c.mu.Lock()
-		if _, ok := c.acked[key]; ok {
+		if acked, ok := c.acked.get(key); ok && acked == sum {
 			c.mu.Unlock()
 			return nil, true, nil
 		}
@@ -236,35 +237,36 @@ func (c *Client) claim(ctx context.Context, key entityKey) (chan struct{}, bool,
 		select {
 		case <-wait:
 			// Acknowledged, or failed: look again, and post it ourselves
-			// if it failed.
+			// if it failed or posted another body.
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
 		}
 	}
 }
 
-// settle ends the flight of an entity's request.
-func (c *Client) settle(key entityKey, done chan struct{}, ok bool) {
+// settle ends the flight of an entity's request, which posted the body
+// whose hash is sum.
+func (c *Client) settle(key entityKey, sum uint64, done chan struct{}, ok bool) {
 	c.mu.Lock()
 	delete(c.flight, key)
 	if ok {
-		c.acked[key] = struct{}{}
+		c.acked.put(key, sum)
 	}
 	c.mu.Unlock()
 	close(done)
 }
 
 // comment posts an indicator's notes on its acknowledged entity, once per
-// entity and text in the Client's lifetime. A failure is logged and
-// counted; the indicator stays delivered.
+// entity and text among the Config.Remember comments remembered. A
+// failure is logged and counted; the indicator stays delivered.
 func (c *Client) comment(r *run, o *op) {
 	c.mu.Lock()
-	if _, ok := c.commented[o.commentKey]; ok {
+	if _, ok := c.commented.get(o.commentKey); ok {
 		c.mu.Unlock()
 		r.add("comments_deduplicated")
 		return
 	}
-	c.commented[o.commentKey] = struct{}{}
+	c.commented.put(o.commentKey, struct{}{})
 	c.mu.Unlock()
 	_, _, err := c.do(r.ctx, http.MethodPost, "/comment", o.comment)
 	if err == nil {
@@ -272,7 +274,7 @@ func (c *Client) comment(r *run, o *op) {
 		return
 	}
 	c.mu.Lock()
-	delete(c.commented, o.commentKey)
+	c.commented.del(o.commentKey)
 	c.mu.Unlock()
 	if stopped(r.ctx, err) {
 		return

@@ -82,6 +82,12 @@ type Config struct {
 	// InFlight caps the requests in flight across all batches sent at
 	// once; 0 means DefaultInFlight.
 	InFlight int
+	// Remember bounds the acknowledged entities the Client remembers, so
+	// as not to post them again, and apart the comments it remembers
+	// posting: beyond it the least recently used is forgotten (and posted
+	// again if it comes back, which the API takes as an update). 0 means
+	// DefaultRemember.
+	Remember int
 	// HTTP tunes the HTTP side: timeouts, retries, rate limit,
 	// connections. A zero HTTP.MaxConns means InFlight; a smaller MaxConns
 	// makes requests wait for connections.
@@ -141,6 +147,9 @@ func (cfg *Config) validate() error {
 	if cfg.HTTP.MaxConns <= 0 {
 		cfg.HTTP.MaxConns = cfg.InFlight
 	}
+	if cfg.Remember <= 0 {
+		cfg.Remember = DefaultRemember
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -149,9 +158,11 @@ func (cfg *Config) validate() error {
 
 // A Client is a ThreatWinds sink. It posts one request per indicator (the
 // API has no batch endpoint), with at most Config.InFlight requests in
-// flight across all the batches it is sending. It remembers the entities
-// acknowledged in its lifetime and does not post them again. It is safe
-// for concurrent use.
+// flight across all the batches it is sending. It remembers what it last
+// posted for each entity acknowledged (up to Config.Remember of them) and
+// does not post the same again; an entity whose body differs — another
+// reputation or tags — is posted again, a correction. It is safe for
+// concurrent use.
 type Client struct {
 	cfg  Config
 	set  settings
@@ -162,9 +173,9 @@ type Client struct {
 	sem  chan struct{}
 
 	mu        sync.Mutex
-	acked     map[entityKey]struct{}
+	acked     *memo[entityKey, uint64] // the hash of the body acknowledged
 	flight    map[entityKey]chan struct{}
-	commented map[commentKey]struct{}
+	commented *memo[commentKey, struct{}]
 }
 
 // New checks cfg and returns a Client for it.
@@ -190,9 +201,9 @@ func New(cfg Config) (*Client, error) {
 		doer:      sinks.NewDoer(cfg.HTTP),
 		log:       cfg.Logger,
 		sem:       make(chan struct{}, cfg.InFlight),
-		acked:     map[entityKey]struct{}{},
+		acked:     newMemo[entityKey, uint64](cfg.Remember),
 		flight:    map[entityKey]chan struct{}{},
-		commented: map[commentKey]struct{}{},
+		commented: newMemo[commentKey, struct{}](cfg.Remember),
 	}, nil
 }
 

@@ -675,7 +675,7 @@ func TestRetriesRunOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.mu.Lock()
-	_, acked := c.acked[e.key]
+	_, acked := c.acked.get(e.key)
 	_, flying := c.flight[e.key]
 	c.mu.Unlock()
 	if acked || flying {
@@ -918,5 +918,55 @@ func TestUntrustedCertificateIsFatal(t *testing.T) {
 	b := &ioc.Batch{Sub: &ioc.Submission{Key: "k"}, Items: []*ioc.Indicator{{Value: "8.8.8.8", Type: ioc.IP}}}
 	if _, err := c.Send(context.Background(), b); !errors.Is(err, ioc.ErrFatal) || !strings.Contains(err.Error(), "not trusted") {
 		t.Fatalf("got %v, want a fatal certificate error", err)
+	}
+}
+
+// TestCorrectionSentAgain: an entity sent again with another reputation,
+// tags or comment is posted again (a correction), the same one is not,
+// and what the Client remembers is bounded by Config.Remember.
+func TestCorrectionSentAgain(t *testing.T) {
+	s := newServer(t, threatwindstest.Options{})
+	c := newClient(t, s.URL, Config{Comments: true, Remember: 2})
+	withRep := func(rep int, tag, notes string) *ioc.Batch {
+		in := &ioc.Indicator{Type: ioc.IP, Value: "8.8.8.8", Reputation: &rep, Notes: notes, TagLevel: ioc.LevelRow}
+		if tag != "" {
+			in.Tags = []ioc.Tag{{Name: tag}}
+		}
+		return batchOf(in)
+	}
+	tests := []struct {
+		name         string
+		b            *ioc.Batch
+		wantRequests int
+		wantDedup    int64
+	}{
+		{"first", withRep(-3, "malware", ""), 1, 0},
+		{"same again", withRep(-3, "malware", ""), 0, 1},
+		{"corrected", withRep(3, "benign", "false positive"), 1, 0},
+		{"corrected again", withRep(3, "benign", "false positive"), 0, 1},
+		{"other tags", withRep(3, "reviewed", ""), 1, 0},
+		{"two others", batchOf(ind(ioc.IP, "1.1.1.1"), ind(ioc.IP, "9.9.9.9")), 2, 0},
+		{"forgotten beyond the bound", withRep(3, "reviewed", ""), 1, 0},
+	}
+	for _, tt := range tests {
+		res, err := c.Send(context.Background(), tt.b)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if res.Requests != tt.wantRequests || res.Extra["entities_deduplicated"] != tt.wantDedup || len(res.Rejects)+len(res.Failed) != 0 {
+			t.Errorf("%s: got %d requests, %d deduplicated, rejects %v, failed %v; want %d requests, %d deduplicated",
+				tt.name, res.Requests, res.Extra["entities_deduplicated"], res.Rejects, res.Failed, tt.wantRequests, tt.wantDedup)
+		}
+	}
+	id, _ := EntityID("ip", "8.8.8.8")
+	e, _ := s.Entity(id)
+	if e.Reputation != 3 || !slices.Contains(e.Tags, "benign") || len(e.Comments) != 1 || e.Comments[0].Text != "false positive" {
+		t.Errorf("entity %s: reputation %d, tags %v, comments %v; want the correction (3, benign, \"false positive\")", id, e.Reputation, e.Tags, e.Comments)
+	}
+	c.mu.Lock()
+	n, m := c.acked.len(), c.commented.len()
+	c.mu.Unlock()
+	if n > 2 || m > 2 {
+		t.Errorf("the Client remembers %d entities and %d comments, want at most Remember (2)", n, m)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -290,12 +291,23 @@ func newSinkOutcome(res ioc.Result, err error) sinkOutcome {
 		o.failed[r.Index] = r
 	}
 	if err != nil {
-		o.reason = "not delivered: " + err.Error()
+		o.reason = notDelivered(err.Error())
 		if errors.Is(err, context.Canceled) {
 			o.reason = "not delivered: the run stopped first"
 		}
 	}
 	return o
+}
+
+// notDelivered is the reason of a row whose delivery failed for reason: it
+// says "not delivered", unless the sink says the outcome is unknown (a
+// request that timed out may have been processed: "may have been
+// delivered: …").
+func notDelivered(reason string) string {
+	if strings.HasPrefix(reason, "may have been delivered") {
+		return reason
+	}
+	return "not delivered: " + reason
 }
 
 // finish accounts for a batch the sink handled (or that could not be
@@ -369,7 +381,7 @@ func (t *tracker) finishItems(b *job, o sinkOutcome) {
 			t.s.Failed++
 			why := o.reason
 			if ok {
-				why = "not delivered: " + fr.Reason
+				why = notDelivered(fr.Reason)
 			}
 			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, why)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID

@@ -18,8 +18,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -28,7 +30,11 @@ import (
 // HTTPOptions configures the HTTP side of a sink. The zero value of each
 // field means the default in its comment.
 type HTTPOptions struct {
-	// Timeout bounds one request; 0 means 60s.
+	// Timeout bounds one attempt of a request, answer body included; 0
+	// means 60s. After an attempt times out, the next one of the same
+	// request gets twice as long, up to MaxTimeoutFactor times Timeout:
+	// an API slower than Timeout still processes the request, so
+	// retrying within the same time would only send it again and again.
 	Timeout time.Duration
 	// RetryDeadline bounds the retries of one request; 0 means 5m. A
 	// negative value retries forever (watch mode).
@@ -73,6 +79,10 @@ func (o *HTTPOptions) defaults() {
 	}
 }
 
+// MaxTimeoutFactor caps how far the timeout of a request's attempts grows
+// after timeouts: 8 times HTTPOptions.Timeout.
+const MaxTimeoutFactor = 8
+
 // A Doer sends requests with a pooled client, a rate limit and retries.
 // It is safe for concurrent use.
 type Doer struct {
@@ -97,7 +107,7 @@ func NewDoer(opts HTTPOptions) *Doer {
 		ForceAttemptHTTP2:   true,
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify, MinVersion: tls.VersionTLS12}, //nolint:gosec // off only on explicit request, with a warning
 	}
-	d := &Doer{opts: opts, client: &http.Client{Transport: tr, Timeout: opts.Timeout}, retries: &atomicCounter{}}
+	d := &Doer{opts: opts, client: &http.Client{Transport: tr}, retries: &atomicCounter{}}
 	if opts.RatePerMinute > 0 {
 		d.limiter = rate.NewLimiter(rate.Limit(opts.RatePerMinute/60), opts.Burst)
 	}
@@ -177,20 +187,58 @@ func (e *CertError) Error() string {
 
 func (e *CertError) Unwrap() error { return e.Err }
 
-// Do sends a request, retrying transient failures — network errors and
-// answers Retryable approves — with exponential backoff and full jitter,
-// honouring the server's wait hint, until RetryDeadline. It returns the
+// ErrMaybeDelivered marks a failure whose outcome is unknown: an attempt
+// was sent and timed out, and the API may have processed it. Its text
+// starts every such error's message.
+var ErrMaybeDelivered = errors.New("may have been delivered")
+
+// A TimeoutError is an attempt that got no complete answer within its
+// timeout. When Sent, the request had been written: the API may have
+// processed it, and the error wraps ErrMaybeDelivered.
+type TimeoutError struct {
+	Method, URL string
+	After       time.Duration
+	Sent        bool
+}
+
+func (e *TimeoutError) Error() string {
+	if !e.Sent {
+		return fmt.Sprintf("%s %s: no connection within %s (the request was not sent)", e.Method, e.URL, e.After)
+	}
+	return fmt.Sprintf("may have been delivered: the request timed out after %s (%s %s)", e.After, e.Method, e.URL)
+}
+
+// Is reports a sent request as ErrMaybeDelivered.
+func (e *TimeoutError) Is(target error) bool { return e.Sent && target == ErrMaybeDelivered }
+
+// An unknownOutcome is a request that failed in the end after an earlier
+// attempt timed out once sent: that attempt may have been processed.
+type unknownOutcome struct {
+	msg string
+	err error
+}
+
+func (e *unknownOutcome) Error() string   { return e.msg }
+func (e *unknownOutcome) Unwrap() []error { return []error{ErrMaybeDelivered, e.err} }
+
+// Do sends a request, retrying transient failures — network errors,
+// timeouts and answers Retryable approves — with exponential backoff and
+// full jitter, honouring the server's wait hint, until RetryDeadline.
+// Each attempt has its timeout (see HTTPOptions.Timeout). It returns the
 // answer's body for a 2xx, else the last error: an *HTTPError for an
-// answer. Every wait selects on ctx.
+// answer; an error wrapping ErrMaybeDelivered when an attempt timed out
+// after it was sent. Every wait selects on ctx.
 func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Response, []byte, error) {
 	start := time.Now()
+	timeout := d.opts.Timeout
+	var sentTimeout *TimeoutError // the last attempt that timed out once sent
 	for attempt := 0; ; attempt++ {
 		if d.limiter != nil {
 			if err := d.limiter.Wait(ctx); err != nil {
 				return nil, nil, err
 			}
 		}
-		resp, body, err := d.once(ctx, build, decode)
+		resp, body, err := d.once(ctx, build, decode, timeout)
 		if err == nil {
 			return resp, body, nil
 		}
@@ -209,9 +257,17 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 			}
 			hint = he.RetryAfter
 		}
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			if te.Sent {
+				sentTimeout = te
+			}
+			timeout = min(2*timeout, MaxTimeoutFactor*d.opts.Timeout)
+			d.opts.Logger.Warn("request timed out; the next attempt waits longer", "after", te.After, "next_timeout", timeout, "sent", te.Sent)
+		}
 		wait := d.backoff(attempt, hint)
 		if dl := d.opts.RetryDeadline; dl > 0 && time.Since(start)+wait > dl {
-			return resp, body, fmt.Errorf("gave up after %d attempts in %s: %w", attempt+1, time.Since(start).Round(time.Millisecond), err)
+			return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
 		}
 		d.retries.add(1)
 		d.opts.Logger.Debug("retrying", "attempt", attempt+1, "wait", wait, "error", err)
@@ -222,6 +278,23 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 			t.Stop()
 			return nil, nil, ctx.Err()
 		}
+	}
+}
+
+// gaveUp is the error of a request whose retries ran out after attempts
+// in elapsed, the last failing with err; sent is the last attempt that
+// timed out once sent, if any, which makes the outcome unknown.
+func gaveUp(attempts int, elapsed time.Duration, err error, sent *TimeoutError) error {
+	tries := fmt.Sprintf("gave up after %d attempts in %s", attempts, elapsed.Round(time.Millisecond))
+	switch {
+	case sent == nil:
+		return fmt.Errorf("%s: %w", tries, err)
+	case errors.Is(err, ErrMaybeDelivered):
+		return fmt.Errorf("%w; %s", err, tries)
+	}
+	return &unknownOutcome{
+		msg: fmt.Sprintf("may have been delivered: an attempt timed out after %s; %s: %v", sent.After, tries, err),
+		err: err,
 	}
 }
 
@@ -240,20 +313,33 @@ func (d *Doer) backoff(attempt int, hint time.Duration) time.Duration {
 	return wait
 }
 
-func (d *Doer) once(ctx context.Context, build Request, decode Decoder) (*http.Response, []byte, error) {
-	req, err := build(ctx)
+// once makes one attempt within timeout and reads the answer.
+func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout time.Duration) (*http.Response, []byte, error) {
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var wrote atomic.Bool
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
+	req, err := build(actx)
 	if err != nil {
 		return nil, nil, err
 	}
+	timedOut := func(err error) error {
+		if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+			return &TimeoutError{Method: req.Method, URL: req.URL.Redacted(), After: timeout, Sent: wrote.Load()}
+		}
+		return err
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, timedOut(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	if err != nil {
-		return resp, nil, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Redacted(), err)
+		return resp, nil, timedOut(fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Redacted(), err))
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, body, nil

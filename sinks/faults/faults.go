@@ -10,11 +10,16 @@ package faults
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +46,19 @@ type Options struct {
 	RejectPattern *regexp.Regexp
 	// WaitTime is the wait hint sent with an injected 429; zero means 50ms.
 	WaitTime time.Duration
+	// SlowAnswer handles a request at once and holds its answer back for
+	// this long: a client that times out first does not learn that the
+	// request was processed. SlowAnswers limits it to the first requests;
+	// zero means every request.
+	SlowAnswer  time.Duration
+	SlowAnswers int
+	// ReflectHeaders puts the request's headers, credentials included, in
+	// the message of every injected error — the way some gateways and
+	// debug pages do — so that clients are tested for scrubbing them.
+	ReflectHeaders bool
+	// ProxyPage answers every request 200 with an HTML page, without
+	// handling it, the way a captive portal or a misconfigured proxy does.
+	ProxyPage bool
 	// Seed seeds the random choices; zero means a fixed default, so a run
 	// is repeatable.
 	Seed uint64
@@ -57,6 +75,8 @@ type Counts struct {
 	Outage   int64 `json:"outage"`
 	Rejected int64 `json:"rejected"`
 	Delayed  int64 `json:"delayed"`
+	// Slow counts answers held back by SlowAnswer, and proxy pages.
+	Slow int64 `json:"slow,omitempty"`
 }
 
 // An Injector wraps handlers with the faults of its Options. It is safe for
@@ -69,7 +89,17 @@ type Injector struct {
 	mu  sync.Mutex
 	rng *rand.Rand
 
-	failed, dropped, outage, rejected, delayed atomic.Int64
+	failed, dropped, outage, rejected, delayed, slow atomic.Int64
+	slowSeen                                         atomic.Int64 // requests SlowAnswers has counted
+}
+
+// takeSlow reports whether this request's answer is held back, counting it.
+func (in *Injector) takeSlow() bool {
+	if n := in.opts.SlowAnswers; n > 0 && in.slowSeen.Add(1) > int64(n) {
+		return false
+	}
+	in.slow.Add(1)
+	return true
 }
 
 // New returns an Injector for opts that writes errors with respond.
@@ -95,7 +125,8 @@ func New(opts Options, respond Responder) *Injector {
 // Active reports whether any fault is configured.
 func (in *Injector) Active() bool {
 	o := in.opts
-	return o.FailRate > 0 || o.DropRate > 0 || o.Latency > 0 || o.Outage > 0 || o.RejectPattern != nil
+	return o.FailRate > 0 || o.DropRate > 0 || o.Latency > 0 || o.Outage > 0 || o.RejectPattern != nil ||
+		o.SlowAnswer > 0 || o.ProxyPage
 }
 
 // Counts returns the faults injected so far.
@@ -106,6 +137,7 @@ func (in *Injector) Counts() Counts {
 		Outage:   in.outage.Load(),
 		Rejected: in.rejected.Load(),
 		Delayed:  in.delayed.Load(),
+		Slow:     in.slow.Load(),
 	}
 }
 
@@ -119,6 +151,8 @@ func (in *Injector) Reset() {
 	in.outage.Store(0)
 	in.rejected.Store(0)
 	in.delayed.Store(0)
+	in.slow.Store(0)
+	in.slowSeen.Store(0)
 }
 
 func (in *Injector) roll() float64 {
@@ -134,7 +168,7 @@ func (in *Injector) since() time.Duration {
 }
 
 // Wrap returns h with the faults applied before it runs. The order is:
-// latency, outage, drop, fail, reject pattern.
+// latency, outage, drop, fail, reject pattern, proxy page, slow answer.
 func (in *Injector) Wrap(h http.Handler) http.Handler {
 	if !in.Active() {
 		return h
@@ -143,17 +177,17 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.Latency > 0 {
 			in.delayed.Add(1)
-			t := time.NewTimer(o.Latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
+			if !sleep(r, o.Latency) {
 				return
 			}
 		}
+		respond := in.respond
+		if o.ReflectHeaders {
+			respond = reflect(respond)
+		}
 		if o.Outage > 0 && in.since() < o.Outage {
 			in.outage.Add(1)
-			in.respond(w, r, http.StatusServiceUnavailable, "outage", "service unavailable (emulated outage)", 0)
+			respond(w, r, http.StatusServiceUnavailable, "outage", "service unavailable (emulated outage)", 0)
 			return
 		}
 		if o.DropRate > 0 && in.roll() < o.DropRate {
@@ -164,23 +198,89 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 		}
 		if o.FailRate > 0 && in.roll() < o.FailRate {
 			in.failed.Add(1)
-			in.respond(w, r, o.FailStatus, "fail", fmt.Sprintf("emulated failure (%d)", o.FailStatus), o.WaitTime)
+			respond(w, r, o.FailStatus, "fail", fmt.Sprintf("emulated failure (%d)", o.FailStatus), o.WaitTime)
 			return
 		}
-		if o.RejectPattern != nil && r.Body != nil {
-			body, err := io.ReadAll(r.Body)
-			r.Body.Close()
-			if err != nil {
-				in.respond(w, r, http.StatusBadRequest, "reject", "unreadable body", 0)
-				return
-			}
-			if m := o.RejectPattern.Find(body); m != nil {
-				in.rejected.Add(1)
-				in.respond(w, r, http.StatusBadRequest, "reject", fmt.Sprintf("refused value matching %q: %q", o.RejectPattern.String(), m), 0)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+		if o.RejectPattern != nil && r.Body != nil && !in.rejectPattern(w, r, respond) {
+			return
+		}
+		if o.ProxyPage {
+			in.slow.Add(1)
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, proxyPage)
+			return
+		}
+		if o.SlowAnswer > 0 && in.takeSlow() {
+			in.holdBack(w, r, h)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// proxyPage is the page ProxyPage answers.
+const proxyPage = "<!DOCTYPE html>\n<html><head><title>Access gateway</title></head><body><h1>Please log in to continue</h1></body></html>\n"
+
+// rejectPattern refuses r when its body matches the pattern, reporting
+// whether r goes on.
+func (in *Injector) rejectPattern(w http.ResponseWriter, r *http.Request, respond Responder) bool {
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		respond(w, r, http.StatusBadRequest, "reject", "unreadable body", 0)
+		return false
+	}
+	if m := in.opts.RejectPattern.Find(body); m != nil {
+		in.rejected.Add(1)
+		respond(w, r, http.StatusBadRequest, "reject", fmt.Sprintf("refused value matching %q: %q", in.opts.RejectPattern.String(), m), 0)
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
+
+// holdBack handles r at once, into a buffer, and writes the answer after
+// SlowAnswer, unless the client has gone by then.
+func (in *Injector) holdBack(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+	if !sleep(r, in.opts.SlowAnswer) {
+		return
+	}
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// sleep waits for d, reporting false when r's client went away first.
+func sleep(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// reflect returns respond with the request's headers appended to msg.
+func reflect(respond Responder) Responder {
+	return func(w http.ResponseWriter, r *http.Request, status int, kind, msg string, wait time.Duration) {
+		respond(w, r, status, kind, msg+"; request headers: "+Headers(r), wait)
+	}
+}
+
+// Headers returns r's headers as one line, "Name: value; …", sorted by
+// name, secrets and all: what ReflectHeaders echoes.
+func Headers(r *http.Request) string {
+	names := slices.Sorted(maps.Keys(r.Header))
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		for _, v := range r.Header[k] {
+			parts = append(parts, k+": "+v)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -44,6 +44,10 @@ type Options struct {
 	// RejectPattern, when set, refuses with 400 any request whose body
 	// holds a match — the way a server refuses one bad value.
 	RejectPattern *regexp.Regexp
+	// FailPattern, when set, answers FailStatus to every request whose
+	// body holds a match — the way a server fails on one part of a
+	// split batch and not on the other.
+	FailPattern *regexp.Regexp
 	// WaitTime is the wait hint sent with an injected 429; zero means 50ms.
 	WaitTime time.Duration
 	// SlowAnswer handles a request at once and holds its answer back for
@@ -125,7 +129,7 @@ func New(opts Options, respond Responder) *Injector {
 // Active reports whether any fault is configured.
 func (in *Injector) Active() bool {
 	o := in.opts
-	return o.FailRate > 0 || o.DropRate > 0 || o.Latency > 0 || o.Outage > 0 || o.RejectPattern != nil ||
+	return o.FailRate > 0 || o.DropRate > 0 || o.Latency > 0 || o.Outage > 0 || o.RejectPattern != nil || o.FailPattern != nil ||
 		o.SlowAnswer > 0 || o.ProxyPage
 }
 
@@ -168,7 +172,8 @@ func (in *Injector) since() time.Duration {
 }
 
 // Wrap returns h with the faults applied before it runs. The order is:
-// latency, outage, drop, fail, reject pattern, proxy page, slow answer.
+// latency, outage, drop, fail, fail and reject patterns, proxy page, slow
+// answer.
 func (in *Injector) Wrap(h http.Handler) http.Handler {
 	if !in.Active() {
 		return h
@@ -201,7 +206,7 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 			respond(w, r, o.FailStatus, "fail", fmt.Sprintf("emulated failure (%d)", o.FailStatus), o.WaitTime)
 			return
 		}
-		if o.RejectPattern != nil && r.Body != nil && !in.rejectPattern(w, r, respond) {
+		if (o.RejectPattern != nil || o.FailPattern != nil) && r.Body != nil && !in.patterns(w, r, respond) {
 			return
 		}
 		if o.ProxyPage {
@@ -222,19 +227,26 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 // proxyPage is the page ProxyPage answers.
 const proxyPage = "<!DOCTYPE html>\n<html><head><title>Access gateway</title></head><body><h1>Please log in to continue</h1></body></html>\n"
 
-// rejectPattern refuses r when its body matches the pattern, reporting
-// whether r goes on.
-func (in *Injector) rejectPattern(w http.ResponseWriter, r *http.Request, respond Responder) bool {
+// patterns fails r when its body matches FailPattern, refuses it when it
+// matches RejectPattern, and reports whether r goes on.
+func (in *Injector) patterns(w http.ResponseWriter, r *http.Request, respond Responder) bool {
 	body, err := io.ReadAll(r.Body)
 	r.Body.Close()
 	if err != nil {
 		respond(w, r, http.StatusBadRequest, "reject", "unreadable body", 0)
 		return false
 	}
-	if m := in.opts.RejectPattern.Find(body); m != nil {
-		in.rejected.Add(1)
-		respond(w, r, http.StatusBadRequest, "reject", fmt.Sprintf("refused value matching %q: %q", in.opts.RejectPattern.String(), m), 0)
+	if p := in.opts.FailPattern; p != nil && p.Match(body) {
+		in.failed.Add(1)
+		respond(w, r, in.opts.FailStatus, "fail", fmt.Sprintf("emulated failure (%d)", in.opts.FailStatus), in.opts.WaitTime)
 		return false
+	}
+	if p := in.opts.RejectPattern; p != nil {
+		if m := p.Find(body); m != nil {
+			in.rejected.Add(1)
+			respond(w, r, http.StatusBadRequest, "reject", fmt.Sprintf("refused value matching %q: %q", p.String(), m), 0)
+			return false
+		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return true

@@ -78,10 +78,18 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) Retries() int64 { return c.doer.Retries() }
 
 // Send implements pipeline.Sink: it posts the batch, splitting it on 413
-// and isolating refused rows on 400.
+// and isolating refused rows on 400. What one part of a split batch
+// delivered is acknowledged whatever the other parts do: a part whose
+// retries ran out is in Result.Failed, and so are the parts after it,
+// unsent. Send returns an error when the batch is stopped (a fatal
+// answer, ctx ending), or when nothing of it was delivered for want of
+// retries (every item counts as failed then).
 func (c *Client) Send(ctx context.Context, b *ioc.Batch) (ioc.Result, error) {
 	s := &sender{c: c, sub: b.Sub, budget: c.cfg.MaxIsolation}
 	err := s.send(ctx, b.Items, 0)
+	if err == nil && s.stop != nil && s.res.Requests == 0 && len(s.res.Failed) == len(b.Items) {
+		return ioc.Result{}, s.stop
+	}
 	return s.res, err
 }
 
@@ -91,9 +99,16 @@ type sender struct {
 	sub    *ioc.Submission
 	budget int
 	res    ioc.Result
+	// stop is the failure of a part whose retries ran out: the parts
+	// after it are failed with it, unsent.
+	stop error
 }
 
 func (s *sender) send(ctx context.Context, items []*ioc.Indicator, offset int) error {
+	if s.stop != nil {
+		s.fail(offset, len(items), s.stop.Error(), s.stop)
+		return nil
+	}
 	if len(items) > MaxIndicators {
 		h := len(items) / 2
 		if err := s.send(ctx, items[:h], offset); err != nil {
@@ -102,6 +117,12 @@ func (s *sender) send(ctx context.Context, items []*ioc.Indicator, offset int) e
 		return s.send(ctx, items[h:], offset+h)
 	}
 	traceID, err := s.c.post(ctx, Body(s.sub, items))
+	return s.outcome(ctx, items, offset, traceID, err)
+}
+
+// outcome accounts for the answer to items, posted as one submission:
+// delivered, split on 413, isolated on 400, or failed.
+func (s *sender) outcome(ctx context.Context, items []*ioc.Indicator, offset int, traceID string, err error) error {
 	if err == nil {
 		s.res.Requests++
 		if traceID != "" {
@@ -110,7 +131,7 @@ func (s *sender) send(ctx context.Context, items []*ioc.Indicator, offset int) e
 		return nil
 	}
 	var he *sinks.HTTPError
-	if !errors.As(err, &he) {
+	if errors.Is(err, ioc.ErrFatal) || ctx.Err() != nil || !errors.As(err, &he) {
 		return err
 	}
 	switch he.Status {
@@ -128,14 +149,31 @@ func (s *sender) send(ctx context.Context, items []*ioc.Indicator, offset int) e
 	case http.StatusBadRequest:
 		return s.isolate(ctx, items, offset, he)
 	}
-	return err
+	// Retries ran out: this part failed, and the parts after it would too.
+	s.stop = err
+	s.fail(offset, len(items), err.Error(), err)
+	return nil
+}
+
+// fail records items offset..offset+n-1 as not delivered, for reason.
+func (s *sender) fail(offset, n int, reason string, err error) {
+	ir := ioc.ItemReject{Reason: reason}
+	var he *sinks.HTTPError
+	if errors.As(err, &he) {
+		ir.Status, ir.ErrorID, ir.TraceID = he.Status, he.ErrorID, he.TraceID
+	}
+	for i := range n {
+		ir.Index = offset + i
+		s.res.Failed = append(s.res.Failed, ir)
+	}
 }
 
 // isolate finds the rows a 400 refers to and delivers the others. When the
 // message names rows (content[N], or a value quoted in it), those are
-// rejected and the rest resent; otherwise the batch is bisected. Extra
-// requests are bounded by the budget; rows left when it runs out are
-// rejected with the message.
+// rejected and the rest resent; otherwise the batch is bisected, and when
+// both halves are refused with the same message the 400 is about the
+// request, not a row: the rows fail. Extra requests are bounded by the
+// budget; rows left when it runs out are rejected with the message.
 func (s *sender) isolate(ctx context.Context, items []*ioc.Indicator, offset int, he *sinks.HTTPError) error {
 	if len(items) == 1 {
 		s.reject(offset, he)
@@ -161,29 +199,49 @@ func (s *sender) isolate(ctx context.Context, items []*ioc.Indicator, offset int
 		s.budget--
 		return s.sendScattered(ctx, rest, restIdx)
 	}
+	return s.bisect(ctx, items, offset)
+}
+
+// bisect posts both halves of items, refused as a whole by a 400 that
+// names no row, and accounts for each.
+func (s *sender) bisect(ctx context.Context, items []*ioc.Indicator, offset int) error {
 	h := len(items) / 2
-	for _, half := range []struct {
-		items  []*ioc.Indicator
-		offset int
-	}{{items[:h], offset}, {items[h:], offset + h}} {
-		s.budget--
-		if err := s.send(ctx, half.items, half.offset); err != nil {
+	s.budget -= 2
+	id1, err1 := s.c.post(ctx, Body(s.sub, items[:h]))
+	var he1 *sinks.HTTPError
+	if !errors.As(err1, &he1) || he1.Status != http.StatusBadRequest {
+		if err := s.outcome(ctx, items[:h], offset, id1, err1); err != nil {
 			return err
 		}
+		return s.send(ctx, items[h:], offset+h)
 	}
-	return nil
+	id2, err2 := s.c.post(ctx, Body(s.sub, items[h:]))
+	var he2 *sinks.HTTPError
+	if errors.As(err2, &he2) && he2.Status == http.StatusBadRequest && he2.Message == he1.Message {
+		s.c.log.Warn("TruSTAR refused the submission naming no row", "indicators", len(items), "status", he2.Status, "message", he2.Message)
+		s.fail(offset, len(items), fmt.Sprintf("refused by TruSTAR (%d) for the whole submission; the message names no row: %s", he2.Status, he2.Message), he2)
+		return nil
+	}
+	if err := s.outcome(ctx, items[:h], offset, id1, err1); err != nil {
+		return err
+	}
+	return s.outcome(ctx, items[h:], offset+h, id2, err2)
 }
 
 // sendScattered sends items whose batch indexes are not contiguous.
 func (s *sender) sendScattered(ctx context.Context, items []*ioc.Indicator, idx []int) error {
-	inner := &sender{c: s.c, sub: s.sub, budget: s.budget}
+	inner := &sender{c: s.c, sub: s.sub, budget: s.budget, stop: s.stop}
 	err := inner.send(ctx, items, 0)
-	s.budget = inner.budget
+	s.budget, s.stop = inner.budget, inner.stop
 	s.res.Requests += inner.res.Requests
 	s.res.IDs = append(s.res.IDs, inner.res.IDs...)
 	for _, r := range inner.res.Rejects {
 		r.Index = idx[r.Index]
 		s.res.Rejects = append(s.res.Rejects, r)
+	}
+	for _, r := range inner.res.Failed {
+		r.Index = idx[r.Index]
+		s.res.Failed = append(s.res.Failed, r)
 	}
 	return err
 }

@@ -302,3 +302,60 @@ func TestUntrustedCertificateIsFatal(t *testing.T) {
 		t.Fatalf("got %v, want a fatal certificate error", err)
 	}
 }
+
+// TestRequestFailureIsNotBisected: a 400 that names no row and refuses
+// both halves alike is about the request (here its enclave), not a row:
+// the rows fail (not rejected), found in 3 requests instead of 79.
+func TestRequestFailureIsNotBisected(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{Faults: faults.Options{RejectPattern: regexp.MustCompile(`"enclaveIds":\["c04caa4e`)}})
+	defer srv.Close()
+	c := client(t, srv, "demo", "demo")
+	res, err := c.Send(context.Background(), batch(40, "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rejects) != 0 || len(res.Failed) != 40 {
+		t.Fatalf("%d rejects, %d failed; want none rejected, 40 failed", len(res.Rejects), len(res.Failed))
+	}
+	for i, f := range res.Failed {
+		if f.Index != i || f.Status != 400 || f.ErrorID == "" || !strings.Contains(f.Reason, "names no row") {
+			t.Errorf("failed %+v: want index %d, status 400, the error id, and a reason that it names no row", f, i)
+		}
+	}
+	if n := srv.Stats().Rejected; n > 3 {
+		t.Errorf("%d requests refused, want at most 3", n)
+	}
+}
+
+// TestSplitPartDeliveredIsAcknowledged: after a 413 split, one half is
+// accepted and the other fails until the deadline: the accepted half is
+// delivered, only the other one failed.
+func TestSplitPartDeliveredIsAcknowledged(t *testing.T) {
+	// The pattern matches a submission whose first row is late: the second
+	// half, not the whole batch (which is refused with 413 by size).
+	srv := trustartest.NewServer(trustartest.Options{MaxIndicators: 300, Faults: faults.Options{FailPattern: regexp.MustCompile(`"content":\[\{"value":"late`), FailStatus: 503}})
+	defer srv.Close()
+	c, err := New(Config{URL: srv.URL, Key: "demo", Secret: "demo", HTTP: sinks.HTTPOptions{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, RetryDeadline: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batch(400, "early")
+	for i := 200; i < 400; i++ {
+		b.Items[i].Value = fmt.Sprintf("late%d.example.com", i)
+	}
+	res, err := c.Send(context.Background(), b)
+	if err != nil {
+		t.Fatalf("Send: %v; want the failed half in Result.Failed", err)
+	}
+	if res.Requests != 1 || len(res.Rejects) != 0 || len(res.Failed) != 200 {
+		t.Fatalf("%d requests, %d rejects, %d failed; want 1, 0, 200", res.Requests, len(res.Rejects), len(res.Failed))
+	}
+	for i, f := range res.Failed {
+		if f.Index != 200+i || !strings.Contains(f.Reason, "gave up") || f.Status != 503 {
+			t.Errorf("failed %+v: want index %d, status 503 and the attempts in the reason", f, 200+i)
+		}
+	}
+	if got := received(t, srv); len(got) != 200 {
+		t.Errorf("emulator accepted %d values, want 200", len(got))
+	}
+}

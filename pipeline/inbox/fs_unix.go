@@ -23,3 +23,13 @@ func idOf(fi fs.FileInfo) (fileID, bool) {
 func openNoFollow(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }
+
+// stateOf is what changes when a file's content does: its identity, size,
+// mtime and ctime (which nobody can set back: a write, a truncation, even
+// a touch that restores the mtime, moves it).
+func stateOf(fi fs.FileInfo) fileState {
+	s := fileState{size: fi.Size(), mtime: fi.ModTime()}
+	s.id, _ = idOf(fi)
+	s.ctime = ctimeOf(fi)
+	return s
+}

@@ -116,8 +116,12 @@ type Inbox struct {
 type job struct {
 	name string // its name in the inbox, in work/ and in reports
 	path string // in work/
-	sum  string
-	size int64
+	// snap is the private copy the pipeline reads, sum its SHA-256 and
+	// size its size; state is the claimed file's state when it was copied.
+	snap  string
+	sum   string
+	size  int64
+	state fileState
 	// start is what the ledger said when the current run began (zero
 	// without a ledger).
 	start ledger.Start
@@ -218,7 +222,7 @@ func (ib *Inbox) Close() error {
 // input is what the pipeline gets for j: its reports record the
 // acknowledged rows in the ledger, and the final one files j away.
 func (ib *Inbox) input(j *job) pipeline.Input {
-	in := pipeline.Input{Path: j.path, Name: j.name}
+	in := pipeline.Input{Path: j.snap, Name: j.name}
 	l := ib.opts.Ledger
 	if l != nil {
 		in.Skip = j.start.Skip
@@ -256,6 +260,10 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	j.finished = true
 	ib.mu.Unlock()
 	ib.inProgress.Add(-1)
+	if r.Err == "" && j.changed() {
+		r.Err = fmt.Sprintf("the file changed after it was claimed: what was sent is its content at the claim (sha256 %s), read from a copy; "+
+			"this file is not recorded as imported: drop it in again to import what it holds now", j.sum)
+	}
 	if r.Err != "" || r.Failed > 0 {
 		ib.end(j) // not imported: the next run over it resumes
 	}
@@ -273,6 +281,7 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	default:
 		ib.imported(j, r)
 	}
+	ib.dropSnapshot(j)
 	ib.release(j)
 }
 
@@ -323,7 +332,7 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 		} else {
 			rep.Rejects = dest + rejectsSuffix
 		}
-		ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.path, r.Format, ib.opts.Reader, r.Rejects)
+		ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.snap, r.Format, ib.opts.Reader, r.Rejects)
 		switch {
 		case errors.Is(err, pipeline.ErrRowsFormat):
 			ib.log.Info("the rejected rows of this format cannot be written back: see the rejects", "file", j.name, "format", r.Format)
@@ -430,27 +439,6 @@ func (ib *Inbox) duplicate(j *job, e ledger.Entry) {
 		"file", j.name, "imported_as", e.Name, "moved_to", filepath.Join(ib.done, dest))
 }
 
-// open hashes a claimed file and makes its job.
-func (ib *Inbox) open(name, path string) (*job, error) {
-	f, err := openNoFollow(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	sum, size, err := ledger.SumFile(f)
-	if err != nil {
-		return nil, err
-	}
-	return &job{name: name, path: path, sum: sum, size: size}, nil
-}
-
 // admit decides what to do with a claimed (or resumed) job: a file with
 // the same content as one in progress waits for it, a duplicate goes to
 // done/, any other is queued for the pipeline.
@@ -477,6 +465,7 @@ func (ib *Inbox) admit(j *job) {
 	switch st.Status {
 	case ledger.Duplicate:
 		ib.duplicate(j, st.Entry)
+		ib.dropSnapshot(j)
 		ib.release(j)
 		return
 	case ledger.Resume:
@@ -512,6 +501,10 @@ func (ib *Inbox) resume() {
 	}
 	for _, d := range entries {
 		name := d.Name()
+		if ignored(name) {
+			ib.removeSnapshots([]string{name})
+			continue
+		}
 		path := filepath.Join(ib.work, name)
 		fi, err := os.Lstat(path)
 		if err != nil {
@@ -567,18 +560,23 @@ func (ib *Inbox) claim(name string, c *cand) bool {
 	delete(ib.told, "work:"+name)
 	ib.claimed.Add(1)
 	j, err := ib.open(name, dst)
-	if err != nil {
-		ib.fail(&job{name: name, path: dst}, pipeline.FileResult{File: name, Err: err.Error()})
-		return true
-	}
 	// A writer that still had the file open may have gone on writing:
 	// hand it back to the inbox and let it settle again.
-	if after, err := os.Lstat(dst); err == nil && (after.Size() != c.size || !after.ModTime().Equal(c.mtime)) {
-		if err := renameNoReplace(dst, src); err == nil {
+	if after, serr := os.Lstat(dst); errors.Is(err, errChanging) || err == nil && serr == nil && (after.Size() != c.size || !after.ModTime().Equal(c.mtime)) {
+		if j != nil {
+			ib.dropSnapshot(j)
+			j = nil
+		}
+		if err = renameNoReplace(dst, src); err == nil {
 			ib.claimed.Add(-1)
 			ib.log.Warn("file changed while being claimed: left in the inbox to settle again", "file", name)
 			return true
 		}
+		j, err = ib.open(name, dst)
+	}
+	if err != nil {
+		ib.fail(&job{name: name, path: dst}, pipeline.FileResult{File: name, Err: err.Error()})
+		return true
 	}
 	ib.log.Info("claimed", "file", name, "size", j.size, "sha256", j.sum)
 	ib.admit(j)

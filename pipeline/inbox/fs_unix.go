@@ -3,6 +3,7 @@
 package inbox
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"syscall"
@@ -32,4 +33,14 @@ func stateOf(fi fs.FileInfo) fileState {
 	s.id, _ = idOf(fi)
 	s.ctime = ctimeOf(fi)
 	return s
+}
+
+// lockFile takes an exclusive lock on f without waiting: false when
+// another open file (another process, or another Inbox) holds it.
+func lockFile(f *os.File) (bool, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
 }

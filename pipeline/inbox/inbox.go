@@ -107,6 +107,7 @@ type Inbox struct {
 	retries []*job
 	wake    chan struct{}
 	bg      sync.WaitGroup
+	lockf   *os.File // holds the inbox's lock (see lock)
 
 	claimed, resumed, doneN, dups, failedN, refused, retried atomic.Int64
 	queued, inProgress                                       atomic.Int64
@@ -152,21 +153,15 @@ func New(opts Options) (*Inbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inbox %s: %w", opts.Dir, err)
 	}
-	rel := func(p, def string) string {
-		if p == "" {
-			p = def
-		}
-		if filepath.IsAbs(p) {
-			return filepath.Clean(p)
-		}
-		return filepath.Join(dir, p)
+	if err := CheckDirs(dir, opts.WorkDir, opts.DoneDir, opts.FailedDir); err != nil {
+		return nil, fmt.Errorf("inbox %s: %w", dir, err)
 	}
 	ib := &Inbox{
 		opts: opts, dir: dir, key: ledger.Key(opts.Route, opts.Sink),
 		log:    opts.Logger.With("route", opts.Route, "inbox", dir),
-		work:   rel(opts.WorkDir, filepath.Join(".iocpipe", "work")),
-		done:   rel(opts.DoneDir, "done"),
-		failed: rel(opts.FailedDir, "failed"),
+		work:   resolve(dir, opts.WorkDir, defaults[0]),
+		done:   resolve(dir, opts.DoneDir, defaults[1]),
+		failed: resolve(dir, opts.FailedDir, defaults[2]),
 		cands:  map[string]*cand{}, parts: map[string]partInfo{}, renamed: map[partInfo]time.Time{},
 		told:   map[string]bool{},
 		active: map[string]*job{}, sums: map[string]*job{}, wake: make(chan struct{}, 1),
@@ -174,11 +169,12 @@ func New(opts Options) (*Inbox, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
+	if err := ib.lock(); err != nil {
+		return nil, err
+	}
 	for _, d := range []string{ib.work, ib.done, ib.failed} {
-		if d == dir {
-			return nil, fmt.Errorf("inbox %s: work, done and failed folders must differ from the inbox", dir)
-		}
 		if err := os.MkdirAll(d, 0o700); err != nil {
+			ib.unlock()
 			return nil, fmt.Errorf("inbox: %w", err)
 		}
 	}
@@ -188,9 +184,11 @@ func New(opts Options) (*Inbox, error) {
 		for _, d := range []string{ib.work, ib.done, ib.failed} {
 			fi, err := os.Stat(d)
 			if err != nil {
+				ib.unlock()
 				return nil, fmt.Errorf("inbox: %w", err)
 			}
 			if id, _ := idOf(fi); ok && id.dev != tid.dev {
+				ib.unlock()
 				return nil, fmt.Errorf("inbox %s: %s is on another file system: files move by rename, so work, done and failed folders must be on the inbox's", dir, d)
 			}
 		}
@@ -212,10 +210,11 @@ func (ib *Inbox) Stats() Stats {
 	}
 }
 
-// Close waits for the filing of files that finished in the background. Call
-// it after the pipeline's Run returned.
+// Close waits for the filing of files that finished in the background, and
+// releases the inbox's lock. Call it after the pipeline's Run returned.
 func (ib *Inbox) Close() error {
 	ib.bg.Wait()
+	ib.unlock()
 	return nil
 }
 
@@ -624,7 +623,8 @@ func (ib *Inbox) refuse(path, name string, fi fs.FileInfo) {
 	ib.log.Warn("refused: moved to failed/", "file", name, "reason", reason)
 }
 
-// ignored reports whether a name in the inbox is never picked up.
+// ignored reports whether a name in the inbox is never picked up: a
+// dotfile (.iocpipe among them).
 func ignored(name string) bool { return strings.HasPrefix(name, ".") }
 
 // isPart reports whether name is a file still being written, by the

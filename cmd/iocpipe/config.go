@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/sinks"
 )
 
@@ -347,6 +349,15 @@ func (c *Config) validateRoute(i int) error {
 	}
 	if r.Inbox == "" && (r.WorkDir != "" || r.DoneDir != "" || r.FailedDir != "" || r.DeleteDone) {
 		return c.errorf(key, "work_dir, done_dir, failed_dir and delete_done need an inbox")
+	}
+	if r.Inbox != "" {
+		abs, err := filepath.Abs(r.Inbox)
+		if err == nil {
+			err = inbox.CheckDirs(abs, r.WorkDir, r.DoneDir, r.FailedDir)
+		}
+		if err != nil {
+			return c.errorf(key, "%v", err)
+		}
 	}
 	if r.Settle < 0 || r.Rescan < 0 {
 		return c.errorf(key, "settle and rescan must not be negative")

@@ -8,9 +8,12 @@
 //	                             and mtime stayed the same for the settle
 //	                             period, or at once when it was renamed in
 //	                             from name.part or name.tmp
-//	<inbox>/.iocpipe/work/name   claimed by an atomic rename; hashed (SHA-256);
-//	                             fed to the pipeline, whose reports hand the
-//	                             acknowledged rows to the ledger as they come
+//	<inbox>/.iocpipe/work/name   claimed by an atomic rename; copied to a
+//	                             private snapshot beside it, hashed (SHA-256)
+//	                             as it is copied; the snapshot is fed to the
+//	                             pipeline, whose reports hand the acknowledged
+//	                             rows to the ledger as they come: what is sent
+//	                             is what the hash names
 //	<inbox>/done/name            every row delivered or rejected, with
 //	                             name.report.json, and when rows were
 //	                             rejected name.rejects.jsonl (the reasons)
@@ -18,8 +21,11 @@
 //	                             in the file's format, to correct and drop
 //	                             back in; name.rejected-rows.jsonl for a
 //	                             .jsonl file)
-//	<inbox>/failed/name          the file could not be read as a whole, or
-//	                             was not a regular file, with name.report.json
+//	<inbox>/failed/name          the file could not be read as a whole, was
+//	                             not a regular file, or changed after its
+//	                             claim (its content at the claim is what was
+//	                             sent, and it is not recorded as imported),
+//	                             with name.report.json
 //
 // Dotfiles, *.part and *.tmp are never picked up; symlinks are never
 // followed. Nothing in done/ or failed/ is ever overwritten: a name that is

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"time"
 )
 
 // linkRename renames without replacing: link (which fails when newpath
@@ -22,4 +23,15 @@ func linkRename(oldpath, newpath string) error {
 		return os.Rename(oldpath, newpath)
 	}
 	return os.Remove(oldpath)
+}
+
+// A fileState is what changes when a file's content does (see stateOf).
+type fileState struct {
+	id           fileID
+	size         int64
+	mtime, ctime time.Time
+}
+
+func (s fileState) equal(o fileState) bool {
+	return s.id == o.id && s.size == o.size && s.mtime.Equal(o.mtime) && s.ctime.Equal(o.ctime)
 }

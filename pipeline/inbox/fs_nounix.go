@@ -15,3 +15,13 @@ func idOf(fs.FileInfo) (fileID, bool) { return fileID{}, false }
 // openNoFollow opens path read-only; the caller checked with Lstat that it
 // is a regular file.
 func openNoFollow(path string) (*os.File, error) { return os.Open(path) }
+
+// stateOf is what changes when a file's content does: here its size and
+// mtime.
+func stateOf(fi fs.FileInfo) fileState {
+	return fileState{size: fi.Size(), mtime: fi.ModTime(), ctime: ctimeOf(fi)}
+}
+
+// lockFile would lock f; there is no flock here, so one owner per inbox
+// is not enforced.
+func lockFile(*os.File) (bool, error) { return true, nil }

@@ -3,6 +3,7 @@
 package inbox
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"syscall"
@@ -22,4 +23,24 @@ func idOf(fi fs.FileInfo) (fileID, bool) {
 // openNoFollow opens path read-only, refusing a symlink.
 func openNoFollow(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+}
+
+// stateOf is what changes when a file's content does: its identity, size,
+// mtime and ctime (which nobody can set back: a write, a truncation, even
+// a touch that restores the mtime, moves it).
+func stateOf(fi fs.FileInfo) fileState {
+	s := fileState{size: fi.Size(), mtime: fi.ModTime()}
+	s.id, _ = idOf(fi)
+	s.ctime = ctimeOf(fi)
+	return s
+}
+
+// lockFile takes an exclusive lock on f without waiting: false when
+// another open file (another process, or another Inbox) holds it.
+func lockFile(f *os.File) (bool, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
 }

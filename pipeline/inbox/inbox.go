@@ -107,6 +107,7 @@ type Inbox struct {
 	retries []*job
 	wake    chan struct{}
 	bg      sync.WaitGroup
+	lockf   *os.File // holds the inbox's lock (see lock)
 
 	claimed, resumed, doneN, dups, failedN, refused, retried atomic.Int64
 	queued, inProgress                                       atomic.Int64
@@ -116,8 +117,12 @@ type Inbox struct {
 type job struct {
 	name string // its name in the inbox, in work/ and in reports
 	path string // in work/
-	sum  string
-	size int64
+	// snap is the private copy the pipeline reads, sum its SHA-256 and
+	// size its size; state is the claimed file's state when it was copied.
+	snap  string
+	sum   string
+	size  int64
+	state fileState
 	// start is what the ledger said when the current run began (zero
 	// without a ledger).
 	start ledger.Start
@@ -148,21 +153,15 @@ func New(opts Options) (*Inbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inbox %s: %w", opts.Dir, err)
 	}
-	rel := func(p, def string) string {
-		if p == "" {
-			p = def
-		}
-		if filepath.IsAbs(p) {
-			return filepath.Clean(p)
-		}
-		return filepath.Join(dir, p)
+	if err := CheckDirs(dir, opts.WorkDir, opts.DoneDir, opts.FailedDir); err != nil {
+		return nil, fmt.Errorf("inbox %s: %w", dir, err)
 	}
 	ib := &Inbox{
 		opts: opts, dir: dir, key: ledger.Key(opts.Route, opts.Sink),
 		log:    opts.Logger.With("route", opts.Route, "inbox", dir),
-		work:   rel(opts.WorkDir, filepath.Join(".iocpipe", "work")),
-		done:   rel(opts.DoneDir, "done"),
-		failed: rel(opts.FailedDir, "failed"),
+		work:   resolve(dir, opts.WorkDir, defaults[0]),
+		done:   resolve(dir, opts.DoneDir, defaults[1]),
+		failed: resolve(dir, opts.FailedDir, defaults[2]),
 		cands:  map[string]*cand{}, parts: map[string]partInfo{}, renamed: map[partInfo]time.Time{},
 		told:   map[string]bool{},
 		active: map[string]*job{}, sums: map[string]*job{}, wake: make(chan struct{}, 1),
@@ -170,11 +169,12 @@ func New(opts Options) (*Inbox, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
+	if err := ib.lock(); err != nil {
+		return nil, err
+	}
 	for _, d := range []string{ib.work, ib.done, ib.failed} {
-		if d == dir {
-			return nil, fmt.Errorf("inbox %s: work, done and failed folders must differ from the inbox", dir)
-		}
 		if err := os.MkdirAll(d, 0o700); err != nil {
+			ib.unlock()
 			return nil, fmt.Errorf("inbox: %w", err)
 		}
 	}
@@ -184,9 +184,11 @@ func New(opts Options) (*Inbox, error) {
 		for _, d := range []string{ib.work, ib.done, ib.failed} {
 			fi, err := os.Stat(d)
 			if err != nil {
+				ib.unlock()
 				return nil, fmt.Errorf("inbox: %w", err)
 			}
 			if id, _ := idOf(fi); ok && id.dev != tid.dev {
+				ib.unlock()
 				return nil, fmt.Errorf("inbox %s: %s is on another file system: files move by rename, so work, done and failed folders must be on the inbox's", dir, d)
 			}
 		}
@@ -208,17 +210,18 @@ func (ib *Inbox) Stats() Stats {
 	}
 }
 
-// Close waits for the filing of files that finished in the background. Call
-// it after the pipeline's Run returned.
+// Close waits for the filing of files that finished in the background, and
+// releases the inbox's lock. Call it after the pipeline's Run returned.
 func (ib *Inbox) Close() error {
 	ib.bg.Wait()
+	ib.unlock()
 	return nil
 }
 
 // input is what the pipeline gets for j: its reports record the
 // acknowledged rows in the ledger, and the final one files j away.
 func (ib *Inbox) input(j *job) pipeline.Input {
-	in := pipeline.Input{Path: j.path, Name: j.name}
+	in := pipeline.Input{Path: j.snap, Name: j.name}
 	l := ib.opts.Ledger
 	if l != nil {
 		in.Skip = j.start.Skip
@@ -256,6 +259,10 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	j.finished = true
 	ib.mu.Unlock()
 	ib.inProgress.Add(-1)
+	if r.Err == "" && j.changed() {
+		r.Err = fmt.Sprintf("the file changed after it was claimed: what was sent is its content at the claim (sha256 %s), read from a copy; "+
+			"this file is not recorded as imported: drop it in again to import what it holds now", j.sum)
+	}
 	if r.Err != "" || r.Failed > 0 {
 		ib.end(j) // not imported: the next run over it resumes
 	}
@@ -273,6 +280,7 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	default:
 		ib.imported(j, r)
 	}
+	ib.dropSnapshot(j)
 	ib.release(j)
 }
 
@@ -323,7 +331,7 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 		} else {
 			rep.Rejects = dest + rejectsSuffix
 		}
-		ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.path, r.Format, ib.opts.Reader, r.Rejects)
+		ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.snap, r.Format, ib.opts.Reader, r.Rejects)
 		switch {
 		case errors.Is(err, pipeline.ErrRowsFormat):
 			ib.log.Info("the rejected rows of this format cannot be written back: see the rejects", "file", j.name, "format", r.Format)
@@ -430,27 +438,6 @@ func (ib *Inbox) duplicate(j *job, e ledger.Entry) {
 		"file", j.name, "imported_as", e.Name, "moved_to", filepath.Join(ib.done, dest))
 }
 
-// open hashes a claimed file and makes its job.
-func (ib *Inbox) open(name, path string) (*job, error) {
-	f, err := openNoFollow(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	sum, size, err := ledger.SumFile(f)
-	if err != nil {
-		return nil, err
-	}
-	return &job{name: name, path: path, sum: sum, size: size}, nil
-}
-
 // admit decides what to do with a claimed (or resumed) job: a file with
 // the same content as one in progress waits for it, a duplicate goes to
 // done/, any other is queued for the pipeline.
@@ -477,6 +464,7 @@ func (ib *Inbox) admit(j *job) {
 	switch st.Status {
 	case ledger.Duplicate:
 		ib.duplicate(j, st.Entry)
+		ib.dropSnapshot(j)
 		ib.release(j)
 		return
 	case ledger.Resume:
@@ -512,6 +500,10 @@ func (ib *Inbox) resume() {
 	}
 	for _, d := range entries {
 		name := d.Name()
+		if ignored(name) {
+			ib.removeSnapshots([]string{name})
+			continue
+		}
 		path := filepath.Join(ib.work, name)
 		fi, err := os.Lstat(path)
 		if err != nil {
@@ -567,18 +559,23 @@ func (ib *Inbox) claim(name string, c *cand) bool {
 	delete(ib.told, "work:"+name)
 	ib.claimed.Add(1)
 	j, err := ib.open(name, dst)
-	if err != nil {
-		ib.fail(&job{name: name, path: dst}, pipeline.FileResult{File: name, Err: err.Error()})
-		return true
-	}
 	// A writer that still had the file open may have gone on writing:
 	// hand it back to the inbox and let it settle again.
-	if after, err := os.Lstat(dst); err == nil && (after.Size() != c.size || !after.ModTime().Equal(c.mtime)) {
-		if err := renameNoReplace(dst, src); err == nil {
+	if after, serr := os.Lstat(dst); errors.Is(err, errChanging) || err == nil && serr == nil && (after.Size() != c.size || !after.ModTime().Equal(c.mtime)) {
+		if j != nil {
+			ib.dropSnapshot(j)
+			j = nil
+		}
+		if err = renameNoReplace(dst, src); err == nil {
 			ib.claimed.Add(-1)
 			ib.log.Warn("file changed while being claimed: left in the inbox to settle again", "file", name)
 			return true
 		}
+		j, err = ib.open(name, dst)
+	}
+	if err != nil {
+		ib.fail(&job{name: name, path: dst}, pipeline.FileResult{File: name, Err: err.Error()})
+		return true
 	}
 	ib.log.Info("claimed", "file", name, "size", j.size, "sha256", j.sum)
 	ib.admit(j)
@@ -626,7 +623,8 @@ func (ib *Inbox) refuse(path, name string, fi fs.FileInfo) {
 	ib.log.Warn("refused: moved to failed/", "file", name, "reason", reason)
 }
 
-// ignored reports whether a name in the inbox is never picked up.
+// ignored reports whether a name in the inbox is never picked up: a
+// dotfile (.iocpipe among them).
 func ignored(name string) bool { return strings.HasPrefix(name, ".") }
 
 // isPart reports whether name is a file still being written, by the

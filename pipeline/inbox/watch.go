@@ -152,6 +152,13 @@ func (ib *Inbox) observe(name string, now time.Time) {
 		return
 	}
 	path := filepath.Join(ib.dir, name)
+	if ownFile(name) {
+		if !ib.told["own:"+name] {
+			ib.told["own:"+name] = true
+			ib.log.Info("a report or rejects file of iocpipe's is never imported: left in the inbox (to import corrected rejected rows, drop them in under another name)", "file", name)
+		}
+		return
+	}
 	fi, err := os.Lstat(path)
 	if isPart(name) {
 		old, known := ib.parts[name]

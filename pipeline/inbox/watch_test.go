@@ -92,6 +92,13 @@ type harness struct {
 // pipeline delivering to sink, until the test ends or stop is called.
 func startInbox(t *testing.T, opts Options, sink *recSink) *harness {
 	t.Helper()
+	return startInboxRelay(t, opts, sink, nil)
+}
+
+// startInboxRelay is startInbox with relay, when set, called with each
+// input between the inbox and the pipeline.
+func startInboxRelay(t *testing.T, opts Options, sink *recSink, relay func(pipeline.Input)) *harness {
+	t.Helper()
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
@@ -119,11 +126,21 @@ func startInbox(t *testing.T, opts Options, sink *recSink) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed := make(chan pipeline.Input)
+	feed, watchFeed := make(chan pipeline.Input), make(chan pipeline.Input)
+	relayed := make(chan struct{})
+	go func() {
+		defer close(relayed)
+		for in := range watchFeed {
+			if relay != nil {
+				relay(in)
+			}
+			feed <- in
+		}
+	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	watched, ran := make(chan error, 1), make(chan error, 1)
 	go func() { _, err := p.Run(context.Background(), feed); ran <- err }()
-	go func() { watched <- ib.Watch(ctx, feed) }()
+	go func() { watched <- ib.Watch(ctx, watchFeed) }()
 	var once sync.Once
 	h := &harness{t: t, dir: opts.Dir, ib: ib, sink: sink}
 	h.stop = func() {
@@ -132,6 +149,8 @@ func startInbox(t *testing.T, opts Options, sink *recSink) *harness {
 			if err := <-watched; err != nil {
 				t.Errorf("Watch: %v", err)
 			}
+			close(watchFeed)
+			<-relayed
 			p.Stop()
 			close(feed)
 			if err := <-ran; err != nil {
@@ -456,5 +475,32 @@ func TestNewRefusesOtherFileSystem(t *testing.T) {
 	_, err = New(Options{Dir: dir, DoneDir: filepath.Join(other, "done")})
 	if err == nil || !strings.Contains(err.Error(), "another file system") {
 		t.Errorf("got %v, want an error naming the other file system", err)
+	}
+}
+
+// A file rewritten in work/ after its claim: what is sent is the content
+// the hash names (the copy taken at claim), the file goes to failed/ with
+// the reason, and its original content dropped in again is not refused as
+// imported: every row of it is delivered, once.
+func TestWatchRewrittenAfterClaim(t *testing.T) {
+	sink := &recSink{}
+	orig := rowsCSV("orig", 5)
+	var h *harness
+	h = startInboxRelay(t, Options{}, sink, func(in pipeline.Input) {
+		if err := os.WriteFile(h.path(".iocpipe", "work", "a.csv"), []byte(rowsCSV("evil", 5)), 0o644); err != nil {
+			t.Error(err)
+		}
+	})
+	h.write("a.csv", orig)
+	waitFor(t, 10*time.Second, "a.csv filed", func() bool {
+		return exists(h.path("failed", "a.csv.report.json")) || exists(h.path("done", "a.csv.report.json"))
+	})
+	if r := readReport(t, h.path("failed", "a.csv.report.json")); !strings.Contains(r.Err, "changed after it was claimed") {
+		t.Errorf("report: %+v, want failed as changed after its claim", r)
+	}
+	h.write("a-again.csv", orig)
+	waitFor(t, 10*time.Second, "a-again.csv filed", func() bool { return exists(h.path("done", "a-again.csv.report.json")) })
+	if got, want := sink.got(), values("orig", 0, 5); !slices.Equal(got, want) {
+		t.Errorf("delivered %v, want %v (the original content, once)", got, want)
 	}
 }

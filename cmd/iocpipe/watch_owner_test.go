@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
+)
+
+// TestWatchOneOwner: a second watch on an inbox another watch owns (with a
+// ledger of its own, so the ledger's lock does not stop it) would send
+// every row twice; it refuses at start with exit 1 and a message naming
+// the other process, and the first goes on alone.
+func TestWatchOneOwner(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
+	t.Cleanup(srv.Close)
+	t.Setenv("TRUSTAR_API_KEY", watchKey)
+	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	dir := filepath.Join(t.TempDir(), "inbox")
+	cfgA := watchConfig(t, srv.URL, dir, "    settle: 200ms\nledger: "+filepath.Join(t.TempDir(), "a.db")+"\n")
+	cfgB := watchConfig(t, srv.URL, dir, "ledger: "+filepath.Join(t.TempDir(), "b.db")+"\n")
+
+	var logA watchBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, &env{stdout: io.Discard, stderr: &logA}, []string{"watch", "--config", cfgA})
+	}()
+	watchWaitFor(t, 10*time.Second, "the first watch", func() bool { return strings.Contains(logA.String(), `"msg":"watching"`) })
+
+	var logB watchBuffer
+	ctxB, cancelB := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelB()
+	code := run(ctxB, &env{stdout: io.Discard, stderr: &logB}, []string{"watch", "--config", cfgB})
+	if code != exitFailed || !strings.Contains(logB.String(), "watched by another process") {
+		t.Errorf("second watch: exit %d, want %d with a message naming the owner; log:\n%s", code, exitFailed, logB.String())
+	}
+
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("value\n"+csvRows("own", 0, 3)), 0o644)
+	defer func() {
+		if t.Failed() {
+			t.Log(logA.String())
+		}
+	}()
+	watchWaitFor(t, 10*time.Second, "a.csv filed", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "done", "a.csv.report.json"))
+		return err == nil
+	})
+	for v, n := range watchValues(t, srv.Submissions()) {
+		if n != 1 {
+			t.Errorf("%s sent %d times, want once", v, n)
+		}
+	}
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Errorf("first watch: exit %d, want 0; log:\n%s", code, logA.String())
+	}
+}

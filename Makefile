@@ -10,7 +10,7 @@ FUZZTIME  ?= 10m
 TESTFUZZ  ?= 3000x
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test demo bench lint fuzz crash-test clean
+.PHONY: build test demo bench lint fuzz crash-test hostile clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/iocpipe
@@ -63,6 +63,13 @@ bench:
 # import (make test runs 3).
 crash-test:
 	IOCPIPE_CRASH_ROUNDS=20 $(GO) test -count=1 -timeout 20m -v -run '^TestCrashKill$$' ./cmd/iocpipe
+
+# The memory cases of issue 11 at full size (a 5 GB line, a 200 MB JSON
+# string, a 50 MB CSV field), generated in a temporary folder: iocpipe run
+# and inspect on each, as processes against `iocpipe emulate`, fail above
+# 150 MiB peak RSS. make test runs them smaller (TestHostileMemory).
+hostile:
+	IOCPIPE_HOSTILE_FULL=1 $(GO) test -count=1 -timeout 30m -v -run '^TestHostileMemory$$' ./cmd/iocpipe
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

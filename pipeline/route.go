@@ -47,11 +47,14 @@ type Route struct {
 	// items inside a wrapper object ("data"). Fields not listed are found
 	// by the key aliases. Nil leaves everything to the defaults.
 	JSONFields map[string][]string
+	// MaxLineBytes is the longest line, delimited record or JSON value
+	// read; 0 means formats.DefaultMaxLine.
+	MaxLineBytes int
 }
 
 // ReadOptions returns what the formats need of the route.
 func (r *Route) ReadOptions() formats.Options {
-	return formats.Options{Format: r.Format, Delimiter: r.Delimiter, Columns: r.Columns, JSONFields: r.JSONFields}
+	return formats.Options{Format: r.Format, Delimiter: r.Delimiter, Columns: r.Columns, JSONFields: r.JSONFields, MaxLineBytes: r.MaxLineBytes}
 }
 
 // JSONItems is the key of Route.JSONFields that names the path to the

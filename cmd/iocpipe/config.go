@@ -115,6 +115,10 @@ type RouteConfig struct {
 	// and items to the path of the array of items in a wrapper object
 	// ("data"). Fields left out are found by the key aliases.
 	JSONFields map[string]StringList `yaml:"json_fields"`
+	// MaxLineBytes is the longest line, CSV record or JSON value read; a
+	// longer row is rejected (a JSON document with such a value fails);
+	// 0 means 1 MiB.
+	MaxLineBytes int `yaml:"max_line_bytes"`
 
 	// Kind is what a ThreatWinds route sends: entities (default),
 	// well-known, or scan.
@@ -159,6 +163,10 @@ type WebhookConfig struct {
 const (
 	defaultSettle = 2 * time.Second
 	defaultRescan = 10 * time.Second
+	// minLineBytes and maxLineBytes bound max_line_bytes (its default is
+	// formats.DefaultMaxLine).
+	minLineBytes = 1 << 10
+	maxLineBytes = 1 << 30
 )
 
 // A ConfigError is a problem with the configuration: exit code 2.
@@ -379,6 +387,12 @@ func (c *Config) validateRoute(i int) error {
 	if _, err := delimiter(r.Delimiter); err != nil {
 		return c.errorf(key+".delimiter", "%v", err)
 	}
+	if r.MaxLineBytes == 0 {
+		r.MaxLineBytes = formats.DefaultMaxLine
+	}
+	if r.MaxLineBytes < minLineBytes || r.MaxLineBytes > maxLineBytes {
+		return c.errorf(key+".max_line_bytes", "%d is out of range: give %d to %d bytes (0 means %d)", r.MaxLineBytes, minLineBytes, maxLineBytes, formats.DefaultMaxLine)
+	}
 	if err := c.validateMapping(key+".columns", r.Columns, false); err != nil {
 		return err
 	}
@@ -495,6 +509,7 @@ func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
 		EnclaveNames: c.Enclaves, Format: r.Format,
 	}
 	pr.Delimiter, _ = delimiter(r.Delimiter)
+	pr.MaxLineBytes = r.MaxLineBytes
 	pr.Reputation = r.Reputation
 	pr.Columns, pr.JSONFields = mapping(r.Columns), mapping(r.JSONFields)
 	for _, e := range r.Enclaves {

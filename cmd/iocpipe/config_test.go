@@ -133,6 +133,10 @@ func TestConfigErrors(t *testing.T) {
 			`routes[0] (r).sink: unknown sink "nope" (known: trustar, threatwinds)`},
 		{"format after sink", tsSection + tsRoute + "    format: xml\n",
 			`routes[0] (r).format: unknown format "xml" (csv, json, jsonl, stix; empty detects)`},
+		{"max_line_bytes small", tsSection + tsRoute + "    max_line_bytes: 100\n",
+			"routes[0] (r).max_line_bytes: 100 is out of range: give 1024 to 1073741824 bytes (0 means 1048576)"},
+		{"max_line_bytes negative", tsSection + tsRoute + "    max_line_bytes: -1\n",
+			"routes[0] (r).max_line_bytes: -1 is out of range: give 1024 to 1073741824 bytes (0 means 1048576)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

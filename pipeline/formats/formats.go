@@ -140,6 +140,11 @@ type Options struct {
 	// key JSONItems names the path to the array of items in a wrapper
 	// object. Nil leaves everything to the defaults.
 	JSONFields map[string][]string
+	// MaxLineBytes is the longest line, delimited record or JSON value a
+	// reader holds: a longer row is rejected and reading goes on, or,
+	// where the format cannot find the next row (one JSON document), the
+	// file fails. 0 means DefaultMaxLine (see MaxLine).
+	MaxLineBytes int
 }
 
 // JSONItems is the key of Options.JSONFields that names the path to the

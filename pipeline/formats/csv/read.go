@@ -50,21 +50,37 @@ func blankRecord(rec []string) bool {
 	return true
 }
 
-// csvRecords is a recordReader over encoding/csv.
+// csvRecords is a recordReader over encoding/csv, whose input a
+// recordGuard keeps from holding an over-long record.
 type csvRecords struct {
 	r    *stdcsv.Reader
+	g    *recordGuard
 	line int
+	// long is the over-long records read; shifted, how many of them
+	// shift says the lines of.
+	long, shifted, shift int
 }
 
 func (c *csvRecords) Read() ([]string, error) {
 	rec, err := c.r.Read()
+	for ; c.shifted < c.long && c.shifted < len(c.g.shifts); c.shifted++ {
+		c.shift += c.g.shifts[c.shifted] // encoding/csv did not see the lines skipped
+	}
 	if err == nil {
 		c.line, _ = c.r.FieldPos(0)
+		c.line += c.shift
 		return rec, nil
 	}
 	var pe *stdcsv.ParseError // declared here: it escapes, and must not cost every row
-	if errors.As(err, &pe) {
+	var ol *overlongError
+	switch {
+	case errors.As(err, &pe):
+		pe.StartLine += c.shift
+		pe.Line += c.shift
 		c.line = pe.StartLine // FieldPos may have no field to report
+	case errors.As(err, &ol):
+		c.long++
+		c.line = ol.line
 	}
 	return rec, err
 }
@@ -117,8 +133,13 @@ func (s *table) next(rec *record) error {
 	}
 	rec.fields, rec.problem, rec.skip = rec.fields[:0], "", ""
 	var pe *stdcsv.ParseError
-	if errors.As(err, &pe) {
-		rec.line, rec.problem = pe.StartLine, describeCSVError(pe)
+	var ol *overlongError
+	if errors.As(err, &pe) || errors.As(err, &ol) {
+		if pe != nil {
+			rec.line, rec.problem = pe.StartLine, describeCSVError(pe)
+		} else {
+			rec.line, rec.problem = ol.line, formats.TooLong("record", ol.max)
+		}
 		for range s.proj {
 			rec.fields = append(rec.fields, "")
 		}
@@ -241,17 +262,18 @@ func describeCSVError(pe *stdcsv.ParseError) string {
 }
 
 // newRecords returns the record reader for a file laid out as lay.
-func newRecords(br *bufio.Reader, lay *csvLayout) recordReader {
+func newRecords(br *bufio.Reader, lay *csvLayout, max int) recordReader {
 	if lay.text {
-		return &textRecords{br: br, delim: lay.delim, pad: lay.pad}
+		return &textRecords{br: br, delim: lay.delim, pad: lay.pad, max: max}
 	}
-	r := stdcsv.NewReader(br)
+	g := newRecordGuard(br, lay.delim, max)
+	r := stdcsv.NewReader(g)
 	r.Comma = lay.delim
 	r.Comment = '#'
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	r.ReuseRecord = true
-	return &csvRecords{r: r}
+	return &csvRecords{r: r, g: g}
 }
 
 // openCSV finds the layout and the header of a delimited file whose head
@@ -260,7 +282,7 @@ func newRecords(br *bufio.Reader, lay *csvLayout) recordReader {
 func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvLayout, error) {
 	head, _ := br.Peek(br.Size())
 	lay := layoutCSV(head, opts)
-	r := newRecords(br, &lay)
+	r := newRecords(br, &lay, opts.MaxLine())
 	src := &table{r: r, name: name}
 	first, err := r.Read()
 	for err == nil && blankRecord(first) {
@@ -273,6 +295,10 @@ func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvL
 		var pe *stdcsv.ParseError
 		if errors.As(err, &pe) {
 			return nil, &lay, &formats.FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s", describeCSVError(pe))}
+		}
+		var ol *overlongError
+		if errors.As(err, &ol) {
+			return nil, &lay, &formats.FileError{File: name, Line: ol.line, Err: fmt.Errorf("header: %s", formats.TooLong("record", ol.max))}
 		}
 		return nil, &lay, err
 	}
@@ -572,6 +598,7 @@ type textRecords struct {
 	br    *bufio.Reader
 	delim rune
 	pad   int
+	max   int
 	line  int
 	start int
 }
@@ -580,11 +607,15 @@ func (t *textRecords) Line() int { return t.start }
 
 func (t *textRecords) Read() ([]string, error) {
 	for {
-		raw, err := formats.ReadLine(t.br)
+		raw, long, err := formats.ReadLine(t.br, t.max)
 		if len(raw) == 0 && err != nil {
 			return nil, err
 		}
 		t.line++
+		if long && commentLine(string(raw)) == 0 {
+			t.start = t.line
+			return nil, &overlongError{line: t.line, max: t.max}
+		}
 		line := strings.TrimRight(string(raw), "\r\n")
 		if strings.TrimSpace(line) == "" || commentLine(line) != 0 {
 			if err != nil {

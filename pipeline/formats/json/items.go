@@ -6,7 +6,6 @@ import (
 	"context"
 	stdjson "encoding/json"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
@@ -38,11 +37,12 @@ func readItems(w *jsonwalk.Walker, yield func(formats.Row) bool, doc *jsonwalk.D
 	return w.MemberItems("content", emit(true))
 }
 
-// readJSONL emits one row per non-blank line; a line that does not parse
-// is a rejected row, and the rest of the file goes on.
-func readJSONL(ctx context.Context, yield func(formats.Row) bool, br *bufio.Reader, m *jsonwalk.Mapper) error {
+// readJSONL emits one row per non-blank line; a line that does not parse,
+// or is longer than max bytes, is a rejected row, and the rest of the
+// file goes on.
+func readJSONL(ctx context.Context, yield func(formats.Row) bool, br *bufio.Reader, m *jsonwalk.Mapper, max int) error {
 	line := 0
-	return eachLine(br, func(buf []byte, _ int64, long bool) error {
+	return eachLine(br, max, func(buf []byte, _ int64, long bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func readJSONL(ctx context.Context, yield func(formats.Row) bool, br *bufio.Read
 		text := bytes.TrimSpace(buf)
 		switch {
 		case long:
-			return formats.Emit(yield, formats.RejectRow(o, ioc.Clip(string(text[:256])), fmt.Sprintf("line longer than %d bytes", formats.MaxLine)))
+			return formats.Emit(yield, formats.RejectRow(o, ioc.Clip(string(text[:min(len(text), 256)])), formats.TooLong("line", max)))
 		case len(text) > 0:
 			return formats.Emit(yield, m.ItemRow(o, text))
 		}
@@ -60,34 +60,33 @@ func readJSONL(ctx context.Context, yield func(formats.Row) bool, br *bufio.Read
 }
 
 // eachLine calls fn with each line of br, of any length: at most about
-// formats.MaxLine bytes of it (long says it was longer), and n, the bytes
-// it takes in the file. It returns at the end of br, or fn's error.
-func eachLine(br *bufio.Reader, fn func(line []byte, n int64, long bool) error) error {
+// max bytes of it (long says it was longer), and n, the bytes it takes in
+// the file. It returns at the end of br, or fn's error.
+func eachLine(br *bufio.Reader, max int, fn func(line []byte, n int64, long bool) error) error {
 	var buf []byte
 	for {
-		chunk, err := br.ReadSlice('\n')
-		n := int64(len(chunk))
-		buf = append(buf[:0], chunk...)
-		long := false
-		for errors.Is(err, bufio.ErrBufferFull) {
+		buf = buf[:0]
+		n := int64(0)
+		var err error
+		for {
+			var chunk []byte
 			chunk, err = br.ReadSlice('\n')
 			n += int64(len(chunk))
-			if len(buf) < formats.MaxLine {
-				buf = append(buf, chunk...)
-			} else {
-				long = true
+			buf = formats.AppendCapped(buf, chunk, max+1)
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
 			}
 		}
 		if n == 0 && err == io.EOF {
 			return nil
 		}
-		if ferr := fn(buf, n, long); ferr != nil {
+		if ferr := fn(buf, n, formats.Longer(buf, max)); ferr != nil {
 			return ferr
 		}
-		if err == io.EOF {
-			return nil
-		}
 		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
 			return err
 		}
 	}

@@ -90,7 +90,7 @@ func (rd *reader) open(context.Context) (formats.Reader, error) {
 			return jsonwalk.Hand(rd.src, rd.opts, stixLines())
 		}
 		return pull(formats.File{Format: FormatJSONL}, func(ctx context.Context, yield func(formats.Row) bool) error {
-			return readJSONL(ctx, yield, rd.src.R, m)
+			return readJSONL(ctx, yield, rd.src.R, m, rd.opts.MaxLine())
 		}), nil
 	}
 	doc, err := jsonwalk.ScanSource(rd.src, rd.opts)
@@ -106,7 +106,7 @@ func (rd *reader) open(context.Context) (formats.Reader, error) {
 	}
 	if doc.Shape == jsonwalk.Stream {
 		return pull(formats.File{Format: FormatJSONL}, func(ctx context.Context, yield func(formats.Row) bool) error {
-			return readJSONL(ctx, yield, second, m)
+			return readJSONL(ctx, yield, second, m, rd.opts.MaxLine())
 		}), nil
 	}
 	var tags []formats.Tag
@@ -115,7 +115,7 @@ func (rd *reader) open(context.Context) (formats.Reader, error) {
 	}
 	level := formats.File{Format: FormatJSON, Tags: tags, TagsSet: doc.Tags.Kind != schemas.Missing, Enclaves: formats.List(doc.Enclaves)}
 	return pull(level, func(ctx context.Context, yield func(formats.Row) bool) error {
-		return readItems(jsonwalk.NewWalker(ctx, second), yield, doc, m)
+		return readItems(jsonwalk.NewWalker(ctx, second, rd.opts.MaxLine()), yield, doc, m)
 	}), nil
 }
 

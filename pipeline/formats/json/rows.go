@@ -45,7 +45,7 @@ func (f Format) WriteRows(src *formats.Source, opts formats.Options, rows ioc.Ra
 func rejectedJSONL(br *bufio.Reader, body io.ReaderAt, rows ioc.Ranges, w io.Writer) error {
 	row := 0
 	off := int64(0)
-	return eachLine(br, func(buf []byte, n int64, long bool) error {
+	return eachLine(br, formats.DefaultMaxLine, func(buf []byte, n int64, long bool) error {
 		at := off
 		off += n
 		if !long && len(bytes.TrimSpace(buf)) == 0 {

@@ -33,7 +33,7 @@ type documents struct{}
 
 // OpenDocument implements jsonwalk.DocumentReader.
 func (documents) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
-	rd := &reader{src: src, doc: doc, feed: jsonwalk.NewFeed(doc)}
+	rd := &reader{src: src, doc: doc, feed: jsonwalk.NewFeed(doc), max: opts.MaxLine()}
 	rd.Pulled = formats.Pull(rd.walk)
 	return rd, nil
 }

@@ -22,6 +22,7 @@ type reader struct {
 	feed  *jsonwalk.Feed
 	ctx   context.Context
 	yield func(formats.Row) bool
+	max   int // the longest JSON value read
 }
 
 // walk emits the attributes of every event: its own and its objects'.
@@ -32,7 +33,7 @@ func (rd *reader) walk(ctx context.Context, yield func(formats.Row) bool) error 
 	}
 	rd.Level = rd.feed.Level(Name)
 	rd.ctx, rd.yield = ctx, yield
-	w := jsonwalk.NewWalker(ctx, r)
+	w := jsonwalk.NewWalker(ctx, r, rd.max)
 	holder := func() error {
 		_, err := w.Object(func(k string) error {
 			if k == "Event" {
@@ -139,7 +140,7 @@ func (rd *reader) object(raw []byte, line int, c jsonwalk.Context) error {
 	if cm := normalize.CleanText(o.Comment); cm != "" {
 		oc.note = cm + " (" + oc.note + ")"
 	}
-	sub := jsonwalk.NewWalker(rd.ctx, bytes.NewReader(raw))
+	sub := jsonwalk.NewWalker(rd.ctx, bytes.NewReader(raw), 0)
 	sub.Base = line - 1
 	_, err := sub.Object(func(k string) error {
 		if k == "Attribute" {

@@ -16,6 +16,7 @@ type reader struct {
 	doc  *jsonwalk.Doc
 	m    *jsonwalk.Mapper
 	feed *jsonwalk.Feed
+	max  int // the longest JSON value read
 }
 
 // walk emits the indicators of every pulse, each with its pulse's
@@ -26,7 +27,7 @@ func (rd *reader) walk(ctx context.Context, yield func(formats.Row) bool) error 
 		return err
 	}
 	rd.Level = rd.feed.Level(Name)
-	w := jsonwalk.NewWalker(ctx, r)
+	w := jsonwalk.NewWalker(ctx, r, rd.max)
 	var pulse jsonwalk.Context
 	return eachPulse(w, rd.doc, func() {
 		pulse = rd.feed.Current()

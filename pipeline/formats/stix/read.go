@@ -26,6 +26,7 @@ type reader struct {
 	// are those found, once the file was read.
 	links  bool
 	assocs []*ioc.Association
+	max    int // the longest line or JSON value read
 }
 
 // Links implements formats.Linker.
@@ -41,7 +42,7 @@ func (rd *reader) walk(ctx context.Context, yield func(formats.Row) bool) error 
 	if err != nil {
 		return err
 	}
-	ix, err := indexSTIX(ctx, r, rd.layout)
+	ix, err := indexSTIX(ctx, r, rd.layout, rd.max)
 	if err != nil {
 		return err
 	}
@@ -54,8 +55,11 @@ func (rd *reader) walk(ctx context.Context, yield func(formats.Row) bool) error 
 	}
 	rd.links = len(ix.ends) > 0
 	or := &objectReader{name: rd.src.Name, ix: ix, schema: schema}
-	err = eachObject(ctx, r, rd.layout, func(raw json.RawMessage, line, index int) error {
+	err = eachObject(ctx, r, rd.layout, rd.max, func(raw json.RawMessage, line, index int) error {
 		o := ioc.Origin{Line: line, Index: -1}
+		if raw == nil {
+			return formats.Emit(yield, formats.RejectRow(o, "", formats.TooLong("line", rd.max)))
+		}
 		if rd.layout != jsonwalk.STIXLines && rd.layout != jsonwalk.STIXSingle {
 			o.Index = index
 		}
@@ -69,12 +73,14 @@ func (rd *reader) walk(ctx context.Context, yield func(formats.Row) bool) error 
 }
 
 // eachObject streams the objects of a STIX file, calling fn with each raw
-// object, the line it starts on and its index.
-func eachObject(ctx context.Context, r io.Reader, layout jsonwalk.STIXLayout, fn func(raw json.RawMessage, line, index int) error) error {
+// object, the line it starts on and its index; a line of JSON Lines
+// longer than max bytes comes as a nil object. A JSON value longer than
+// max ends the walk with a *jsonwalk.TooLongError.
+func eachObject(ctx context.Context, r io.Reader, layout jsonwalk.STIXLayout, max int, fn func(raw json.RawMessage, line, index int) error) error {
 	if layout == jsonwalk.STIXLines {
-		return eachLine(ctx, r, fn)
+		return eachLine(ctx, r, max, fn)
 	}
-	w := jsonwalk.NewWalker(ctx, r)
+	w := jsonwalk.NewWalker(ctx, r, max)
 	switch layout {
 	case jsonwalk.STIXArray:
 		return w.Items(true, fn)
@@ -84,20 +90,24 @@ func eachObject(ctx context.Context, r io.Reader, layout jsonwalk.STIXLayout, fn
 	return w.MemberItems("objects", fn)
 }
 
-// eachLine streams the objects of JSON Lines, one a non-blank line.
-func eachLine(ctx context.Context, r io.Reader, fn func(raw json.RawMessage, line, index int) error) error {
+// eachLine streams the objects of JSON Lines, one a non-blank line; a line
+// longer than max bytes comes as a nil object.
+func eachLine(ctx context.Context, r io.Reader, max int, fn func(raw json.RawMessage, line, index int) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	line, index := 0, 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		text, err := formats.ReadLine(br)
+		text, long, err := formats.ReadLine(br, max)
 		if len(text) == 0 && err == io.EOF {
 			return nil
 		}
 		line++
-		if t := bytes.TrimSpace(text); len(t) > 0 {
+		if long {
+			text = nil
+		}
+		if t := bytes.TrimSpace(text); long || len(t) > 0 {
 			if err := fn(t, line, index); err != nil {
 				return err
 			}
@@ -151,9 +161,9 @@ type indexed struct {
 }
 
 // indexSTIX is the index pass.
-func indexSTIX(ctx context.Context, r io.Reader, layout jsonwalk.STIXLayout) (*index, error) {
+func indexSTIX(ctx context.Context, r io.Reader, layout jsonwalk.STIXLayout, max int) (*index, error) {
 	ix := &index{identities: map[string]string{}, sightings: map[string]*sightAgg{}, ends: map[string][]ioc.Endpoint{}}
-	err := eachObject(ctx, r, layout, func(raw json.RawMessage, line, i int) error {
+	err := eachObject(ctx, r, layout, max, func(raw json.RawMessage, line, i int) error {
 		var o indexed
 		if json.Unmarshal(raw, &o) != nil {
 			return nil // the emit pass reports it

@@ -36,7 +36,7 @@ type documents struct{}
 
 // OpenDocument implements jsonwalk.DocumentReader.
 func (documents) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
-	rd := &reader{src: src, layout: doc.STIXLayout}
+	rd := &reader{src: src, layout: doc.STIXLayout, max: opts.MaxLine()}
 	rd.Pulled = formats.Pull(rd.walk)
 	return rd, nil
 }

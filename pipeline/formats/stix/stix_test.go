@@ -30,7 +30,7 @@ func TestSTIXSchemaFastPathAgrees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = eachObject(context.Background(), f, jsonwalk.STIXBundle, func(raw stdjson.RawMessage, line, index int) error {
+		err = eachObject(context.Background(), f, jsonwalk.STIXBundle, 0, func(raw stdjson.RawMessage, line, index int) error {
 			var x any
 			dec := stdjson.NewDecoder(bytes.NewReader(raw))
 			dec.UseNumber()

@@ -117,7 +117,7 @@ func (e *layoutError) Error() string { return e.msg }
 // are walked element by element, never held whole. On an error, the Doc
 // holds what was learned before it.
 func Scan(r io.Reader, opts formats.Options) (Doc, error) {
-	d, err := scan(newBareWalker(r), opts)
+	d, err := scan(newBareWalker(r, opts.MaxLine()), opts)
 	if d.stix {
 		d.Kind = STIX
 	}
@@ -172,7 +172,7 @@ func scanRest(w *Walker, d *Doc) error {
 	}
 	for {
 		var skip json.RawMessage
-		if err := w.dec.Decode(&skip); err != nil {
+		if err := w.decode(&skip); err != nil {
 			return nil // the end, or a bad line: a row reject in JSONL
 		}
 	}
@@ -186,6 +186,10 @@ func ScanSource(src *formats.Source, opts formats.Options) (*Doc, error) {
 	lt := newLineTracker(src.R)
 	d, err := Scan(lt, opts)
 	var le *layoutError
+	var tl *TooLongError
+	if errors.As(err, &tl) {
+		return nil, &formats.FileError{File: src.Name, Line: lt.lineAt(tl.Offset), Err: fmt.Errorf("nothing of the file was sent: %w", err)}
+	}
 	if errors.As(err, &le) {
 		return nil, &formats.FileError{File: src.Name, Err: fmt.Errorf("nothing of the file was sent: %w", err)}
 	}

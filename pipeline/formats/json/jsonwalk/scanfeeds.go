@@ -29,7 +29,7 @@ func scanArray(w *Walker, d *Doc, feeds bool) error {
 			continue
 		}
 		var skip json.RawMessage
-		if err := w.dec.Decode(&skip); err != nil {
+		if err := w.decode(&skip); err != nil {
 			return err
 		}
 		if i > 0 {
@@ -163,7 +163,7 @@ func (s *objectScan) other(key string) error {
 // kept reads a member of rootKeys.
 func (s *objectScan) kept(key string) error {
 	var raw json.RawMessage
-	if err := s.w.dec.Decode(&raw); err != nil {
+	if err := s.w.decode(&raw); err != nil {
 		return err
 	}
 	switch key {
@@ -283,7 +283,7 @@ func scanEventMember(w *Walker, c *Context, key string) error {
 	switch key {
 	case "info", "Tag", "Orgc":
 		var raw json.RawMessage
-		if err := w.dec.Decode(&raw); err != nil {
+		if err := w.decode(&raw); err != nil {
 			return err
 		}
 		v, err := DecodeValue(raw)
@@ -311,7 +311,7 @@ func scanPulseMember(w *Walker, d *Doc, key string) error {
 		return err
 	}
 	var raw json.RawMessage
-	if err := w.dec.Decode(&raw); err != nil {
+	if err := w.decode(&raw); err != nil {
 		return err
 	}
 	c := &d.Contexts[len(d.Contexts)-1]

@@ -24,18 +24,21 @@ type Walker struct {
 	Base int
 	// found, for First, receives the value Stop reads.
 	found *json.RawMessage
+	max   int // the longest value read (0: any)
 }
 
 // NewWalker returns a Walker over r that numbers lines. A walk over the
-// elements of an array stops with ctx's error once ctx is done.
-func NewWalker(ctx context.Context, r io.Reader) *Walker {
+// elements of an array stops with ctx's error once ctx is done. A value
+// longer than max bytes (0: any) ends the walk with a *TooLongError.
+func NewWalker(ctx context.Context, r io.Reader, max int) *Walker {
 	lt := newLineTracker(r)
-	return &Walker{dec: decoder(lt), lt: lt, ctx: ctx}
+	return &Walker{dec: guarded(lt, max), lt: lt, ctx: ctx, max: max}
 }
 
 // newBareWalker returns a Walker over r that numbers no lines and is
-// never stopped: the first pass, a look at a document's head.
-func newBareWalker(r io.Reader) *Walker { return &Walker{dec: decoder(r)} }
+// never stopped: the first pass, a look at a document's head. A value
+// longer than max bytes (0: any) ends the walk with a *TooLongError.
+func newBareWalker(r io.Reader, max int) *Walker { return &Walker{dec: guarded(r, max), max: max} }
 
 func decoder(r io.Reader) *json.Decoder {
 	dec := json.NewDecoder(r)
@@ -140,6 +143,9 @@ func (w *Walker) Raw() (json.RawMessage, int, error) {
 	if err := w.dec.Decode(&raw); err != nil {
 		return nil, 0, err
 	}
+	if err := tooLong(w.dec, raw, w.max); err != nil {
+		return nil, 0, err
+	}
 	line := 0
 	if w.lt != nil {
 		line = w.Base + w.lt.lineAt(w.dec.InputOffset()-int64(len(raw)))
@@ -149,10 +155,11 @@ func (w *Walker) Raw() (json.RawMessage, int, error) {
 
 // Skip reads the next value without holding it whole: an array or an
 // object member by member. It reports whether it was an array.
-func (w *Walker) Skip() (bool, error) { return skipValue(w.dec) }
+func (w *Walker) Skip() (bool, error) { return skipValue(w.dec, w.max) }
 
-// skipValue is Skip on a decoder.
-func skipValue(dec *json.Decoder) (bool, error) {
+// skipValue is Skip on a decoder, for values of at most max bytes (0:
+// any).
+func skipValue(dec *json.Decoder, max int) (bool, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return false, err
@@ -169,6 +176,9 @@ func skipValue(dec *json.Decoder) (bool, error) {
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
+			return false, err
+		}
+		if err := tooLong(dec, raw, max); err != nil {
 			return false, err
 		}
 	}
@@ -327,7 +337,7 @@ var errFound = errors.New("found")
 // at the value it looks for with Stop, and returns that value (nil when
 // find did not stop).
 func First(head []byte, find func(w *Walker) error) []byte {
-	w := newBareWalker(bytes.NewReader(head))
+	w := newBareWalker(bytes.NewReader(head), 0)
 	var found json.RawMessage
 	w.found = &found
 	find(w)

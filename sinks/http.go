@@ -8,6 +8,7 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -91,6 +93,18 @@ type Doer struct {
 	limiter *rate.Limiter
 	// retries counts retried attempts; shared with Unlimited copies.
 	retries *atomicCounter
+	// secrets are scrubbed from errors besides the credentials the
+	// requests carry.
+	secrets []string
+}
+
+// Scrubbing returns a Doer like d that also scrubs secrets from errors:
+// values sent other than as credentials (webhook headers in a body). The
+// credentials a request carries are always scrubbed (see Scrub).
+func (d *Doer) Scrubbing(secrets ...string) *Doer {
+	c := *d
+	c.secrets = append(slices.Clip(d.secrets), secrets...)
+	return &c
 }
 
 // NewDoer returns a Doer for opts.
@@ -118,7 +132,7 @@ func NewDoer(opts HTTPOptions) *Doer {
 // not its rate limit: for calls the API does not count, such as fetching
 // an OAuth token.
 func (d *Doer) Unlimited() *Doer {
-	return &Doer{opts: d.opts, client: d.client, retries: d.retries}
+	return &Doer{opts: d.opts, client: d.client, retries: d.retries, secrets: d.secrets}
 }
 
 // Retries returns how many attempts were retried so far.
@@ -344,10 +358,14 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, body, nil
 	}
+	// An error body may reflect what was sent, credentials included.
+	secrets := credentials(req, d.secrets)
+	body = Scrub(body, secrets)
 	he := decode(resp, body)
 	if he == nil {
 		he = &HTTPError{Status: resp.StatusCode, Message: Excerpt(body)}
 	}
+	he.Message = string(Scrub([]byte(he.Message), secrets))
 	he.Method, he.URL = req.Method, req.URL.Redacted()
 	if he.ErrorID == "" {
 		he.ErrorID = resp.Header.Get("X-Error-Id")
@@ -395,4 +413,53 @@ func Excerpt(body []byte) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// Redacted replaces a secret in Scrub's output.
+const Redacted = "[redacted]"
+
+// credentialHeaders are the request headers whose values are secrets.
+var credentialHeaders = []string{"Authorization", "Proxy-Authorization", "Api-Key", "Api-Secret", "X-Api-Key", "Cookie"}
+
+// credentials returns the secrets req carries — each credential header's
+// value, the credentials after its scheme ("Basic", "Bearer"), and the
+// user and password of Basic auth — with extra.
+func credentials(req *http.Request, extra []string) []string {
+	out := append([]string(nil), extra...)
+	for _, h := range credentialHeaders {
+		for _, v := range req.Header.Values(h) {
+			out = append(out, v)
+			if _, cred, ok := strings.Cut(v, " "); ok {
+				out = append(out, strings.TrimSpace(cred))
+			}
+		}
+	}
+	if user, pass, ok := req.BasicAuth(); ok {
+		out = append(out, user, pass)
+	}
+	return out
+}
+
+// Scrub returns b with every secret replaced by Redacted, as it is and as
+// it appears inside a JSON string; empty secrets are skipped, longer ones
+// first, so that a secret containing another is replaced whole. b is not
+// modified.
+func Scrub(b []byte, secrets []string) []byte {
+	forms := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		forms = append(forms, s)
+		if q := AppendString(nil, s); string(q[1:len(q)-1]) != s {
+			forms = append(forms, string(q[1:len(q)-1]))
+		}
+	}
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	for _, f := range forms {
+		if bytes.Contains(b, []byte(f)) {
+			b = bytes.ReplaceAll(b, []byte(f), []byte(Redacted))
+		}
+	}
+	return b
 }

@@ -3,15 +3,21 @@ package sinks_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/sinks"
 	"github.com/iocpipe/iocpipe/sinks/faults"
+	"github.com/iocpipe/iocpipe/sinks/threatwinds"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds/threatwindstest"
+	"github.com/iocpipe/iocpipe/sinks/trustar"
+	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
 // entityRequest returns a Request posting one entity to the ThreatWinds
@@ -73,5 +79,69 @@ func TestTimeoutOutcomeUnknown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestErrorsScrubbed runs against APIs that reflect the request's headers
+// in their error bodies: no credential sent reaches an error, in any
+// form (the Basic value, the key and secret, the bearer token).
+func TestErrorsScrubbed(t *testing.T) {
+	const key, secret = "client-key-7", `s3cr"et\value`
+	basic := base64.StdEncoding.EncodeToString([]byte(key + ":" + secret))
+	fast := sinks.HTTPOptions{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, RetryDeadline: 200 * time.Millisecond}
+	batch := func(v string) *ioc.Batch {
+		return &ioc.Batch{Seq: 1, Sub: &ioc.Submission{Key: "k", Enclaves: []string{"c04caa4e-4d1b-47fc-b9e2-c9ce11396b44"}}, Items: []*ioc.Indicator{{Type: ioc.Domain, Value: v}}}
+	}
+	// texts gathers what a Send reports: its error and every reason.
+	texts := func(res ioc.Result, err error) string {
+		var b strings.Builder
+		if err != nil {
+			b.WriteString(err.Error() + "\n")
+		}
+		for _, r := range append(res.Rejects, res.Failed...) {
+			b.WriteString(r.Reason + "\n")
+		}
+		return b.String()
+	}
+	t.Run("trustar token refused", func(t *testing.T) {
+		srv := trustartest.NewServer(trustartest.Options{Key: key, Secret: "another", Faults: faults.Options{ReflectHeaders: true}})
+		defer srv.Close()
+		c, err := trustar.New(trustar.Config{URL: srv.URL, Key: key, Secret: secret, HTTP: fast})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := texts(c.Send(context.Background(), batch("evil.example.com")))
+		checkScrubbed(t, got, "Bad client credentials", basic, key, secret, `s3cr\"et\\value`)
+	})
+	tw := func(name string, cfg threatwinds.Config, secrets ...string) {
+		t.Run(name, func(t *testing.T) {
+			srv := threatwindstest.NewServer(threatwindstest.Options{
+				Users:  []threatwindstest.User{{Key: key, Secret: secret, Token: secret + "-token", Roles: []string{"reporter"}}},
+				Faults: faults.Options{ReflectHeaders: true, RejectPattern: regexp.MustCompile(`evil`)},
+			})
+			defer srv.Close()
+			cfg.URL, cfg.HTTP = srv.URL, fast
+			c, err := threatwinds.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := texts(c.Send(context.Background(), batch("evil.example.com")))
+			checkScrubbed(t, got, "refused value", secrets...)
+		})
+	}
+	tw("threatwinds key and secret", threatwinds.Config{APIKey: key, APISecret: secret}, key, secret, `s3cr\"et\\value`)
+	tw("threatwinds bearer token", threatwinds.Config{Token: secret + "-token"}, secret+"-token", `s3cr\"et\\value-token`)
+}
+
+// checkScrubbed checks that got says want and holds none of secrets.
+func checkScrubbed(t *testing.T, got, want string, secrets ...string) {
+	t.Helper()
+	if !strings.Contains(got, want) {
+		t.Errorf("reported %q, want it to say %q", got, want)
+	}
+	for _, s := range secrets {
+		if strings.Contains(got, s) {
+			t.Errorf("reported %q: it holds the credential %q", got, s)
+		}
 	}
 }

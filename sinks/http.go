@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -237,7 +238,9 @@ func (e *unknownOutcome) Unwrap() []error { return []error{ErrMaybeDelivered, e.
 
 // Do sends a request, retrying transient failures — network errors,
 // timeouts and answers Retryable approves — with exponential backoff and
-// full jitter, honouring the server's wait hint, until RetryDeadline.
+// full jitter, honouring the server's wait hint, until RetryDeadline (a
+// hint that fits in the time left is waited). A 2xx answer whose body is
+// neither empty nor JSON is an *HTTPError, not retried.
 // Each attempt has its timeout (see HTTPOptions.Timeout). It returns the
 // answer's body for a 2xx, else the last error: an *HTTPError for an
 // answer; an error wrapping ErrMaybeDelivered when an attempt timed out
@@ -280,8 +283,14 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 			d.opts.Logger.Warn("request timed out; the next attempt waits longer", "after", te.After, "next_timeout", timeout, "sent", te.Sent)
 		}
 		wait := d.backoff(attempt, hint)
-		if dl := d.opts.RetryDeadline; dl > 0 && time.Since(start)+wait > dl {
-			return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
+		if dl := d.opts.RetryDeadline; dl > 0 {
+			left := dl - time.Since(start)
+			if hint > 0 && hint <= left {
+				wait = min(wait, left) // the hint fits: its jitter must not make it give up
+			}
+			if wait > left {
+				return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
+			}
 		}
 		d.retries.add(1)
 		d.opts.Logger.Debug("retrying", "attempt", attempt+1, "wait", wait, "error", err)
@@ -350,16 +359,22 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 		return nil, nil, timedOut(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	if err != nil {
 		return resp, nil, timedOut(fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Redacted(), err))
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, body, nil
-	}
 	// An error body may reflect what was sent, credentials included.
 	secrets := credentials(req, d.secrets)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if !jsonOrEmpty(body) {
+			return resp, nil, &HTTPError{
+				Method: req.Method, URL: req.URL.Redacted(), Status: resp.StatusCode,
+				Message: "the answer is not JSON (a proxy's page?), so not the API's: " + Excerpt(Scrub(body, secrets)),
+			}
+		}
+		return resp, body, nil
+	}
 	body = Scrub(body, secrets)
 	he := decode(resp, body)
 	if he == nil {
@@ -382,6 +397,20 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 	he.Body = body
 	return resp, body, he
 }
+
+// jsonOrEmpty reports whether a 2xx answer's body is the API's: empty,
+// or JSON (a body cut at the read limit only needs to start like JSON).
+// Anything else — an HTML page from a proxy or a captive portal — is not.
+func jsonOrEmpty(body []byte) bool {
+	t := bytes.TrimSpace(body)
+	if len(t) == 0 || json.Valid(t) {
+		return true
+	}
+	return len(body) == maxAnswer && (t[0] == '{' || t[0] == '[')
+}
+
+// maxAnswer is the most of an answer's body read.
+const maxAnswer = 64 << 10
 
 // certError reports a TLS certificate that failed verification.
 func certError(err error) bool {

@@ -145,3 +145,56 @@ func checkScrubbed(t *testing.T, got, want string, secrets ...string) {
 		}
 	}
 }
+
+// TestRateLimitWaitWithinDeadline: a 429 whose wait hint fits in the time
+// left before the retry deadline is waited, never given up at once (the
+// jitter added to the hint is cut to the time left).
+func TestRateLimitWaitWithinDeadline(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{Faults: faults.Options{FailFirst: 1, FailStatus: http.StatusTooManyRequests, WaitTime: 500 * time.Millisecond}})
+	defer srv.Close()
+	c, err := trustar.New(trustar.Config{URL: srv.URL, Key: "demo", Secret: "demo",
+		HTTP: sinks.HTTPOptions{BaseDelay: time.Millisecond, MaxDelay: time.Second, RetryDeadline: 515 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &ioc.Batch{Seq: 1, Sub: &ioc.Submission{Key: "k", Enclaves: []string{"c04caa4e-4d1b-47fc-b9e2-c9ce11396b44"}}, Items: []*ioc.Indicator{{Type: ioc.Domain, Value: "wait.example.com"}}}
+	for i := range 5 { // the jitter is random: five tries make a pass by luck unlikely
+		srv.Reset()
+		res, err := c.Send(context.Background(), b)
+		if err != nil || res.Requests != 1 {
+			t.Fatalf("try %d: %d requests, error %v; want the 429's 500ms waited and the batch delivered", i+1, res.Requests, err)
+		}
+	}
+}
+
+// TestProxyPageIsNotDelivered: a 2xx answer whose body is not JSON (an
+// HTML page from a proxy) is a failure carrying an excerpt of the page.
+func TestProxyPageIsNotDelivered(t *testing.T) {
+	fo := faults.Options{ProxyPage: true}
+	fast := sinks.HTTPOptions{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, RetryDeadline: 100 * time.Millisecond}
+	b := &ioc.Batch{Seq: 1, Sub: &ioc.Submission{Key: "k", Enclaves: []string{"c04caa4e-4d1b-47fc-b9e2-c9ce11396b44"}}, Items: []*ioc.Indicator{{Type: ioc.Domain, Value: "proxy.example.com"}}}
+	t.Run("trustar", func(t *testing.T) {
+		srv := trustartest.NewServer(trustartest.Options{Faults: fo})
+		defer srv.Close()
+		c, err := trustar.New(trustar.Config{URL: srv.URL, Key: "demo", Secret: "demo", HTTP: fast})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Send(context.Background(), b)
+		if err == nil || res.Requests != 0 || !strings.Contains(err.Error(), "Please log in") {
+			t.Errorf("%d requests, error %v; want none delivered and an error with the page's excerpt", res.Requests, err)
+		}
+	})
+	t.Run("threatwinds", func(t *testing.T) {
+		srv := threatwindstest.NewServer(threatwindstest.Options{Faults: fo})
+		defer srv.Close()
+		c, err := threatwinds.New(threatwinds.Config{URL: srv.URL, APIKey: "reporter", APISecret: "reporter", HTTP: fast})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Send(context.Background(), b)
+		if err != nil || res.Requests != 0 || len(res.Failed) != 1 || !strings.Contains(res.Failed[0].Reason, "Please log in") {
+			t.Errorf("result %+v, error %v; want the item failed with the page's excerpt", res, err)
+		}
+	})
+}

@@ -8,9 +8,11 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -91,6 +94,18 @@ type Doer struct {
 	limiter *rate.Limiter
 	// retries counts retried attempts; shared with Unlimited copies.
 	retries *atomicCounter
+	// secrets are scrubbed from errors besides the credentials the
+	// requests carry.
+	secrets []string
+}
+
+// Scrubbing returns a Doer like d that also scrubs secrets from errors:
+// values sent other than as credentials (webhook headers in a body). The
+// credentials a request carries are always scrubbed (see Scrub).
+func (d *Doer) Scrubbing(secrets ...string) *Doer {
+	c := *d
+	c.secrets = append(slices.Clip(d.secrets), secrets...)
+	return &c
 }
 
 // NewDoer returns a Doer for opts.
@@ -118,7 +133,7 @@ func NewDoer(opts HTTPOptions) *Doer {
 // not its rate limit: for calls the API does not count, such as fetching
 // an OAuth token.
 func (d *Doer) Unlimited() *Doer {
-	return &Doer{opts: d.opts, client: d.client, retries: d.retries}
+	return &Doer{opts: d.opts, client: d.client, retries: d.retries, secrets: d.secrets}
 }
 
 // Retries returns how many attempts were retried so far.
@@ -223,7 +238,9 @@ func (e *unknownOutcome) Unwrap() []error { return []error{ErrMaybeDelivered, e.
 
 // Do sends a request, retrying transient failures — network errors,
 // timeouts and answers Retryable approves — with exponential backoff and
-// full jitter, honouring the server's wait hint, until RetryDeadline.
+// full jitter, honouring the server's wait hint, until RetryDeadline (a
+// hint that fits in the time left is waited). A 2xx answer whose body is
+// neither empty nor JSON is an *HTTPError, not retried.
 // Each attempt has its timeout (see HTTPOptions.Timeout). It returns the
 // answer's body for a 2xx, else the last error: an *HTTPError for an
 // answer; an error wrapping ErrMaybeDelivered when an attempt timed out
@@ -266,8 +283,14 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 			d.opts.Logger.Warn("request timed out; the next attempt waits longer", "after", te.After, "next_timeout", timeout, "sent", te.Sent)
 		}
 		wait := d.backoff(attempt, hint)
-		if dl := d.opts.RetryDeadline; dl > 0 && time.Since(start)+wait > dl {
-			return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
+		if dl := d.opts.RetryDeadline; dl > 0 {
+			left := dl - time.Since(start)
+			if hint > 0 && hint <= left {
+				wait = min(wait, left) // the hint fits: its jitter must not make it give up
+			}
+			if wait > left {
+				return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
+			}
 		}
 		d.retries.add(1)
 		d.opts.Logger.Debug("retrying", "attempt", attempt+1, "wait", wait, "error", err)
@@ -336,18 +359,28 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 		return nil, nil, timedOut(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	if err != nil {
 		return resp, nil, timedOut(fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Redacted(), err))
 	}
+	// An error body may reflect what was sent, credentials included.
+	secrets := credentials(req, d.secrets)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if !jsonOrEmpty(body) {
+			return resp, nil, &HTTPError{
+				Method: req.Method, URL: req.URL.Redacted(), Status: resp.StatusCode,
+				Message: "the answer is not JSON (a proxy's page?), so not the API's: " + Excerpt(Scrub(body, secrets)),
+			}
+		}
 		return resp, body, nil
 	}
+	body = Scrub(body, secrets)
 	he := decode(resp, body)
 	if he == nil {
 		he = &HTTPError{Status: resp.StatusCode, Message: Excerpt(body)}
 	}
+	he.Message = string(Scrub([]byte(he.Message), secrets))
 	he.Method, he.URL = req.Method, req.URL.Redacted()
 	if he.ErrorID == "" {
 		he.ErrorID = resp.Header.Get("X-Error-Id")
@@ -364,6 +397,20 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 	he.Body = body
 	return resp, body, he
 }
+
+// jsonOrEmpty reports whether a 2xx answer's body is the API's: empty,
+// or JSON (a body cut at the read limit only needs to start like JSON).
+// Anything else — an HTML page from a proxy or a captive portal — is not.
+func jsonOrEmpty(body []byte) bool {
+	t := bytes.TrimSpace(body)
+	if len(t) == 0 || json.Valid(t) {
+		return true
+	}
+	return len(body) == maxAnswer && (t[0] == '{' || t[0] == '[')
+}
+
+// maxAnswer is the most of an answer's body read.
+const maxAnswer = 64 << 10
 
 // certError reports a TLS certificate that failed verification.
 func certError(err error) bool {
@@ -395,4 +442,53 @@ func Excerpt(body []byte) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// Redacted replaces a secret in Scrub's output.
+const Redacted = "[redacted]"
+
+// credentialHeaders are the request headers whose values are secrets.
+var credentialHeaders = []string{"Authorization", "Proxy-Authorization", "Api-Key", "Api-Secret", "X-Api-Key", "Cookie"}
+
+// credentials returns the secrets req carries — each credential header's
+// value, the credentials after its scheme ("Basic", "Bearer"), and the
+// user and password of Basic auth — with extra.
+func credentials(req *http.Request, extra []string) []string {
+	out := append([]string(nil), extra...)
+	for _, h := range credentialHeaders {
+		for _, v := range req.Header.Values(h) {
+			out = append(out, v)
+			if _, cred, ok := strings.Cut(v, " "); ok {
+				out = append(out, strings.TrimSpace(cred))
+			}
+		}
+	}
+	if user, pass, ok := req.BasicAuth(); ok {
+		out = append(out, user, pass)
+	}
+	return out
+}
+
+// Scrub returns b with every secret replaced by Redacted, as it is and as
+// it appears inside a JSON string; empty secrets are skipped, longer ones
+// first, so that a secret containing another is replaced whole. b is not
+// modified.
+func Scrub(b []byte, secrets []string) []byte {
+	forms := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		forms = append(forms, s)
+		if q := AppendString(nil, s); string(q[1:len(q)-1]) != s {
+			forms = append(forms, string(q[1:len(q)-1]))
+		}
+	}
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	for _, f := range forms {
+		if bytes.Contains(b, []byte(f)) {
+			b = bytes.ReplaceAll(b, []byte(f), []byte(Redacted))
+		}
+	}
+	return b
 }

@@ -555,11 +555,15 @@ func checkURL(s string) error {
 	return nil
 }
 
-// secret reads an environment variable named by the config.
+// secret reads an environment variable named by the config. A value an
+// HTTP header cannot carry (a control character) is a config error.
 func (c *Config) secret(key, env string) (string, error) {
 	v, ok := os.LookupEnv(env)
 	if !ok || v == "" {
 		return "", c.errorf(key, "environment variable %s is not set (secrets come from the environment only)", env)
+	}
+	if i := strings.IndexFunc(v, func(r rune) bool { return (r < 0x20 && r != '\t') || r == 0x7f }); i >= 0 {
+		return "", c.errorf(key, "environment variable %s holds a control character at byte %d, such as a newline, that an HTTP header cannot carry; its value is not shown", env, i+1)
 	}
 	return v, nil
 }

@@ -29,6 +29,9 @@ import (
 type Options struct {
 	// FailRate is the share (0..1) of requests answered with FailStatus.
 	FailRate float64
+	// FailFirst answers FailStatus to the first this many requests (since
+	// the wrapper was created or reset), and lets the others through.
+	FailFirst int
 	// FailStatus is the status of a failed request; zero means 500.
 	// A 429 carries the emulator's wait hint (TruSTAR's waitTime,
 	// Retry-After elsewhere).
@@ -94,7 +97,7 @@ type Injector struct {
 	rng *rand.Rand
 
 	failed, dropped, outage, rejected, delayed, slow atomic.Int64
-	slowSeen                                         atomic.Int64 // requests SlowAnswers has counted
+	slowSeen, firstSeen                              atomic.Int64 // requests SlowAnswers and FailFirst counted
 }
 
 // takeSlow reports whether this request's answer is held back, counting it.
@@ -129,7 +132,7 @@ func New(opts Options, respond Responder) *Injector {
 // Active reports whether any fault is configured.
 func (in *Injector) Active() bool {
 	o := in.opts
-	return o.FailRate > 0 || o.DropRate > 0 || o.Latency > 0 || o.Outage > 0 || o.RejectPattern != nil || o.FailPattern != nil ||
+	return o.FailRate > 0 || o.FailFirst > 0 || o.DropRate > 0 || o.Latency > 0 || o.Outage > 0 || o.RejectPattern != nil || o.FailPattern != nil ||
 		o.SlowAnswer > 0 || o.ProxyPage
 }
 
@@ -157,6 +160,7 @@ func (in *Injector) Reset() {
 	in.delayed.Store(0)
 	in.slow.Store(0)
 	in.slowSeen.Store(0)
+	in.firstSeen.Store(0)
 }
 
 func (in *Injector) roll() float64 {
@@ -172,7 +176,7 @@ func (in *Injector) since() time.Duration {
 }
 
 // Wrap returns h with the faults applied before it runs. The order is:
-// latency, outage, drop, fail, fail and reject patterns, proxy page, slow
+// latency, outage, drop, fail (first, rate), fail and reject patterns, proxy page, slow
 // answer.
 func (in *Injector) Wrap(h http.Handler) http.Handler {
 	if !in.Active() {
@@ -201,7 +205,7 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 			// writing a response, and without logging a stack.
 			panic(http.ErrAbortHandler)
 		}
-		if o.FailRate > 0 && in.roll() < o.FailRate {
+		if (o.FailFirst > 0 && in.firstSeen.Add(1) <= int64(o.FailFirst)) || (o.FailRate > 0 && in.roll() < o.FailRate) {
 			in.failed.Add(1)
 			respond(w, r, o.FailStatus, "fail", fmt.Sprintf("emulated failure (%d)", o.FailStatus), o.WaitTime)
 			return

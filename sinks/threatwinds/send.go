@@ -298,7 +298,7 @@ func (c *Client) scan(r *run, o *op) {
 	}
 	var a scanAnswer
 	if err := json.Unmarshal(body, &a); err != nil || a.ID == "" {
-		c.log.Warn("threatwinds: scan accepted without a task id", "status", resp.StatusCode, "answer", sinks.Excerpt(body))
+		c.log.Warn("threatwinds: scan accepted without a task id", "status", resp.StatusCode, "answer", sinks.Excerpt(sinks.Scrub(body, secretsOf(c.cfg))))
 	}
 	key := "scans_new"
 	if resp.StatusCode == http.StatusOK {

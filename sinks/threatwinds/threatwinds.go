@@ -198,13 +198,25 @@ func New(cfg Config) (*Client, error) {
 		set:       settingsOf(cfg),
 		base:      base,
 		path:      u.Path,
-		doer:      sinks.NewDoer(cfg.HTTP),
+		doer:      sinks.NewDoer(cfg.HTTP).Scrubbing(secretsOf(cfg)...),
 		log:       cfg.Logger,
 		sem:       make(chan struct{}, cfg.InFlight),
 		acked:     newMemo[entityKey, uint64](cfg.Remember),
 		flight:    map[entityKey]chan struct{}{},
 		commented: newMemo[commentKey, struct{}](cfg.Remember),
 	}, nil
+}
+
+// secretsOf returns the secrets of cfg, scrubbed from every error: the
+// credentials and the webhook's header values, sent in scan bodies.
+func secretsOf(cfg Config) []string {
+	out := []string{cfg.APIKey, cfg.APISecret, cfg.Token}
+	if cfg.Webhook != nil {
+		for _, h := range cfg.Webhook.Headers {
+			out = append(out, h.Value)
+		}
+	}
+	return out
 }
 
 // Retries returns how many requests were retried so far.
@@ -364,7 +376,7 @@ func (c *Client) Definitions(ctx context.Context) ([]Definition, error) {
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("threatwinds: GET %s/definitions answered something other than a JSON array: %q", c.path, sinks.Excerpt(body))
+		return nil, fmt.Errorf("threatwinds: GET %s/definitions answered something other than a JSON array: %q", c.path, sinks.Excerpt(sinks.Scrub(body, secretsOf(c.cfg))))
 	}
 	defs := make([]Definition, 0, len(raw))
 	for _, r := range raw {

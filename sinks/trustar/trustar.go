@@ -70,7 +70,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.HTTP.Logger = cfg.Logger
-	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), doer: sinks.NewDoer(cfg.HTTP), log: cfg.Logger}
+	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), doer: sinks.NewDoer(cfg.HTTP).Scrubbing(cfg.Key, cfg.Secret), log: cfg.Logger}
 	return c, nil
 }
 
@@ -402,7 +402,7 @@ func (t *tokenCache) get(ctx context.Context, c *Client, force bool) (string, er
 	}
 	var a tokenAnswer
 	if err := json.Unmarshal(body, &a); err != nil || a.AccessToken == "" {
-		return "", fmt.Errorf("fetching a TruSTAR token: no access_token in the answer %q", sinks.Excerpt(body))
+		return "", fmt.Errorf("fetching a TruSTAR token: no access_token in the answer %q", sinks.Excerpt(sinks.Scrub(body, []string{c.cfg.Key, c.cfg.Secret})))
 	}
 	ttl := time.Duration(a.ExpiresIn) * time.Second
 	if ttl <= 0 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/iocpipe/iocpipe/sinks/faults"
 )
 
 // TruSTAR's error_description texts for a refused token.
@@ -91,7 +93,11 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		e.authErrors.Add(1)
 		e.log.Info("token refused", "reason", "bad client credentials")
 		w.Header().Set("WWW-Authenticate", `Basic realm="oauth2/client"`)
-		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "Bad client credentials"})
+		desc := "Bad client credentials"
+		if e.opts.Faults.ReflectHeaders {
+			desc += "; request headers: " + faults.Headers(r)
+		}
+		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", desc})
 		return
 	}
 	switch grant := r.PostForm.Get("grant_type"); grant {

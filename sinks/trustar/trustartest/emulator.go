@@ -60,7 +60,8 @@ type Options struct {
 	// 413; zero or less means DefaultMaxIndicators.
 	MaxIndicators int
 	// Faults selects the faults injected into /api/1.3/; the zero value
-	// injects none.
+	// injects none. Faults.ReflectHeaders also puts the request's headers
+	// in /oauth/token's refusal of bad credentials.
 	Faults faults.Options
 	// Logger receives the emulator's events; nil discards them.
 	Logger *slog.Logger

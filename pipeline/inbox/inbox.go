@@ -236,6 +236,7 @@ func (ib *Inbox) input(j *job) pipeline.Input {
 	in.Report = func(r pipeline.FileReport) {
 		if l != nil {
 			l.Record(ib.key, j.sum, r.Acked)
+			l.Undelivered(ib.key, j.sum, r.Rejected.Union(r.Failed))
 		}
 		if r.Final {
 			ib.background(j, r.Result)

@@ -23,6 +23,7 @@ const (
 	DefaultSettle     = 2 * time.Second
 	DefaultRescan     = 10 * time.Second
 	DefaultRetryDelay = time.Minute
+	DefaultGiveUp     = 24 * time.Hour
 )
 
 // Options configures an Inbox. The zero value of each field means the
@@ -59,6 +60,10 @@ type Options struct {
 	// delivered stays in work/ before it is fed again (its acknowledged
 	// rows skipped); 0 means DefaultRetryDelay.
 	RetryDelay time.Duration
+	// GiveUpAfter is how long a file may keep failing delivery (counted
+	// from its first failed run since the Inbox was created) before it is
+	// given up to failed/ with every reason; 0 means DefaultGiveUp.
+	GiveUpAfter time.Duration
 	// Logger receives the log; nil discards it.
 	Logger *slog.Logger
 }
@@ -136,6 +141,12 @@ type job struct {
 	// Guarded by Inbox.mu: the current run's state.
 	finished bool
 	retryAt  time.Time
+
+	// failing is when a run over the file first failed delivery, reasons
+	// the distinct reasons since (see giveUp); owned by finish.
+	failing time.Time
+	reasons []string
+	runs    int
 }
 
 // New checks opts, creates the folders and returns an Inbox.
@@ -151,6 +162,9 @@ func New(opts Options) (*Inbox, error) {
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = DefaultRetryDelay
+	}
+	if opts.GiveUpAfter <= 0 {
+		opts.GiveUpAfter = DefaultGiveUp
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -277,6 +291,8 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	switch {
 	case r.Err != "":
 		ib.fail(j, r)
+	case r.Failed > 0 && ib.giveUp(j, &r):
+		ib.fail(j, r)
 	case r.Failed > 0:
 		ib.log.Warn("some indicators could not be delivered: the file stays in work/ and is tried again",
 			"file", j.name, "failed", r.Failed, "delivered", r.Delivered, "retry_in", ib.opts.RetryDelay)
@@ -390,7 +406,7 @@ func (ib *Inbox) fail(j *job, r pipeline.FileResult) {
 		r.Started = time.Now().UTC()
 		r.Finished = r.Started
 	}
-	rep := Report{FileResult: r, Status: StatusFailed, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
+	rep := Report{FileResult: r, Status: StatusFailed, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size, Reasons: j.reasons}
 	if err := ib.toFailed(j.path, j.name, rep); err != nil {
 		ib.filingFailed("moving a file to failed/", j.name, err)
 		return

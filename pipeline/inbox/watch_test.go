@@ -526,3 +526,20 @@ func TestWatchRedropSendsUndelivered(t *testing.T) {
 		t.Errorf("delivered %v, want each of %v once", got, want)
 	}
 }
+
+// A file whose delivery keeps failing is given up to failed/ after
+// GiveUpAfter, with every reason, instead of being retried for ever.
+func TestWatchGiveUp(t *testing.T) {
+	sink := &recSink{}
+	sink.fail.Store(1 << 30)
+	h := startInbox(t, Options{RetryDelay: 100 * time.Millisecond, GiveUpAfter: 400 * time.Millisecond}, sink)
+	h.write("g.csv", rowsCSV("g", 3))
+	waitFor(t, 10*time.Second, "g.csv given up", func() bool { return exists(h.path("failed", "g.csv.report.json")) })
+	r := readReport(t, h.path("failed", "g.csv.report.json"))
+	if r.Status != StatusFailed || !strings.Contains(r.Err, "given up") || !slices.Contains(r.Reasons, "503 service unavailable") {
+		t.Errorf("report: %+v", r)
+	}
+	if !exists(h.path("failed", "g.csv")) || h.ib.Stats().Retried < 1 {
+		t.Errorf("g.csv in failed/? %v; stats %+v", exists(h.path("failed", "g.csv")), h.ib.Stats())
+	}
+}

@@ -148,6 +148,10 @@ type RouteConfig struct {
 	// DeleteDone deletes imported files instead of moving them to done/
 	// (their reports still go to done/).
 	DeleteDone bool `yaml:"delete_done"`
+	// GiveUpAfter is how long watch retries a file whose delivery keeps
+	// failing before it moves it to failed/ with every reason; 0 means
+	// 24h.
+	GiveUpAfter Duration `yaml:"give_up_after"`
 }
 
 // WebhookConfig is a scan route's webhook.
@@ -167,6 +171,8 @@ const (
 	// formats.DefaultMaxLine).
 	minLineBytes = 1 << 10
 	maxLineBytes = 1 << 30
+	// defaultGiveUpAfter is how long a file may keep failing delivery.
+	defaultGiveUpAfter = 24 * time.Hour
 )
 
 // A ConfigError is a problem with the configuration: exit code 2.
@@ -367,8 +373,11 @@ func (c *Config) validateRoute(i int) error {
 			return c.errorf(key, "%v", err)
 		}
 	}
-	if r.Settle < 0 || r.Rescan < 0 {
-		return c.errorf(key, "settle and rescan must not be negative")
+	if r.Settle < 0 || r.Rescan < 0 || r.GiveUpAfter < 0 {
+		return c.errorf(key, "settle, rescan and give_up_after must not be negative")
+	}
+	if r.GiveUpAfter == 0 {
+		r.GiveUpAfter = Duration(defaultGiveUpAfter)
 	}
 	if r.Settle == 0 {
 		r.Settle = Duration(defaultSettle)

@@ -131,6 +131,7 @@ func (rl *runLedger) prepare(ctx context.Context, inputs []pipeline.Input) []pip
 func (rl *runLedger) report(f *runFile, next func(pipeline.FileReport)) func(pipeline.FileReport) {
 	return func(r pipeline.FileReport) {
 		rl.l.Record(rl.key, f.sum, r.Acked)
+		rl.l.Undelivered(rl.key, f.sum, r.Rejected.Union(r.Failed))
 		if r.Final {
 			rl.mu.Lock()
 			f.ok = r.Result.Err == ""

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,13 +112,14 @@ var (
 	descRetry = desc("sink_retries_total", "Requests the sink retried (network errors, 429, 5xx).", "route", "sink")
 	descQueue = desc("queue_depth", "Files complete and waiting for the pipeline (ready in the inbox, claimed, or waiting for a file with the same content).", "route")
 	descBusy  = desc("files_in_progress", "Files handed to the pipeline and not finished.", "route")
+	descIbErr = desc("inbox_errors_total", "Inbox operations that failed, by op: claim (a file could not be moved into work/: the route stops claiming until the folders are healed), filing (a report, rejects file or move to done/ or failed/ failed).", "route", "op")
 	descLedB  = desc("ledger_bytes", "Size of the ledger's data.")
 	descLedN  = desc("ledger_entries", "Files (by content and route) the ledger knows.")
 )
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFiles, descRows, descInds, descSubs, descBatch, descRetry, descQueue, descBusy, descLedB, descLedN} {
+	for _, d := range []*prometheus.Desc{descFiles, descRows, descInds, descSubs, descBatch, descRetry, descQueue, descBusy, descIbErr, descLedB, descLedN} {
 		ch <- d
 	}
 }
@@ -156,6 +160,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		if r.retries != nil {
 			counter(descRetry, r.retries(), r.route, r.sink)
 		}
+		counter(descIbErr, st.ClaimErrors, r.route, "claim")
+		counter(descIbErr, st.FilingErrors, r.route, "filing")
 		gauge(descQueue, st.Queued, r.route)
 		gauge(descBusy, st.InProgress, r.route)
 	}
@@ -189,10 +195,37 @@ func (m *metrics) listen(addr string, log *slog.Logger) (*metricsServer, error) 
 			w.Write([]byte("stopping\n"))
 			return
 		}
+		if msg := m.unhealthy(); msg != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(msg))
+			return
+		}
 		w.Write([]byte("ok\n"))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return &metricsServer{addr: l.Addr().String(), ln: l, srv: srv, log: log}, nil
+}
+
+// unhealthy says which routes cannot claim files and why, one a line;
+// empty when all can.
+func (m *metrics) unhealthy() string {
+	m.mu.Lock()
+	routes := m.routes
+	m.mu.Unlock()
+	var b strings.Builder
+	for _, r := range routes {
+		if err := r.ib.Health(); err != nil {
+			fmt.Fprintf(&b, "route %s cannot claim files: %s\n", r.route, escapeLine(err.Error()))
+		}
+	}
+	return b.String()
+}
+
+// escapeLine quotes control characters (a file name in an error) for a
+// plain-text answer.
+func escapeLine(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // serve serves until shutdown. A server that fails is logged, and watch

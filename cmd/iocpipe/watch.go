@@ -63,7 +63,11 @@ moved to done/ without being sent (unless --reimport).
 
 SIGINT or SIGTERM stops claiming files, lets the requests in flight finish
 (at most --shutdown-timeout) and exits 0; a second signal exits at once (1),
-which is safe too.`,
+which is safe too.
+
+A file whose delivery keeps failing is retried every minute, and given up to
+failed/ with every reason after give_up_after (default 24h). One watch owns an
+inbox: a second one on it exits 1, naming the process that holds the lock.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return watch(cmd.Context(), e, &f)
@@ -130,7 +134,8 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		ib, err := inbox.New(inbox.Options{
 			Dir: rc.Inbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
 			Settle: time.Duration(rc.Settle), Rescan: time.Duration(rc.Rescan), DeleteDone: rc.DeleteDone,
-			Ledger: ledger, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
+			GiveUpAfter: time.Duration(rc.GiveUpAfter),
+			Ledger:      ledger, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
 			Logger: log,
 		})
 		if err != nil {

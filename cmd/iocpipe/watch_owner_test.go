@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
@@ -60,5 +63,66 @@ func TestWatchOneOwner(t *testing.T) {
 	cancel()
 	if code := <-exited; code != 0 {
 		t.Errorf("first watch: exit %d, want 0; log:\n%s", code, logA.String())
+	}
+}
+
+// TestWatchHealthzInboxTaken: the inbox deleted, and re-created by another
+// process that holds its lock by the time watch heals it: watch stops
+// claiming, logs an ERROR and /healthz answers 503 naming the route; once
+// the other lets go, watch takes the inbox back and /healthz is 200.
+func TestWatchHealthzInboxTaken(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
+	t.Cleanup(srv.Close)
+	t.Setenv("TRUSTAR_API_KEY", watchKey)
+	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	dir := filepath.Join(t.TempDir(), "inbox")
+	cfg := watchConfig(t, srv.URL, dir, "    settle: 200ms\n    rescan: 300ms\nledger: "+filepath.Join(t.TempDir(), "l.db")+"\n")
+	var log watchBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, &env{stdout: io.Discard, stderr: &log}, []string{"watch", "--config", cfg, "--metrics-addr", "127.0.0.1:0"})
+	}()
+	var base string
+	watchWaitFor(t, 10*time.Second, "the metrics address", func() bool {
+		for _, line := range strings.Split(log.String(), "\n") {
+			var l struct{ Msg, Healthz string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics" {
+				base = strings.TrimSuffix(l.Healthz, "/healthz")
+				return true
+			}
+		}
+		return false
+	})
+	healthz := func() (int, string) {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := healthz(); code != 200 {
+		t.Fatalf("healthz %d at start", code)
+	}
+	os.RemoveAll(dir)
+	other, err := inbox.New(inbox.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchWaitFor(t, 10*time.Second, "healthz 503", func() bool {
+		code, body := healthz()
+		return code == 503 && strings.Contains(body, "route feeds cannot claim files")
+	})
+	if !strings.Contains(log.String(), `"level":"ERROR","msg":"the inbox cannot claim files`) {
+		t.Errorf("no ERROR logged:\n%s", log.String())
+	}
+	other.Close()
+	watchWaitFor(t, 10*time.Second, "healthz 200 again", func() bool { code, _ := healthz(); return code == 200 })
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Errorf("exit %d, want 0", code)
 	}
 }

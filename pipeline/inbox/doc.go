@@ -34,8 +34,10 @@
 // The ledger (package ledger) remembers, by content hash, which files were
 // imported and which rows of a file were acknowledged. It is what makes a
 // restart resume a claimed file without sending an acknowledged row again,
-// and what makes a file whose content was imported before a duplicate: it
-// is moved to done/ without being sent. A file goes to done/ only once the
+// and what makes a file whose content was imported before, every row
+// delivered, a duplicate: it is moved to done/ without being sent. A
+// content imported with rows rejected, skipped or failed is not a
+// duplicate: those rows are sent again, the delivered ones never. A file goes to done/ only once the
 // ledger has written, durably, all its rows and that it is imported.
 //
 // One pipeline.FileReport callback per file (Input.Report) tells the inbox

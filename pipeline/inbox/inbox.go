@@ -23,6 +23,7 @@ const (
 	DefaultSettle     = 2 * time.Second
 	DefaultRescan     = 10 * time.Second
 	DefaultRetryDelay = time.Minute
+	DefaultGiveUp     = 24 * time.Hour
 )
 
 // Options configures an Inbox. The zero value of each field means the
@@ -59,6 +60,10 @@ type Options struct {
 	// delivered stays in work/ before it is fed again (its acknowledged
 	// rows skipped); 0 means DefaultRetryDelay.
 	RetryDelay time.Duration
+	// GiveUpAfter is how long a file may keep failing delivery (counted
+	// from its first failed run since the Inbox was created) before it is
+	// given up to failed/ with every reason; 0 means DefaultGiveUp.
+	GiveUpAfter time.Duration
 	// Logger receives the log; nil discards it.
 	Logger *slog.Logger
 }
@@ -80,6 +85,10 @@ type Stats struct {
 	// Queued is the number of files ready or claimed and waiting for the
 	// pipeline; InProgress those handed to it and not finished.
 	Queued, InProgress int64
+	// ClaimErrors counts claims that failed (other than a file that went
+	// away); FilingErrors files that could not be filed away (a report, a
+	// rejects file or the move to done/ or failed/).
+	ClaimErrors, FilingErrors int64
 }
 
 // An Inbox watches one inbox folder for one route. Create it with New and
@@ -108,9 +117,11 @@ type Inbox struct {
 	wake    chan struct{}
 	bg      sync.WaitGroup
 	lockf   *os.File // holds the inbox's lock (see lock)
+	blocked error    // why files cannot be claimed (see Health)
 
 	claimed, resumed, doneN, dups, failedN, refused, retried atomic.Int64
 	queued, inProgress                                       atomic.Int64
+	claimErrs, filingErrs                                    atomic.Int64
 }
 
 // A job is one claimed file, from work/ to done/ or failed/.
@@ -130,6 +141,12 @@ type job struct {
 	// Guarded by Inbox.mu: the current run's state.
 	finished bool
 	retryAt  time.Time
+
+	// failing is when a run over the file first failed delivery, reasons
+	// the distinct reasons since (see giveUp); owned by finish.
+	failing time.Time
+	reasons []string
+	runs    int
 }
 
 // New checks opts, creates the folders and returns an Inbox.
@@ -145,6 +162,9 @@ func New(opts Options) (*Inbox, error) {
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = DefaultRetryDelay
+	}
+	if opts.GiveUpAfter <= 0 {
+		opts.GiveUpAfter = DefaultGiveUp
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -207,6 +227,7 @@ func (ib *Inbox) Stats() Stats {
 		Claimed: ib.claimed.Load(), Resumed: ib.resumed.Load(), Done: ib.doneN.Load(),
 		Duplicates: ib.dups.Load(), Failed: ib.failedN.Load(), Refused: ib.refused.Load(),
 		Retried: ib.retried.Load(), Queued: ib.queued.Load(), InProgress: ib.inProgress.Load(),
+		ClaimErrors: ib.claimErrs.Load(), FilingErrors: ib.filingErrs.Load(),
 	}
 }
 
@@ -229,6 +250,7 @@ func (ib *Inbox) input(j *job) pipeline.Input {
 	in.Report = func(r pipeline.FileReport) {
 		if l != nil {
 			l.Record(ib.key, j.sum, r.Acked)
+			l.Undelivered(ib.key, j.sum, r.Rejected.Union(r.Failed))
 		}
 		if r.Final {
 			ib.background(j, r.Result)
@@ -268,6 +290,8 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	}
 	switch {
 	case r.Err != "":
+		ib.fail(j, r)
+	case r.Failed > 0 && ib.giveUp(j, &r):
 		ib.fail(j, r)
 	case r.Failed > 0:
 		ib.log.Warn("some indicators could not be delivered: the file stays in work/ and is tried again",
@@ -320,14 +344,14 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 	rowsSuf := rowsSuffix(j.name, r.Format)
 	dest, err := reserve(ib.done, j.name, []string{reportSuffix, rejectsSuffix, rowsSuf})
 	if err != nil {
-		ib.log.Error("filing an imported file", "file", j.name, "error", err)
+		ib.filingFailed("filing an imported file", j.name, err)
 		return
 	}
 	rep := Report{FileResult: r, Status: StatusImported, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
 	if len(r.Rejects) > 0 {
 		p := filepath.Join(ib.done, dest+rejectsSuffix)
 		if err := writeRejects(p, r.Rejects); err != nil {
-			ib.log.Error("writing rejects", "file", j.name, "error", err)
+			ib.filingFailed("writing rejects", j.name, err)
 		} else {
 			rep.Rejects = dest + rejectsSuffix
 		}
@@ -336,7 +360,7 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 		case errors.Is(err, pipeline.ErrRowsFormat):
 			ib.log.Info("the rejected rows of this format cannot be written back: see the rejects", "file", j.name, "format", r.Format)
 		case err != nil:
-			ib.log.Error("writing rejected rows", "file", j.name, "error", err)
+			ib.filingFailed("writing rejected rows", j.name, err)
 		case ok:
 			rep.RejectedRows = dest + rowsSuf
 		}
@@ -347,18 +371,18 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 		rep.MovedTo = dest
 	}
 	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
-		ib.log.Error("writing the report", "file", j.name, "error", err)
+		ib.filingFailed("writing the report", j.name, err)
 	}
 	if l := ib.opts.Ledger; l != nil {
 		// Finish waits for the ledger's write, which is local and short;
 		// the file is filed away whatever the command's context says.
 		if err := l.Finish(context.Background(), ib.key, j.sum, true); err != nil {
-			ib.log.Error("recording the import in the ledger: the file stays in work/", "file", j.name, "error", err)
+			ib.filingFailed("recording the import in the ledger: the file stays in work/", j.name, err)
 			return
 		}
 	}
 	if err := ib.put(j.path, dest); err != nil {
-		ib.log.Error("moving an imported file to done/", "file", j.name, "error", err)
+		ib.filingFailed("moving an imported file to done/", j.name, err)
 		return
 	}
 	ib.doneN.Add(1)
@@ -382,9 +406,9 @@ func (ib *Inbox) fail(j *job, r pipeline.FileResult) {
 		r.Started = time.Now().UTC()
 		r.Finished = r.Started
 	}
-	rep := Report{FileResult: r, Status: StatusFailed, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
+	rep := Report{FileResult: r, Status: StatusFailed, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size, Reasons: j.reasons}
 	if err := ib.toFailed(j.path, j.name, rep); err != nil {
-		ib.log.Error("moving a file to failed/", "file", j.name, "error", err)
+		ib.filingFailed("moving a file to failed/", j.name, err)
 		return
 	}
 	ib.failedN.Add(1)
@@ -412,7 +436,7 @@ func (ib *Inbox) toFailed(path, name string, rep Report) error {
 func (ib *Inbox) duplicate(j *job, e ledger.Entry) {
 	dest, err := reserve(ib.done, j.name, []string{reportSuffix})
 	if err != nil {
-		ib.log.Error("filing a duplicate", "file", j.name, "error", err)
+		ib.filingFailed("filing a duplicate", j.name, err)
 		return
 	}
 	imported := e.Imported
@@ -427,10 +451,10 @@ func (ib *Inbox) duplicate(j *job, e ledger.Entry) {
 		rep.MovedTo = dest
 	}
 	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
-		ib.log.Error("writing the report", "file", j.name, "error", err)
+		ib.filingFailed("writing the report", j.name, err)
 	}
 	if err := ib.put(j.path, dest); err != nil {
-		ib.log.Error("moving a duplicate to done/", "file", j.name, "error", err)
+		ib.filingFailed("moving a duplicate to done/", j.name, err)
 		return
 	}
 	ib.dups.Add(1)
@@ -551,10 +575,11 @@ func (ib *Inbox) claim(name string, c *cand) bool {
 			}
 			return false
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			ib.log.Error("claiming a file", "file", name, "error", err)
+		if _, serr := os.Lstat(src); errors.Is(err, fs.ErrNotExist) && serr != nil {
+			return true // gone
 		}
-		return true
+		ib.claimFailed(name, err) // work/ went away, say: claiming stops until heal
+		return false
 	}
 	delete(ib.told, "work:"+name)
 	ib.claimed.Add(1)
@@ -615,6 +640,7 @@ func (ib *Inbox) refuse(path, name string, fi fs.FileInfo) {
 	if err := ib.toFailed(path, name, rep); err != nil {
 		if !ib.told[path] {
 			ib.told[path] = true
+			ib.filingErrs.Add(1)
 			ib.log.Error("refused, and could not be moved to failed/", "file", name, "reason", reason, "error", err)
 		}
 		return

@@ -51,6 +51,9 @@ type Report struct {
 	// the content and when it was imported.
 	DuplicateOf    string     `json:"duplicate_of,omitempty"`
 	ImportedBefore *time.Time `json:"imported_before,omitempty"`
+	// Reasons are, for a file given up after failed deliveries, every
+	// distinct reason its indicators were not delivered.
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 // Suffixes of the files written beside a file in done/ and failed/.

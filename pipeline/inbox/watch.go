@@ -92,9 +92,13 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 			}
 			ib.scan(time.Now())
 		case now := <-tick.C:
+			if ib.Health() != nil {
+				ib.heal(w, false)
+			}
 			ib.check(now)
 			ib.dueRetries(now)
 		case now := <-rescan.C:
+			ib.heal(w, true)
 			ib.scan(now)
 		case <-ib.wake:
 			ib.unpark()
@@ -109,7 +113,10 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 // file stays in the inbox, where its writer can still take it back, until
 // the pipeline is about to read it.
 func (ib *Inbox) claimNext() {
-	for i := 0; len(ib.queue) == 0 && i < len(ib.ready); {
+	if ib.Health() != nil {
+		return
+	}
+	for i := 0; len(ib.queue) == 0 && i < len(ib.ready) && ib.Health() == nil; {
 		name := ib.ready[i]
 		c := ib.cands[name]
 		if c != nil && !ib.claim(name, c) {

@@ -504,3 +504,42 @@ func TestWatchRewrittenAfterClaim(t *testing.T) {
 		t.Errorf("delivered %v, want %v (the original content, once)", got, want)
 	}
 }
+
+// A file dropped in again whose content was imported with a row the sink
+// refused is not a duplicate: that row is sent again, the delivered ones
+// are not.
+func TestWatchRedropSendsUndelivered(t *testing.T) {
+	sink := &recSink{refuse: map[string]bool{"r2.example.com": true}}
+	h := startInbox(t, Options{}, sink)
+	content := rowsCSV("r", 4)
+	h.write("a.csv", content)
+	waitFor(t, 10*time.Second, "a.csv filed", func() bool { return exists(h.path("done", "a.csv.report.json")) })
+	sink.mu.Lock()
+	sink.refuse = nil // the sink's mind changed (or the 400 named no row)
+	sink.mu.Unlock()
+	h.write("a-again.csv", content)
+	waitFor(t, 10*time.Second, "a-again.csv filed", func() bool { return exists(h.path("done", "a-again.csv.report.json")) })
+	if r := readReport(t, h.path("done", "a-again.csv.report.json")); r.Status != StatusImported || r.Delivered != 1 || r.RowsResumed != 3 {
+		t.Errorf("re-drop report: %+v, want imported, 1 delivered, 3 resumed", r)
+	}
+	if got, want := sink.got(), values("r", 0, 4); !slices.Equal(got, want) {
+		t.Errorf("delivered %v, want each of %v once", got, want)
+	}
+}
+
+// A file whose delivery keeps failing is given up to failed/ after
+// GiveUpAfter, with every reason, instead of being retried for ever.
+func TestWatchGiveUp(t *testing.T) {
+	sink := &recSink{}
+	sink.fail.Store(1 << 30)
+	h := startInbox(t, Options{RetryDelay: 100 * time.Millisecond, GiveUpAfter: 400 * time.Millisecond}, sink)
+	h.write("g.csv", rowsCSV("g", 3))
+	waitFor(t, 10*time.Second, "g.csv given up", func() bool { return exists(h.path("failed", "g.csv.report.json")) })
+	r := readReport(t, h.path("failed", "g.csv.report.json"))
+	if r.Status != StatusFailed || !strings.Contains(r.Err, "given up") || !slices.Contains(r.Reasons, "503 service unavailable") {
+		t.Errorf("report: %+v", r)
+	}
+	if !exists(h.path("failed", "g.csv")) || h.ib.Stats().Retried < 1 {
+		t.Errorf("g.csv in failed/? %v; stats %+v", exists(h.path("failed", "g.csv")), h.ib.Stats())
+	}
+}

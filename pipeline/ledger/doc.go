@@ -1,13 +1,16 @@
 // Package ledger remembers, by content hash, which files were imported
 // through a route and which of their rows the sink acknowledged: it is
 // what makes a restart resume a file without sending an acknowledged row
-// again, and a file whose content was imported before a duplicate. Both
+// again, and a file whose content was imported before, every row
+// delivered, a duplicate (one imported with rows rejected, skipped or
+// failed sends those rows again, never the delivered ones). Both
 // `iocpipe run` and watch mode (package inbox) use it the same way:
 //
 //	start, err := l.Begin(ctx, ledger.Key(route, sink), content, reimport)
 //	// start.Status: Duplicate (skip the file), Resume or Fresh;
 //	// start.Skip is the pipeline.Input's Skip.
 //	l.Record(key, sum, report.Acked)        // each pipeline.FileReport; never waits
+//	l.Undelivered(key, sum, report.Rejected.Union(report.Failed))
 //	err = l.Finish(ctx, key, sum, imported) // durable: every record (and "imported")
 //
 // Writes go through one registrar goroutine per ledger (registrar.go), as

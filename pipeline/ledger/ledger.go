@@ -32,15 +32,22 @@ import (
 type Ledger interface {
 	// Begin looks up the content c imported through key (see Key) and
 	// starts its import. Its Start says Duplicate when the content was
-	// imported before (unless reimport), Resume when earlier runs
-	// acknowledged some of its rows (Start.Skip passes over them), Fresh
-	// otherwise. A reimport forgets the earlier import at once, durably,
+	// imported before with every row delivered (unless reimport), Resume
+	// when earlier runs acknowledged some of its rows (Start.Skip passes
+	// over them: a content imported before with rows rejected or skipped
+	// sends those again), Fresh otherwise. A reimport forgets the earlier import at once, durably,
 	// so that a crash cannot leave the content recorded as imported.
 	Begin(ctx context.Context, key string, c Content, reimport bool) (Start, error)
 	// Record notes rows of the content sum acknowledged by the sink (they
 	// join those recorded before) and returns at once. It does nothing
 	// for a content that was not begun, or is finished.
 	Record(key, sum string, acked ioc.Ranges)
+	// Undelivered notes rows of the content sum that this run settled
+	// without delivering them (rejected, skipped, or failed) and returns
+	// at once. Content imported with such rows is not a Duplicate when it
+	// comes again: those rows are sent again, the acknowledged ones never.
+	// It does nothing for a content that was not begun, or is finished.
+	Undelivered(key, sum string, rows ioc.Ranges)
 	// Finish ends the import of the content sum: it waits until every row
 	// recorded for it is durable and, with imported, records that the
 	// content is imported (from then on it is a Duplicate); then the
@@ -75,6 +82,10 @@ type Entry struct {
 	// Done says every row was delivered or rejected: the content is
 	// imported.
 	Done bool `json:"done,omitempty"`
+	// Partial says some rows were not delivered (rejected, skipped or
+	// failed, see Ledger.Undelivered) in the import: a Done content is a
+	// Duplicate only without it.
+	Partial bool `json:"partial,omitempty"`
 	// Imported is when Done was set.
 	Imported time.Time `json:"imported,omitzero"`
 	// Updated is the time of the last write.
@@ -102,8 +113,8 @@ const (
 	// Resume: earlier runs acknowledged some rows, which are not sent
 	// again.
 	Resume
-	// Duplicate: the content was imported before; nothing is sent, and
-	// nothing was begun.
+	// Duplicate: the content was imported before, every row delivered;
+	// nothing is sent, and nothing was begun.
 	Duplicate
 )
 

@@ -192,13 +192,18 @@ func (r *registrar) begin(ctx context.Context, key string, c Content, reimport b
 	if err != nil {
 		return Start{}, err
 	}
-	if ok && e.Done && !reimport {
+	if ok && e.Done && !e.Partial && !reimport {
 		return Start{Status: Duplicate, Entry: e}, nil
 	}
-	reset := ok && e.Done
+	reset := ok && e.Done && reimport
 	if reset {
 		e = Entry{}
 	}
+	// A content imported with rows not delivered is begun again: its
+	// acknowledged rows are kept, and this run says anew which rows it
+	// does not deliver. Until it finishes, the entry on disk stays as it
+	// was (a crash begins it again the same way).
+	e.Done, e.Imported, e.Partial = false, time.Time{}, false
 	e.Name, e.Size = c.Name, c.Size
 	if err := r.register(ctx, &progress{id: id, entry: e}, reset); err != nil {
 		return Start{}, err
@@ -264,6 +269,21 @@ func (r *registrar) record(key, sum string, acked ioc.Ranges) {
 		return
 	}
 	p.entry.Acked = u
+	r.markLocked(p)
+}
+
+// undelivered is Ledger.Undelivered.
+func (r *registrar) undelivered(key, sum string, rows ioc.Ranges) {
+	if len(rows) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.files[fileID{key: key, sum: sum}]
+	if p == nil || r.closed || p.entry.Partial {
+		return
+	}
+	p.entry.Partial = true
 	r.markLocked(p)
 }
 

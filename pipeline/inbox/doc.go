@@ -29,7 +29,10 @@
 //
 // Dotfiles, *.part and *.tmp are never picked up; symlinks are never
 // followed. Nothing in done/ or failed/ is ever overwritten: a name that is
-// taken gets -2, -3, ... before its extension.
+// taken gets -2, -3, ... before its extension. A name too long for its
+// companions (report, rejects, and the temporary names they are written
+// under) to fit the file system's limit of 255 bytes is filed shortened,
+// with a hash of the whole name; the report gives both.
 //
 // The ledger (package ledger) remembers, by content hash, which files were
 // imported and which rows of a file were acknowledged. It is what makes a
@@ -37,8 +40,15 @@
 // and what makes a file whose content was imported before, every row
 // delivered, a duplicate: it is moved to done/ without being sent. A
 // content imported with rows rejected, skipped or failed is not a
-// duplicate: those rows are sent again, the delivered ones never. A file goes to done/ only once the
-// ledger has written, durably, all its rows and that it is imported.
+// duplicate: those rows are sent again, the delivered ones never.
+//
+// Filing is part of done: the ledger records a content as imported only
+// once its report and rejects are written in done/ and the file is moved
+// there (or deleted). A filing that fails (done/ not writable, say) is
+// logged, counted (Stats.FilingErrors) and tried again after RetryDelay;
+// the file stays in work/ meanwhile. A run stopped after the report was
+// written and before the file was moved is filed, on restart, under the
+// name its report gives.
 //
 // One pipeline.FileReport callback per file (Input.Report) tells the inbox
 // everything: the rows acknowledged (recorded in the ledger), and, on the

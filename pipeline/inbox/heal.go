@@ -41,9 +41,9 @@ func (ib *Inbox) claimFailed(name string, err error) {
 }
 
 // filingFailed counts a file that could not be filed away, and logs it.
-func (ib *Inbox) filingFailed(msg, name string, err error) {
+func (ib *Inbox) filingFailed(msg, name string, err error, args ...any) {
 	ib.filingErrs.Add(1)
-	ib.log.Error(msg, "file", name, "error", err)
+	ib.log.Error(msg, append([]any{"file", name, "error", err}, args...)...)
 }
 
 // heal re-creates the inbox's folders when they went away (the inbox was

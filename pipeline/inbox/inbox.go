@@ -147,6 +147,11 @@ type job struct {
 	failing time.Time
 	reasons []string
 	runs    int
+
+	// refile, when set, is the result of the run whose filing failed: at
+	// retryAt the filing is tried again, without a new run (guarded by
+	// Inbox.mu until then).
+	refile *pipeline.FileResult
 }
 
 // New checks opts, creates the folders and returns an Inbox.
@@ -269,9 +274,7 @@ func (ib *Inbox) background(j *job, r pipeline.FileResult) {
 	}()
 }
 
-// finish files j away once its run is over: to failed/ when it could not be
-// read, back to the retry list when indicators could not be delivered,
-// else to done/.
+// finish files j away once its run is over (see file).
 func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	ib.mu.Lock()
 	if j.finished {
@@ -288,24 +291,45 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 	if r.Err != "" || r.Failed > 0 {
 		ib.end(j) // not imported: the next run over it resumes
 	}
+	ib.file(j, r)
+}
+
+// file files j away after a run whose result is r: to failed/ when it could
+// not be read, back to the retry list when indicators could not be
+// delivered, else to done/. When the filing itself fails, j stays in work/
+// and its filing is tried again after RetryDelay (see refile).
+func (ib *Inbox) file(j *job, r pipeline.FileResult) {
+	var err error
 	switch {
 	case r.Err != "":
-		ib.fail(j, r)
+		err = ib.fail(j, r)
 	case r.Failed > 0 && ib.giveUp(j, &r):
-		ib.fail(j, r)
+		err = ib.fail(j, r)
 	case r.Failed > 0:
 		ib.log.Warn("some indicators could not be delivered: the file stays in work/ and is tried again",
 			"file", j.name, "failed", r.Failed, "delivered", r.Delivered, "retry_in", ib.opts.RetryDelay)
-		ib.mu.Lock()
-		j.retryAt = time.Now().Add(ib.opts.RetryDelay)
-		ib.retries = append(ib.retries, j)
-		ib.mu.Unlock()
+		ib.retryLater(j, nil)
 		return
 	default:
-		ib.imported(j, r)
+		err = ib.imported(j, r)
+	}
+	if err != nil {
+		ib.filingFailed("filing a file: it stays in work/, and its filing is tried again", j.name, err, "retry_in", ib.opts.RetryDelay)
+		ib.retryLater(j, &r)
+		return
 	}
 	ib.dropSnapshot(j)
 	ib.release(j)
+}
+
+// retryLater puts j on the retry list: with r, its filing (of the run whose
+// result r is) is tried again, else the file is fed again.
+func (ib *Inbox) retryLater(j *job, r *pipeline.FileResult) {
+	ib.mu.Lock()
+	j.refile = r
+	j.retryAt = time.Now().Add(ib.opts.RetryDelay)
+	ib.retries = append(ib.retries, j)
+	ib.mu.Unlock()
 }
 
 // end ends j's run in the ledger without recording it as imported: the
@@ -335,35 +359,28 @@ func (ib *Inbox) release(j *job) {
 	}
 }
 
-// imported writes j's report (and rejects) to done/, records the content
-// as imported, and moves (or deletes) the file. The order makes a crash at
-// any point safe: before the ledger says done, a restart resumes the file
-// (its acknowledged rows skipped); after, the file left in work/ is a
-// duplicate.
-func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
+// imported writes j's report (and rejects) to done/, moves (or deletes)
+// the file, and only then records the content as imported: the ledger says
+// done only for a file filed with its report. A crash at any point is
+// safe: before the move, a restart resumes the file (its acknowledged rows
+// skipped) and files it under the name its report gives (see reserve);
+// after, the file is in done/ with its report, and the same content
+// dropped in again resumes rather than being a duplicate.
+func (ib *Inbox) imported(j *job, r pipeline.FileResult) error {
 	rowsSuf := rowsSuffix(j.name, r.Format)
-	dest, err := reserve(ib.done, j.name, []string{reportSuffix, rejectsSuffix, rowsSuf})
+	suffixes := []string{reportSuffix, rejectsSuffix, rowsSuf}
+	dest, stale, err := reserve(ib.done, j.name, suffixes, j.sum)
 	if err != nil {
-		ib.filingFailed("filing an imported file", j.name, err)
-		return
+		return err
+	}
+	if stale {
+		if err := removeStale(ib.done, dest, suffixes); err != nil {
+			return err
+		}
 	}
 	rep := Report{FileResult: r, Status: StatusImported, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
-	if len(r.Rejects) > 0 {
-		p := filepath.Join(ib.done, dest+rejectsSuffix)
-		if err := writeRejects(p, r.Rejects); err != nil {
-			ib.filingFailed("writing rejects", j.name, err)
-		} else {
-			rep.Rejects = dest + rejectsSuffix
-		}
-		ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.snap, r.Format, ib.opts.Reader, r.Rejects)
-		switch {
-		case errors.Is(err, pipeline.ErrRowsFormat):
-			ib.log.Info("the rejected rows of this format cannot be written back: see the rejects", "file", j.name, "format", r.Format)
-		case err != nil:
-			ib.filingFailed("writing rejected rows", j.name, err)
-		case ok:
-			rep.RejectedRows = dest + rowsSuf
-		}
+	if err := ib.writeRejects(j, &rep, dest, rowsSuf); err != nil {
+		return err
 	}
 	if ib.opts.DeleteDone {
 		rep.Deleted = true
@@ -371,24 +388,46 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) {
 		rep.MovedTo = dest
 	}
 	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
-		ib.filingFailed("writing the report", j.name, err)
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if err := ib.put(j.path, dest); err != nil {
+		return fmt.Errorf("moving the file to done/: %w", err)
 	}
 	if l := ib.opts.Ledger; l != nil {
 		// Finish waits for the ledger's write, which is local and short;
 		// the file is filed away whatever the command's context says.
 		if err := l.Finish(context.Background(), ib.key, j.sum, true); err != nil {
-			ib.filingFailed("recording the import in the ledger: the file stays in work/", j.name, err)
-			return
+			ib.filingFailed("recording the import in the ledger: the file is in done/, but the same content dropped in again is not a duplicate", j.name, err)
 		}
-	}
-	if err := ib.put(j.path, dest); err != nil {
-		ib.filingFailed("moving an imported file to done/", j.name, err)
-		return
 	}
 	ib.doneN.Add(1)
 	ib.log.Info("imported", "file", j.name, "rows", r.Rows, "rows_resumed", r.RowsResumed,
 		"delivered", r.Delivered, "rejected", r.Rejected+r.RowsRejected, "submissions", r.Submissions,
 		"report", filepath.Join(ib.done, dest+reportSuffix))
+	return nil
+}
+
+// writeRejects writes the rejects of j's run (rep) to done/ beside dest:
+// the reasons, and the rejected rows in the file's format when it has one
+// that can be written back, naming them in rep.
+func (ib *Inbox) writeRejects(j *job, rep *Report, dest, rowsSuf string) error {
+	if len(rep.FileResult.Rejects) == 0 {
+		return nil
+	}
+	if err := writeRejects(filepath.Join(ib.done, dest+rejectsSuffix), rep.FileResult.Rejects); err != nil {
+		return fmt.Errorf("writing rejects: %w", err)
+	}
+	rep.Rejects = dest + rejectsSuffix
+	ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.snap, rep.Format, ib.opts.Reader, rep.FileResult.Rejects)
+	switch {
+	case errors.Is(err, pipeline.ErrRowsFormat):
+		ib.log.Info("the rejected rows of this format cannot be written back: see the rejects", "file", j.name, "format", rep.Format)
+	case err != nil:
+		return fmt.Errorf("writing rejected rows: %w", err)
+	case ok:
+		rep.RejectedRows = dest + rowsSuf
+	}
+	return nil
 }
 
 // put moves a work/ file to done/dest, or deletes it with DeleteDone.
@@ -400,7 +439,7 @@ func (ib *Inbox) put(path, dest string) error {
 }
 
 // fail moves j to failed/ with a report saying why.
-func (ib *Inbox) fail(j *job, r pipeline.FileResult) {
+func (ib *Inbox) fail(j *job, r pipeline.FileResult) error {
 	r.Rejects = nil
 	if r.Started.IsZero() {
 		r.Started = time.Now().UTC()
@@ -408,18 +447,30 @@ func (ib *Inbox) fail(j *job, r pipeline.FileResult) {
 	}
 	rep := Report{FileResult: r, Status: StatusFailed, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size, Reasons: j.reasons}
 	if err := ib.toFailed(j.path, j.name, rep); err != nil {
-		ib.filingFailed("moving a file to failed/", j.name, err)
-		return
+		return fmt.Errorf("moving the file to failed/: %w", err)
 	}
 	ib.failedN.Add(1)
 	ib.log.Warn("file not imported: moved to failed/", "file", j.name, "reason", r.Err)
+	return nil
+}
+
+// failNow moves a file that could not be opened as a job to failed/.
+func (ib *Inbox) failNow(name, path string, err error) {
+	if err := ib.fail(&job{name: name, path: path}, pipeline.FileResult{File: name, Err: err.Error()}); err != nil {
+		ib.filingFailed("filing a file that cannot be read: it stays in work/", name, err)
+	}
 }
 
 // toFailed writes a report to failed/ and moves path there.
 func (ib *Inbox) toFailed(path, name string, rep Report) error {
-	dest, err := reserve(ib.failed, name, []string{reportSuffix})
+	dest, stale, err := reserve(ib.failed, name, []string{reportSuffix}, rep.SHA256)
 	if err != nil {
 		return err
+	}
+	if stale {
+		if err := removeStale(ib.failed, dest, []string{reportSuffix}); err != nil {
+			return err
+		}
 	}
 	rep.MovedTo = dest
 	if rep.File == "" {
@@ -432,12 +483,12 @@ func (ib *Inbox) toFailed(path, name string, rep Report) error {
 }
 
 // duplicate moves j, whose content was imported before (e), to done/
-// without sending anything.
-func (ib *Inbox) duplicate(j *job, e ledger.Entry) {
-	dest, err := reserve(ib.done, j.name, []string{reportSuffix})
+// without sending anything. A report left in done/ by the import of j
+// itself, stopped at the rename, stays: it names the file as filed.
+func (ib *Inbox) duplicate(j *job, e ledger.Entry) error {
+	dest, stale, err := reserve(ib.done, j.name, []string{reportSuffix}, j.sum)
 	if err != nil {
-		ib.filingFailed("filing a duplicate", j.name, err)
-		return
+		return err
 	}
 	imported := e.Imported
 	rep := Report{
@@ -450,16 +501,18 @@ func (ib *Inbox) duplicate(j *job, e ledger.Entry) {
 	} else {
 		rep.MovedTo = dest
 	}
-	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
-		ib.filingFailed("writing the report", j.name, err)
+	if !stale {
+		if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
 	}
 	if err := ib.put(j.path, dest); err != nil {
-		ib.filingFailed("moving a duplicate to done/", j.name, err)
-		return
+		return fmt.Errorf("moving a duplicate to done/: %w", err)
 	}
 	ib.dups.Add(1)
 	ib.log.Info(fmt.Sprintf("already imported on %s: not sent again (use --reimport to import it again)", e.Imported.Local().Format(time.DateTime)),
 		"file", j.name, "imported_as", e.Name, "moved_to", filepath.Join(ib.done, dest))
+	return nil
 }
 
 // admit decides what to do with a claimed (or resumed) job: a file with
@@ -480,14 +533,21 @@ func (ib *Inbox) admit(j *job) {
 	if err != nil {
 		ib.log.Error("reading the ledger: the file waits in work/", "file", j.name, "error", err)
 		ib.mu.Lock()
-		j.finished, j.retryAt = true, time.Now().Add(ib.opts.RetryDelay)
-		ib.retries = append(ib.retries, j)
+		j.finished = true
 		ib.mu.Unlock()
+		ib.retryLater(j, nil)
 		return
 	}
 	switch st.Status {
 	case ledger.Duplicate:
-		ib.duplicate(j, st.Entry)
+		if err := ib.duplicate(j, st.Entry); err != nil {
+			ib.filingFailed("filing a duplicate: it stays in work/, and is tried again", j.name, err, "retry_in", ib.opts.RetryDelay)
+			ib.mu.Lock()
+			j.finished = true
+			ib.mu.Unlock()
+			ib.retryLater(j, nil)
+			return
+		}
 		ib.dropSnapshot(j)
 		ib.release(j)
 		return
@@ -539,7 +599,7 @@ func (ib *Inbox) resume() {
 		}
 		j, err := ib.open(name, path)
 		if err != nil {
-			ib.fail(&job{name: name, path: path}, pipeline.FileResult{File: name, Err: err.Error()})
+			ib.failNow(name, path, err)
 			continue
 		}
 		ib.resumed.Add(1)
@@ -599,7 +659,7 @@ func (ib *Inbox) claim(name string, c *cand) bool {
 		j, err = ib.open(name, dst)
 	}
 	if err != nil {
-		ib.fail(&job{name: name, path: dst}, pipeline.FileResult{File: name, Err: err.Error()})
+		ib.failNow(name, dst, err)
 		return true
 	}
 	ib.log.Info("claimed", "file", name, "size", j.size, "sha256", j.sum)
@@ -672,6 +732,16 @@ func (ib *Inbox) dueRetries(now time.Time) {
 	})
 	ib.mu.Unlock()
 	for _, j := range due {
+		if r := j.refile; r != nil {
+			j.refile = nil
+			ib.log.Info("trying the filing again", "file", j.name)
+			ib.bg.Add(1)
+			go func() {
+				defer ib.bg.Done()
+				ib.file(j, *r)
+			}()
+			continue
+		}
 		ib.retried.Add(1)
 		ib.release(j)
 		ib.log.Info("trying again", "file", j.name)

@@ -3,12 +3,8 @@ package inbox
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +63,7 @@ const (
 // dropped into the inbox is read the same way; .rejected-rows.jsonl for a
 // .jsonl file, whose .rejects.jsonl holds the reasons.
 func rowsSuffix(name, format string) string {
-	ext := filepath.Ext(name)
+	_, ext := splitExt(name)
 	if ext == "" || strings.ContainsAny(ext, " ") {
 		ext = "." + format
 		if format == "" {
@@ -79,37 +75,6 @@ func rowsSuffix(name, format string) string {
 		return ".rejected-rows" + ext
 	}
 	return ".rejects" + ext
-}
-
-// reserve picks the name under which a file called name goes into dir: name
-// itself when neither it nor its companion files (name+suffix) exist, else
-// name with -2, -3, ... before the extension. Nothing is ever overwritten.
-func reserve(dir, name string, suffixes []string) (string, error) {
-	stem, ext := name, filepath.Ext(name)
-	if ext != "" && ext != name {
-		stem = strings.TrimSuffix(name, ext)
-	} else {
-		ext = ""
-	}
-	for i := 1; i < 100000; i++ {
-		cand := name
-		if i > 1 {
-			cand = stem + "-" + strconv.Itoa(i) + ext
-		}
-		if free(dir, cand, suffixes) {
-			return cand, nil
-		}
-	}
-	return "", fmt.Errorf("%s: no free name for %s", dir, name)
-}
-
-func free(dir, name string, suffixes []string) bool {
-	for _, s := range append([]string{""}, suffixes...) {
-		if _, err := os.Lstat(filepath.Join(dir, name+s)); !errors.Is(err, fs.ErrNotExist) {
-			return false
-		}
-	}
-	return true
 }
 
 // atomicFile is a new file written under a temporary dotfile name beside

@@ -20,3 +20,13 @@ func WriteRejectedRows(path, format string, route *Route, rejects []ioc.Reject, 
 	}
 	return formats.WriteRejected(path, format, route.ReadOptions(), rejects, w)
 }
+
+// WriteRows writes to w the given data rows of the file at path, in its
+// own format (see formats.WriteRows): WriteRejectedRows for a caller that
+// kept the rows of the rejects rather than the rejects.
+func WriteRows(path, format string, route *Route, rows ioc.Ranges, w io.Writer) error {
+	if route == nil {
+		route = &Route{}
+	}
+	return formats.WriteRows(path, format, route.ReadOptions(), rows, w)
+}

@@ -142,7 +142,10 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 			return &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
 		}
 		opts := pipelineOptions(cfg, rc, m.instrument(rc.Name, rc.Sink, s), log.With("route", rc.Name))
-		opts.Route, opts.KeepRejects = route, true
+		// The inbox streams each file's rejects to disk from its reports:
+		// the pipeline keeps none (a file of a million invalid rows would
+		// hold a million rejects).
+		opts.Route = route
 		p, err := pipeline.New(opts)
 		if err != nil {
 			return err

@@ -32,6 +32,13 @@ func WriteRejected(path, format string, opts Options, rejects []ioc.Reject, w io
 			rows.Add(r.Row)
 		}
 	}
+	return WriteRows(path, format, opts, rows, w)
+}
+
+// WriteRows is WriteRejected given the rows to write (data rows, by
+// sequence number) rather than the rejects naming them, for a caller that
+// streamed its rejects away and kept only their rows.
+func WriteRows(path, format string, opts Options, rows ioc.Ranges, w io.Writer) error {
 	if len(rows) == 0 {
 		return nil
 	}

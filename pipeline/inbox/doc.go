@@ -51,12 +51,14 @@
 // name its report gives.
 //
 // One pipeline.FileReport callback per file (Input.Report) tells the inbox
-// everything: the rows acknowledged (recorded in the ledger), and, on the
-// final report, the file's result, with which it is filed away in the
-// background (writing rejected rows re-reads the file).
+// everything: the rows acknowledged (recorded in the ledger), the rejects
+// (streamed as they come to a dotfile in work/, which moves into done/ at
+// filing: memory does not grow with a file's rejects), and, on the final
+// report, the file's result, with which it is filed away in the background
+// (writing rejected rows re-reads the file).
 //
 // Use: open a ledger (ledger.OpenBolt) and create an Inbox with New;
-// build the route's pipeline with Options.KeepRejects; run the pipeline
+// build the route's pipeline (Options.KeepRejects is not needed); run the pipeline
 // over a channel and call Watch with that channel until it is time to
 // stop; then stop the pipeline, wait for its Run, Close the Inbox, and
 // close the ledger. `iocpipe run` uses the ledger the same way, without an

@@ -169,3 +169,38 @@ func sumOf(t *testing.T, content string) string {
 	}
 	return sum
 }
+
+// A file's rejects are streamed to work/ as the pipeline reports them (the
+// pipeline keeps none, see startInbox) and filed in done/ with the file:
+// the reasons, and the rejected rows in the file's format.
+func TestWatchRejectsStreamed(t *testing.T) {
+	sink := &recSink{}
+	h := startInbox(t, Options{}, sink)
+	_, work, done, _ := h.ib.Dirs()
+	const n = 5000
+	var b strings.Builder
+	b.WriteString("value\nok.example.com\n")
+	for i := range n {
+		b.WriteString("not an indicator " + strings.Repeat("x", i%7) + "\n")
+	}
+	h.write("bad.csv", b.String())
+	waitFor(t, 10*time.Second, "bad.csv filed", func() bool { return exists(filepath.Join(done, "bad.csv")) })
+	r := readReport(t, filepath.Join(done, "bad.csv"+reportSuffix))
+	if r.Rejects != "bad.csv"+rejectsSuffix || r.RejectedRows != "bad.csv.rejects.csv" || r.RowsRejected != n {
+		t.Fatalf("report: %+v", r)
+	}
+	reasons, _ := os.ReadFile(filepath.Join(done, r.Rejects))
+	if got := strings.Count(string(reasons), "\n"); got != n {
+		t.Errorf("%d rejects, want %d", got, n)
+	}
+	rows, _ := os.ReadFile(filepath.Join(done, r.RejectedRows))
+	if got := strings.Count(string(rows), "\n"); got != n+1 {
+		t.Errorf("%d lines of rejected rows, want the header and %d", got, n)
+	}
+	ents, _ := os.ReadDir(work)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), rejectsPrefix) {
+			t.Errorf("%s left in work/", e.Name())
+		}
+	}
+}

@@ -21,9 +21,12 @@ func (ib *Inbox) giveUp(j *job, r *pipeline.FileResult) bool {
 		j.failing = now
 	}
 	j.runs++
-	for _, rej := range r.Rejects {
-		why, ok := strings.CutPrefix(rej.Reason, "not delivered: ")
-		if ok && len(j.reasons) < maxReasons && !slices.Contains(j.reasons, why) {
+	var reasons []string
+	if j.rej != nil {
+		_, reasons = j.rej.rejectedRows()
+	}
+	for _, why := range reasons {
+		if len(j.reasons) < maxReasons && !slices.Contains(j.reasons, why) {
 			j.reasons = append(j.reasons, why)
 		}
 	}

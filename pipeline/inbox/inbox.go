@@ -92,9 +92,9 @@ type Stats struct {
 }
 
 // An Inbox watches one inbox folder for one route. Create it with New and
-// call Watch with the channel the pipeline runs over (a pipeline with
-// Options.KeepRejects set: the reports write them beside the file). Call
-// Close once the pipeline has returned.
+// call Watch with the channel the pipeline runs over (without
+// Options.KeepRejects: the inbox streams each file's rejects to disk from
+// its reports). Call Close once the pipeline has returned.
 type Inbox struct {
 	opts                    Options
 	log                     *slog.Logger
@@ -152,6 +152,8 @@ type job struct {
 	// retryAt the filing is tried again, without a new run (guarded by
 	// Inbox.mu until then).
 	refile *pipeline.FileResult
+	// rej is the current run's rejects, streamed to work/ (see begin).
+	rej *rejectStream
 }
 
 // New checks opts, creates the folders and returns an Inbox.
@@ -253,6 +255,7 @@ func (ib *Inbox) input(j *job) pipeline.Input {
 		in.Skip = j.start.Skip
 	}
 	in.Report = func(r pipeline.FileReport) {
+		j.rej.add(r.Rejects)
 		if l != nil {
 			l.Record(ib.key, j.sum, r.Acked)
 			l.Undelivered(ib.key, j.sum, r.Rejected.Union(r.Failed))
@@ -366,7 +369,7 @@ func (ib *Inbox) release(j *job) {
 // skipped) and files it under the name its report gives (see reserve);
 // after, the file is in done/ with its report, and the same content
 // dropped in again resumes rather than being a duplicate.
-func (ib *Inbox) imported(j *job, r pipeline.FileResult) error {
+func (ib *Inbox) imported(j *job, r pipeline.FileResult) (err error) {
 	rowsSuf := rowsSuffix(j.name, r.Format)
 	suffixes := []string{reportSuffix, rejectsSuffix, rowsSuf}
 	dest, stale, err := reserve(ib.done, j.name, suffixes, j.sum)
@@ -379,7 +382,13 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) error {
 		}
 	}
 	rep := Report{FileResult: r, Status: StatusImported, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
-	if err := ib.writeRejects(j, &rep, dest, rowsSuf); err != nil {
+	var written []string
+	defer func() {
+		if err != nil {
+			ib.undo(j, written)
+		}
+	}()
+	if err := ib.writeRejects(j, &rep, dest, rowsSuf, &written); err != nil {
 		return err
 	}
 	if ib.opts.DeleteDone {
@@ -390,6 +399,7 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) error {
 	if err := writeJSONFile(filepath.Join(ib.done, dest+reportSuffix), rep); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
+	written = append(written, filepath.Join(ib.done, dest+reportSuffix))
 	if err := ib.put(j.path, dest); err != nil {
 		return fmt.Errorf("moving the file to done/: %w", err)
 	}
@@ -407,18 +417,17 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) error {
 	return nil
 }
 
-// writeRejects writes the rejects of j's run (rep) to done/ beside dest:
-// the reasons, and the rejected rows in the file's format when it has one
-// that can be written back, naming them in rep.
-func (ib *Inbox) writeRejects(j *job, rep *Report, dest, rowsSuf string) error {
-	if len(rep.FileResult.Rejects) == 0 {
+// writeRejects files the rejects of j's run (rep) in done/ beside dest:
+// the rejected rows in the file's format, when it has one that can be
+// written back, and the reasons (the stream of them, moved from work/),
+// naming them in rep. What it wrote is added to written.
+func (ib *Inbox) writeRejects(j *job, rep *Report, dest, rowsSuf string, written *[]string) error {
+	if j.rej == nil || j.rej.len() == 0 {
 		return nil
 	}
-	if err := writeRejects(filepath.Join(ib.done, dest+rejectsSuffix), rep.FileResult.Rejects); err != nil {
-		return fmt.Errorf("writing rejects: %w", err)
-	}
-	rep.Rejects = dest + rejectsSuffix
-	ok, err := writeRejectedRows(filepath.Join(ib.done, dest+rowsSuf), j.snap, rep.Format, ib.opts.Reader, rep.FileResult.Rejects)
+	rows, _ := j.rej.rejectedRows()
+	p := filepath.Join(ib.done, dest+rowsSuf)
+	ok, err := writeRejectedRows(p, j.snap, rep.Format, ib.opts.Reader, rows)
 	switch {
 	case errors.Is(err, pipeline.ErrRowsFormat):
 		ib.log.Info("the rejected rows of this format cannot be written back: see the rejects", "file", j.name, "format", rep.Format)
@@ -426,8 +435,29 @@ func (ib *Inbox) writeRejects(j *job, rep *Report, dest, rowsSuf string) error {
 		return fmt.Errorf("writing rejected rows: %w", err)
 	case ok:
 		rep.RejectedRows = dest + rowsSuf
+		*written = append(*written, p)
 	}
+	if err := j.rej.place(filepath.Join(ib.done, dest+rejectsSuffix)); err != nil {
+		return fmt.Errorf("writing rejects: %w", err)
+	}
+	rep.Rejects = dest + rejectsSuffix
 	return nil
+}
+
+// undo takes back what a filing of j that failed wrote to done/, so that
+// the next attempt starts afresh: the files written, and the rejects moved
+// there go back to work/.
+func (ib *Inbox) undo(j *job, written []string) {
+	for _, p := range written {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			ib.log.Warn("removing a file of a filing that failed", "file", j.name, "path", p, "error", err)
+		}
+	}
+	if j.rej != nil {
+		if err := j.rej.unplace(); err != nil {
+			ib.log.Warn("taking back the rejects of a filing that failed", "file", j.name, "error", err)
+		}
+	}
 }
 
 // put moves a work/ file to done/dest, or deletes it with DeleteDone.
@@ -569,8 +599,12 @@ func (ib *Inbox) begin(j *job) (ledger.Start, error) {
 			return st, err
 		}
 	}
+	if j.rej != nil {
+		j.rej.drop() // an earlier run's: this one reports them again
+	}
 	ib.mu.Lock()
 	j.start, j.finished = st, false
+	j.rej = newRejectStream(j.snap)
 	ib.mu.Unlock()
 	return st, nil
 }

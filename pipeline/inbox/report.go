@@ -155,10 +155,10 @@ func writeRejects(path string, rejects []ioc.Reject) error {
 	return f.commit()
 }
 
-// writeRejectedRows writes the rejected rows of the file at src in its
-// own format to a new file. It reports whether there were any.
-func writeRejectedRows(path, src, format string, route *pipeline.Route, rejects []ioc.Reject) (bool, error) {
-	if !hasRowRejects(rejects) {
+// writeRejectedRows writes the given rows of the file at src in its own
+// format to a new file. It reports whether there were any.
+func writeRejectedRows(path, src, format string, route *pipeline.Route, rows ioc.Ranges) (bool, error) {
+	if len(rows) == 0 {
 		return false, nil
 	}
 	f, err := createAtomic(path)
@@ -166,7 +166,7 @@ func writeRejectedRows(path, src, format string, route *pipeline.Route, rejects 
 		return false, err
 	}
 	w := bufio.NewWriterSize(f, 64<<10)
-	err = pipeline.WriteRejectedRows(src, format, route, rejects, w)
+	err = pipeline.WriteRows(src, format, route, rows, w)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -175,15 +175,4 @@ func writeRejectedRows(path, src, format string, route *pipeline.Route, rejects 
 		return false, err
 	}
 	return true, f.commit()
-}
-
-// hasRowRejects reports whether some data row was rejected (not merely
-// skipped).
-func hasRowRejects(rejects []ioc.Reject) bool {
-	for _, r := range rejects {
-		if r.Row >= 0 && !r.Skipped {
-			return true
-		}
-	}
-	return false
 }

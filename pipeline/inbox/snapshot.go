@@ -66,8 +66,12 @@ func (j *job) changed() bool {
 	return err != nil || !stateOf(fi).equal(j.state)
 }
 
-// dropSnapshot removes j's snapshot once j is filed away for good.
+// dropSnapshot removes j's snapshot (and what is left of its rejects in
+// work/) once j is filed away for good.
 func (ib *Inbox) dropSnapshot(j *job) {
+	if j.rej != nil {
+		j.rej.drop()
+	}
 	if j.snap == "" {
 		return
 	}
@@ -76,11 +80,12 @@ func (ib *Inbox) dropSnapshot(j *job) {
 	}
 }
 
-// removeSnapshots removes the snapshots an earlier run left in work/ (a
-// resumed file is copied again).
+// removeSnapshots removes the snapshots and streamed rejects an earlier
+// run left in work/ (a resumed file is copied again, and its rejects are
+// found again).
 func (ib *Inbox) removeSnapshots(names []string) {
 	for _, n := range names {
-		if strings.HasPrefix(n, snapshotPrefix) {
+		if strings.HasPrefix(n, snapshotPrefix) || strings.HasPrefix(n, rejectsPrefix) {
 			os.Remove(filepath.Join(ib.work, n))
 		}
 	}

@@ -121,7 +121,7 @@ func startInboxRelay(t *testing.T, opts Options, sink *recSink, relay func(pipel
 	}
 	p, err := pipeline.New(pipeline.Options{
 		Route: &pipeline.Route{Name: "feeds", Sink: "test", Enclaves: []string{"11111111-2222-4333-8444-555555555555"}},
-		Sink:  sink, KeepRejects: true, Linger: 20 * time.Millisecond, Workers: 2, MaxBatch: 50,
+		Sink:  sink, Linger: 20 * time.Millisecond, Workers: 2, MaxBatch: 50,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -408,7 +408,8 @@ func TestWatchResume(t *testing.T) {
 	l = openTestLedgerAt(t, l.Path())
 	sink := &recSink{}
 	h := startInbox(t, Options{Dir: dir, Ledger: l}, sink)
-	waitFor(t, 5*time.Second, "r.csv filed", func() bool { return exists(h.path("done", "r.csv")) })
+	// Filed, then recorded as imported (Stats.Done counts it after both).
+	waitFor(t, 5*time.Second, "r.csv filed", func() bool { return exists(h.path("done", "r.csv")) && h.ib.Stats().Done == 1 })
 	if got, want := sink.got(), values("r", 6, 10); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}

@@ -235,7 +235,7 @@ func (o *outputs) printDump(w io.Writer) {
 	}
 	fmt.Fprintln(w, "would send:")
 	for _, kc := range o.dump.Counts() {
-		fmt.Fprintln(w, "  "+kc.String())
+		fmt.Fprintln(w, "  "+printable(kc.String()))
 	}
 }
 

@@ -286,13 +286,13 @@ func (t *reasonTally) list() []reasonCount {
 
 func printInspection(w io.Writer, in *inspection) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "file\t%s\n", in.File)
-	fmt.Fprintf(tw, "route\t%s\n", in.Route)
+	fmt.Fprintf(tw, "file\t%s\n", printable(in.File))
+	fmt.Fprintf(tw, "route\t%s\n", printable(in.Route))
 	if in.Description != nil {
 		printDescription(tw, in.Description)
 	}
 	if in.Error != "" {
-		fmt.Fprintf(tw, "error\t%s\n", in.Error)
+		fmt.Fprintf(tw, "error\t%s\n", printable(in.Error))
 	}
 	c := in.Counts
 	stopped := ""
@@ -330,9 +330,9 @@ func printDescription(tw io.Writer, d *formats.Description) {
 	}
 	switch {
 	case d.HeaderLine > 0 && d.HeaderComment:
-		fmt.Fprintf(tw, "header\tline %d (a comment line): %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
+		fmt.Fprintf(tw, "header\tline %d (a comment line): %s\n", d.HeaderLine, printable(strings.Join(d.Header, " | ")))
 	case d.HeaderLine > 0:
-		fmt.Fprintf(tw, "header\tline %d: %s\n", d.HeaderLine, strings.Join(d.Header, " | "))
+		fmt.Fprintf(tw, "header\tline %d: %s\n", d.HeaderLine, printable(strings.Join(d.Header, " | ")))
 	case d.Format == "csv" && len(d.Mapping) > 0:
 		fmt.Fprintf(tw, "header\tnone: the first record holds an indicator\n")
 	}
@@ -342,14 +342,14 @@ func printDescription(tw io.Writer, d *formats.Description) {
 		if m.Explicit {
 			how = "   (route)"
 		}
-		fmt.Fprintf(tw, "%s\t%-11s ← %s%s\n", label, m.Field, strings.Join(m.From, ", "), how)
+		fmt.Fprintf(tw, "%s\t%-11s ← %s%s\n", label, m.Field, printable(strings.Join(m.From, ", ")), how)
 		label = ""
 	}
 	if len(d.Unused) > 0 {
-		fmt.Fprintf(tw, "%s\tnot used: %s\n", label, strings.Join(d.Unused, ", "))
+		fmt.Fprintf(tw, "%s\tnot used: %s\n", label, printable(strings.Join(d.Unused, ", ")))
 	}
 	for _, s := range d.Inherited {
-		fmt.Fprintf(tw, "inherited\t%s\n", s)
+		fmt.Fprintf(tw, "inherited\t%s\n", printable(s))
 	}
 }
 
@@ -370,7 +370,7 @@ func printIndicators(w io.Writer, inds []shownIndicator) {
 		if tags != "" && s.TagLevel != "row" {
 			tags = "(" + s.TagLevel + ") " + tags
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", where, s.Type, cut(s.Value, 60), dash(s.FirstSeen), dash(s.LastSeen), dash(cut(tags, 40)), cut(s.Notes, 50))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(where), s.Type, cut(s.Value, 60), dash(s.FirstSeen), dash(s.LastSeen), dash(cut(tags, 40)), cut(s.Notes, 50))
 	}
 	tw.Flush()
 }
@@ -387,7 +387,7 @@ func printReasons(w io.Writer, reasons []reasonCount) {
 		if r.Skipped {
 			what = "skipped"
 		}
-		fmt.Fprintf(tw, "  %d\t%s\t%s\n", r.Count, what, r.Reason)
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", r.Count, what, printable(r.Reason))
 		fmt.Fprintf(tw, "  \t\te.g. %s\n", cut(r.Example, 100))
 	}
 	tw.Flush()
@@ -400,10 +400,10 @@ func dash(s string) string {
 	return s
 }
 
-// cut shortens s for a table cell, on a rune boundary, and puts its
-// tabs and newlines on one line.
+// cut shortens s for a table cell, on a rune boundary, puts its tabs and
+// newlines on one line and escapes the other control characters.
 func cut(s string, n int) string {
-	s = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
+	s = printable(strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s))
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

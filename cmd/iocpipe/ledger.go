@@ -29,8 +29,9 @@ func ledgerPath(cfg *Config) string {
 }
 
 // openLedger opens the configuration's ledger, creating its folder; it
-// returns nil when the configuration has none.
-func openLedger(cfg *Config, log *slog.Logger) (*ledger.Bolt, error) {
+// returns nil when the configuration has none. It gives up when ctx is
+// done (a signal).
+func openLedger(ctx context.Context, cfg *Config, log *slog.Logger) (*ledger.Bolt, error) {
 	path := ledgerPath(cfg)
 	if path == "" {
 		return nil, nil
@@ -38,7 +39,7 @@ func openLedger(cfg *Config, log *slog.Logger) (*ledger.Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	return ledger.OpenBolt(path, ledger.BoltOptions{Timeout: 2 * time.Second, Logger: log})
+	return ledger.OpenBoltContext(ctx, path, ledger.BoltOptions{Timeout: 2 * time.Second, Logger: log})
 }
 
 // runLedger is the ledger's part in `iocpipe run`: files whose content
@@ -63,8 +64,8 @@ type runFile struct {
 
 // attachLedger opens the configuration's ledger for run; it returns nil
 // when there is none.
-func attachLedger(cfg *Config, rc *RouteConfig, reimport bool, log *slog.Logger) (*runLedger, error) {
-	l, err := openLedger(cfg, log)
+func attachLedger(ctx context.Context, cfg *Config, rc *RouteConfig, reimport bool, log *slog.Logger) (*runLedger, error) {
+	l, err := openLedger(ctx, cfg, log)
 	if err != nil || l == nil {
 		return nil, err
 	}

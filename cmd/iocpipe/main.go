@@ -75,16 +75,16 @@ func run(ctx context.Context, e *env, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(e.stderr, "iocpipe:", ee.err)
+			fmt.Fprintln(e.stderr, "iocpipe:", printable(ee.err.Error()))
 		}
 		return ee.code
 	}
 	var ce *ConfigError
 	if errors.As(err, &ce) {
-		fmt.Fprintln(e.stderr, "iocpipe:", err)
+		fmt.Fprintln(e.stderr, "iocpipe:", printable(err.Error()))
 		return exitUsage
 	}
-	fmt.Fprintln(e.stderr, "iocpipe:", err)
+	fmt.Fprintln(e.stderr, "iocpipe:", printable(err.Error()))
 	if strings.HasPrefix(err.Error(), "required flag") || strings.HasPrefix(err.Error(), "unknown command") {
 		return exitUsage
 	}

@@ -136,9 +136,10 @@ func (rw *rejectWriter) Write(r ioc.Reject) {
 		return
 	}
 	rw.shown++
-	fmt.Fprintln(rw.e.stderr, formatReject(r))
+	fmt.Fprintln(rw.e.stderr, printable(formatReject(r)))
 }
 
+// formatReject is a reject's line on stderr, before printable.
 func formatReject(r ioc.Reject) string {
 	var b strings.Builder
 	b.WriteString(r.File)
@@ -246,7 +247,7 @@ func printSummary(w io.Writer, s pipeline.Summary, dry bool) {
 	if len(keys) > 0 {
 		parts := make([]string, len(keys))
 		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), s.Extra[k])
+			parts[i] = fmt.Sprintf("%s %d", printable(strings.ReplaceAll(k, "_", " ")), s.Extra[k])
 		}
 		fmt.Fprintf(w, "sink         %s\n", strings.Join(parts, ", "))
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,7 +123,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	var led *runLedger
 	if !dry {
-		if led, err = attachLedger(cfg, rc, f.reimport, log); err != nil {
+		if led, err = attachLedger(ctx, cfg, rc, f.reimport, log); err != nil {
 			return &exitError{code: exitFailed, err: err}
 		}
 		defer led.close()
@@ -235,7 +237,7 @@ func (o *outputs) printDump(w io.Writer) {
 	}
 	fmt.Fprintln(w, "would send:")
 	for _, kc := range o.dump.Counts() {
-		fmt.Fprintln(w, "  "+kc.String())
+		fmt.Fprintln(w, "  "+printable(kc.String()))
 	}
 }
 
@@ -290,8 +292,16 @@ func perSecond(s pipeline.Summary) float64 {
 }
 
 // createPrivate creates (or truncates) a file only its owner can read:
-// rejects and reports quote the data.
+// rejects and reports quote the data. A path that exists and is not a
+// regular file (a device such as /dev/null, a named pipe, /dev/stdout) is
+// opened for writing as it is: never truncated unless it leads to a
+// regular file, never chmod'ed; a named pipe nobody reads is an error
+// after a bounded wait for one.
 func createPrivate(path string) (*os.File, error) {
+	fi, err := os.Lstat(path)
+	if err == nil && !fi.Mode().IsRegular() {
+		return openExisting(path)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
@@ -302,6 +312,39 @@ func createPrivate(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// openExisting opens a path that is not a regular file for writing,
+// leaving its mode alone.
+func openExisting(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	flags := os.O_WRONLY
+	switch m := fi.Mode(); {
+	case m.IsRegular(): // a symlink to a file
+		flags |= os.O_TRUNC
+	case m.IsDir():
+		return nil, fmt.Errorf("%s is a folder", path)
+	case m&fs.ModeNamedPipe != 0:
+		flags |= syscall.O_NONBLOCK
+	}
+	// A named pipe opens once it has a reader: wait for one, polling,
+	// for a bounded time rather than blocking where no signal ends it.
+	for deadline := time.Now().Add(pipeReaderWait); ; time.Sleep(20 * time.Millisecond) {
+		f, err := os.OpenFile(path, flags, 0)
+		if !errors.Is(err, syscall.ENXIO) {
+			return f, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s: a named pipe that nobody reads (waited %s)", path, pipeReaderWait)
+		}
+	}
+}
+
+// pipeReaderWait is how long createPrivate waits for a named pipe's
+// reader.
+const pipeReaderWait = 10 * time.Second
 
 func writePrivate(path string, data []byte) error {
 	f, err := createPrivate(path)

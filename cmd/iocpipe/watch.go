@@ -115,7 +115,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	if f.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive")
 	}
-	ledger, err := openLedger(cfg, log)
+	ledger, err := openLedger(ctx, cfg, log)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}

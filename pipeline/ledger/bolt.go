@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -52,17 +53,86 @@ type BoltOptions struct {
 var ErrLocked = errors.New("the ledger is in use by another process")
 
 // OpenBolt opens the ledger at path, creating it (mode 0600) when missing,
-// unless opts.ReadOnly.
+// unless opts.ReadOnly; it is OpenBoltContext without a context.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
+	return OpenBoltContext(context.Background(), path, opts)
+}
+
+// openGrace is how long opening may take beyond the lock's timeout
+// before OpenBoltContext gives up (a file system that does not answer).
+const openGrace = 10 * time.Second
+
+// OpenBoltContext opens the ledger at path, creating it (mode 0600) when
+// missing, unless opts.ReadOnly. The path must be absent or a regular
+// file (else ErrNotRegular); a damaged file is ErrCorrupt, never a panic
+// or a SIGBUS. Opening returns when ctx is done (a signal), and at the
+// latest openGrace after the lock's timeout.
+func OpenBoltContext(ctx context.Context, path string, opts BoltOptions) (*Bolt, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	exists, err := checkPath(path)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		if err := checkFile(path); err != nil {
+			return nil, err
+		}
+	}
+	type opened struct {
+		db  *bolt.DB
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		db, err := openDB(path, opts)
+		ch <- opened{db, err}
+	}()
+	timer := time.NewTimer(opts.Timeout + openGrace)
+	defer timer.Stop()
+	var o opened
+	select {
+	case o = <-ch:
+	case <-ctx.Done():
+		o.err = fmt.Errorf("ledger %s: opening: %w", path, context.Cause(ctx))
+	case <-timer.C:
+		o.err = fmt.Errorf("ledger %s: opening did not end within %s", path, opts.Timeout+openGrace)
+	}
+	if o.err != nil {
+		go func() { // the open may still end: close what it opened
+			if late := <-ch; late.db != nil {
+				late.db.Close()
+			}
+		}()
+		return nil, o.err
+	}
+	l := &Bolt{db: o.db, path: path}
+	l.reg = newRegistrar(l, opts.Logger.With("ledger", path))
+	return l, nil
+}
+
+// openDB opens the bbolt file and reads its buckets' roots, turning a
+// panic or a memory fault of bbolt on a damaged file into ErrCorrupt.
+func openDB(path string, opts BoltOptions) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, corruptError(path, fmt.Sprint(r))
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("ledger %s: %w (a running iocpipe watch?)", path, ErrLocked)
+	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return nil, corruptError(path, err.Error())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
@@ -72,14 +142,28 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 			_, err := tx.CreateBucketIfNotExists(filesBucket)
 			return err
 		})
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("ledger %s: %w", path, err)
-		}
 	}
-	l := &Bolt{db: db, path: path}
-	l.reg = newRegistrar(l, opts.Logger.With("ledger", path))
-	return l, nil
+	if err == nil {
+		err = db.View(walkRoots)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// walkRoots walks every route's bucket (as Len does), so that a
+// garbage page there is found when opening rather than mid-run.
+func walkRoots(tx *bolt.Tx) error {
+	files := tx.Bucket(filesBucket)
+	if files == nil {
+		return nil
+	}
+	return files.ForEachBucket(func(k []byte) error {
+		files.Bucket(k).Stats()
+		return nil
+	})
 }
 
 // Path returns the ledger's file.

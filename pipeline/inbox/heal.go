@@ -18,6 +18,9 @@ func (ib *Inbox) Health() error {
 	return ib.blocked
 }
 
+// errLockLost says the inbox's lock file is no longer the one it holds.
+var errLockLost = errors.New("the inbox folder was replaced: its lock is not this process's any more")
+
 // block stops claiming with err (nil resumes), logging a new reason once.
 func (ib *Inbox) block(err error) {
 	ib.mu.Lock()

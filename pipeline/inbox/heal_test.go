@@ -36,18 +36,25 @@ func TestWatchHeals(t *testing.T) {
 func TestWatchHealOwnedByAnother(t *testing.T) {
 	sink := &recSink{}
 	h := startInbox(t, Options{Rescan: 300 * time.Millisecond}, sink)
-	if err := os.RemoveAll(h.dir); err != nil {
+	// Another watch's inbox takes the folder's place. It is made beside
+	// it and renamed in, so that this inbox cannot re-create the folder
+	// first (it heals on its next rescan).
+	fresh := h.dir + ".other"
+	other, err := New(Options{Dir: fresh})
+	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := New(Options{Dir: h.dir}) // another watch, which re-creates it
-	if err != nil {
+	if err := os.Rename(h.dir, h.dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fresh, h.dir); err != nil {
 		t.Fatal(err)
 	}
 	h.write("c.csv", rowsCSV("c", 2))
 	waitFor(t, 5*time.Second, "unhealthy", func() bool { return errors.Is(h.ib.Health(), ErrOwned) })
 	time.Sleep(600 * time.Millisecond)
 	if exists(h.path("done", "c.csv.report.json")) || !exists(h.path("c.csv")) {
-		t.Error("c.csv was claimed by an inbox that does not own the folder")
+		t.Errorf("c.csv was claimed by an inbox that does not own the folder (%s) report %v c.csv %v", time.Now().Format("05.000"), exists(h.path("done", "c.csv.report.json")), exists(h.path("c.csv")))
 	}
 	other.Close()
 	waitFor(t, 10*time.Second, "c.csv filed once the inbox is free", func() bool { return exists(h.path("done", "c.csv.report.json")) })

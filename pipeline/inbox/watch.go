@@ -116,6 +116,13 @@ func (ib *Inbox) claimNext() {
 	if ib.Health() != nil {
 		return
 	}
+	if len(ib.ready) > 0 && !ib.holdsLock() {
+		// The folder was replaced since the last heal (deleted and
+		// re-created, or another watch's put in its place): claim nothing
+		// before the next tick heals it or finds it owned.
+		ib.block(errLockLost)
+		return
+	}
 	for i := 0; len(ib.queue) == 0 && i < len(ib.ready) && ib.Health() == nil; {
 		name := ib.ready[i]
 		c := ib.cands[name]

@@ -133,28 +133,6 @@ func writeJSONFile(path string, v any) error {
 	return f.commit()
 }
 
-// writeRejects writes the rejects as JSONL (the reasons) to a new file.
-func writeRejects(path string, rejects []ioc.Reject) error {
-	f, err := createAtomic(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, r := range rejects {
-		if err := enc.Encode(r); err != nil {
-			f.abort()
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.abort()
-		return err
-	}
-	return f.commit()
-}
-
 // writeRejectedRows writes the given rows of the file at src in its own
 // format to a new file. It reports whether there were any.
 func writeRejectedRows(path, src, format string, route *pipeline.Route, rows ioc.Ranges) (bool, error) {

@@ -56,7 +56,27 @@ type HTTPOptions struct {
 	InsecureSkipVerify bool
 	// Logger receives retries and failures; nil discards them.
 	Logger *slog.Logger
+	// Sink names the sink in log lines ("trustar"); empty means "http".
+	Sink string
+	// Observer learns how the requests fare; nil means no one.
+	Observer Observer
 }
+
+// An Observer learns whether a sink is reachable, from each attempt of its
+// requests. Failed is called after an attempt that failed in a way that
+// says the sink is unreachable or unwell — a network error, a timeout, an
+// untrusted certificate or an answer Retryable approves — whether or not
+// it is retried; Succeeded after an attempt the API answered otherwise
+// (a 2xx, or an answer that is the request's fault, such as a 400). Both
+// must be safe for concurrent use and must not block.
+type Observer interface {
+	Failed(err error)
+	Succeeded()
+}
+
+// unreachableEvery is how often a request that keeps failing logs
+// "sink unreachable, retrying" again after its first failed attempt.
+var unreachableEvery = time.Minute
 
 func (o *HTTPOptions) defaults() {
 	if o.Timeout <= 0 {
@@ -79,6 +99,9 @@ func (o *HTTPOptions) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Sink == "" {
+		o.Sink = "http"
 	}
 }
 
@@ -249,6 +272,7 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 	start := time.Now()
 	timeout := d.opts.Timeout
 	var sentTimeout *TimeoutError // the last attempt that timed out once sent
+	var warned time.Time          // when "sink unreachable" was last logged
 	for attempt := 0; ; attempt++ {
 		if d.limiter != nil {
 			if err := d.limiter.Wait(ctx); err != nil {
@@ -257,6 +281,7 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 		}
 		resp, body, err := d.once(ctx, build, decode, timeout)
 		if err == nil {
+			d.succeeded()
 			return resp, body, nil
 		}
 		if ctx.Err() != nil {
@@ -264,27 +289,32 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 		}
 		if certError(err) {
 			// Retrying cannot make an untrusted certificate trusted.
+			d.failed(err)
 			return nil, nil, &CertError{Err: err}
 		}
 		var he *HTTPError
 		hint := time.Duration(0)
 		if errors.As(err, &he) {
 			if !Retryable(he.Status) {
+				d.succeeded() // the API answered: the request is at fault
 				return resp, body, err
 			}
 			hint = he.RetryAfter
 		}
+		d.failed(err)
 		var te *TimeoutError
 		if errors.As(err, &te) {
 			if te.Sent {
 				sentTimeout = te
 			}
 			timeout = min(2*timeout, MaxTimeoutFactor*d.opts.Timeout)
-			d.opts.Logger.Warn("request timed out; the next attempt waits longer", "after", te.After, "next_timeout", timeout, "sent", te.Sent)
+			d.opts.Logger.Warn("request timed out; the next attempt waits longer", "sink", d.opts.Sink,
+				"after", te.After.String(), "next_timeout", timeout.String(), "sent", te.Sent)
 		}
 		wait := d.backoff(attempt, hint)
+		left := time.Duration(-1) // no deadline
 		if dl := d.opts.RetryDeadline; dl > 0 {
-			left := dl - time.Since(start)
+			left = max(dl-time.Since(start), 0)
 			if hint > 0 && hint <= left {
 				wait = min(wait, left) // the hint fits: its jitter must not make it give up
 			}
@@ -292,8 +322,17 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 				return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
 			}
 		}
+		if warned.IsZero() || time.Since(warned) >= unreachableEvery {
+			warned = time.Now()
+			leftText := "no deadline"
+			if left >= 0 {
+				leftText = left.Round(time.Millisecond).String()
+			}
+			d.opts.Logger.Warn("sink unreachable, retrying", "sink", d.opts.Sink, "error", err,
+				"attempts", attempt+1, "deadline_in", leftText)
+		}
 		d.retries.add(1)
-		d.opts.Logger.Debug("retrying", "attempt", attempt+1, "wait", wait, "error", err)
+		d.opts.Logger.Debug("retrying", "sink", d.opts.Sink, "attempt", attempt+1, "wait", wait.String(), "error", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -301,6 +340,18 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 			t.Stop()
 			return nil, nil, ctx.Err()
 		}
+	}
+}
+
+func (d *Doer) failed(err error) {
+	if d.opts.Observer != nil {
+		d.opts.Observer.Failed(err)
+	}
+}
+
+func (d *Doer) succeeded() {
+	if d.opts.Observer != nil {
+		d.opts.Observer.Succeeded()
 	}
 }
 

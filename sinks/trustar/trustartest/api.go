@@ -68,7 +68,7 @@ func (e *Emulator) admit(w http.ResponseWriter, r *http.Request, token string) b
 	wait, ok := e.limiter.allow(token, time.Now())
 	if !ok {
 		e.rateLimited.Add(1)
-		e.log.Info("api call rate limited", "path", r.URL.Path, "wait", wait)
+		e.log.Info("api call rate limited", "path", r.URL.Path, "wait", wait.String())
 		writeRateLimited(w, wait)
 	}
 	return ok

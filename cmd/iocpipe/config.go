@@ -77,6 +77,9 @@ type DeliveryConfig struct {
 	Timeout Duration `yaml:"timeout"`
 	// RetryDeadline bounds the retries of one request.
 	RetryDeadline Duration `yaml:"retry_deadline"`
+	// UnhealthyAfter is how long the sink may keep failing before watch's
+	// /healthz reports it degraded.
+	UnhealthyAfter Duration `yaml:"unhealthy_after"`
 	// MaxConns caps connections to the API; its default is the kind's or
 	// InFlight, whichever is larger.
 	MaxConns int `yaml:"max_conns"`
@@ -313,6 +316,8 @@ func (d *DeliveryConfig) fill(c *Config, key string, def DeliveryConfig) error {
 		return c.errorf(key, "burst, in_flight, batch_size, byte_budget and max_conns must not be negative")
 	case d.Linger < 0, d.Timeout < 0, d.RetryDeadline < 0:
 		return c.errorf(key, "linger, timeout and retry_deadline must not be negative")
+	case d.UnhealthyAfter < 0:
+		return c.errorf(key+".unhealthy_after", "must not be negative")
 	}
 	orDefault(&d.Burst, def.Burst)
 	orDefault(&d.InFlight, def.InFlight)
@@ -321,6 +326,7 @@ func (d *DeliveryConfig) fill(c *Config, key string, def DeliveryConfig) error {
 	orDefault(&d.Linger, def.Linger)
 	orDefault(&d.Timeout, def.Timeout)
 	orDefault(&d.RetryDeadline, def.RetryDeadline)
+	orDefault(&d.UnhealthyAfter, def.UnhealthyAfter)
 	orDefault(&d.MaxConns, max(def.MaxConns, d.InFlight))
 	return nil
 }

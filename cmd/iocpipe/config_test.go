@@ -68,6 +68,8 @@ func TestConfigErrors(t *testing.T) {
 			"sinks.threatwinds.rate_limit: must not be negative (0 turns it off)"},
 		{"threatwinds negative retry", twSection + "    retry_deadline: -1m\n" + twRoute,
 			"sinks.threatwinds: linger, timeout and retry_deadline must not be negative"},
+		{"threatwinds negative unhealthy_after", twSection + "    unhealthy_after: -1s\n" + twRoute,
+			"sinks.threatwinds.unhealthy_after: must not be negative"},
 		{"duplicate key", twSection + "    batch_size: 20000\n    url: ftp://y\n" + twRoute,
 			`line 5: mapping key "url" already defined at line 3`},
 		{"unknown section", "sinks:\n  misp:\n    url: http://x\n" + tsRoute,
@@ -162,7 +164,7 @@ func TestConfigDefaults(t *testing.T) {
 		return DeliveryConfig{
 			RateLimit: &rate, Burst: 1, InFlight: inFlight, BatchSize: batch, ByteBudget: 8 << 20,
 			Linger: Duration(500 * time.Millisecond), Timeout: Duration(time.Minute),
-			RetryDeadline: Duration(5 * time.Minute), MaxConns: maxConns,
+			RetryDeadline: Duration(5 * time.Minute), UnhealthyAfter: Duration(30 * time.Second), MaxConns: maxConns,
 		}
 	}
 	given := func(d DeliveryConfig, f func(*DeliveryConfig)) DeliveryConfig { f(&d); return d }
@@ -180,9 +182,9 @@ func TestConfigDefaults(t *testing.T) {
 		{"trustar in_flight raises max_conns", tsSection + "    in_flight: 40\n" + tsRoute, full(60, 40, 10000, 40), "", false},
 		{"threatwinds max_conns below in_flight", twSection + "    in_flight: 40\n    max_conns: 2\n" + twRoute, full(0, 40, 500, 2), "entities", true},
 		{"trustar everything given", tsSection + "    rate_limit: 7\n    burst: 3\n    in_flight: 2\n    batch_size: 9\n    byte_budget: 1KiB\n" +
-			"    linger: 1s\n    timeout: 2s\n    retry_deadline: 3s\n    max_conns: 5\n    insecure_skip_verify: true\n" + tsRoute,
+			"    linger: 1s\n    timeout: 2s\n    retry_deadline: 3s\n    unhealthy_after: 4s\n    max_conns: 5\n    insecure_skip_verify: true\n" + tsRoute,
 			DeliveryConfig{RateLimit: new(7.0), Burst: 3, InFlight: 2, BatchSize: 9, ByteBudget: 1024, Linger: Duration(time.Second),
-				Timeout: Duration(2 * time.Second), RetryDeadline: Duration(3 * time.Second), MaxConns: 5, InsecureSkipVerify: true}, "", false},
+				Timeout: Duration(2 * time.Second), RetryDeadline: Duration(3 * time.Second), UnhealthyAfter: Duration(4 * time.Second), MaxConns: 5, InsecureSkipVerify: true}, "", false},
 		{"threatwinds batch given", twSection + "    batch_size: 20000\n" + twRoute, given(full(0, 16, 500, 16), func(d *DeliveryConfig) { d.BatchSize = 20000 }), "entities", true},
 		{"trustar batch at limit", tsSection + "    batch_size: 10000\n" + tsRoute, full(60, 4, 10000, 16), "", false},
 	}

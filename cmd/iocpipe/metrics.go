@@ -21,6 +21,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
+	"github.com/iocpipe/iocpipe/sinks"
 )
 
 // metrics are watch mode's Prometheus metrics, in a registry of their own.
@@ -30,10 +31,75 @@ type metrics struct {
 	reg      *prometheus.Registry
 	latency  *prometheus.HistogramVec
 	stopping atomic.Bool
+	// running counts the routes whose pipeline runs: /readyz is 200 once
+	// every route's does.
+	running atomic.Int64
 
 	mu     sync.Mutex
 	routes []*routeMetrics
+	sinks  []*sinkHealth // in the order the routes named them
 	led    ledger.Ledger
+}
+
+// A sinkHealth is one sink's reachability, learnt from its requests'
+// attempts (it is the sinks.Observer of every route that delivers to the
+// sink): a sink fails from its first failed attempt until an attempt
+// succeeds. Its zero failingSince means up.
+type sinkHealth struct {
+	name string
+	// after is the sink's unhealthy_after: /healthz reports the sink once
+	// it has failed for longer.
+	after time.Duration
+	now   func() time.Time
+
+	mu           sync.Mutex
+	failingSince time.Time
+	lastErr      error
+}
+
+var _ sinks.Observer = (*sinkHealth)(nil)
+
+// Failed implements sinks.Observer.
+func (h *sinkHealth) Failed(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failingSince.IsZero() {
+		h.failingSince = h.now()
+	}
+	h.lastErr = err
+}
+
+// Succeeded implements sinks.Observer.
+func (h *sinkHealth) Succeeded() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failingSince, h.lastErr = time.Time{}, nil
+}
+
+// state returns how long the sink has been failing (0 when up) and its
+// last error.
+func (h *sinkHealth) state() (time.Duration, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failingSince.IsZero() {
+		return 0, nil
+	}
+	return max(h.now().Sub(h.failingSince), time.Nanosecond), h.lastErr
+}
+
+// sinkHealth returns the health of the sink named name, made on the first
+// call with unhealthy_after after.
+func (m *metrics) sinkHealth(name string, after time.Duration) *sinkHealth {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range m.sinks {
+		if h.name == name {
+			return h
+		}
+	}
+	h := &sinkHealth{name: name, after: after, now: time.Now}
+	m.sinks = append(m.sinks, h)
+	return h
 }
 
 // routeMetrics is where one route's numbers come from at scrape time.
@@ -115,11 +181,12 @@ var (
 	descIbErr = desc("inbox_errors_total", "Inbox operations that failed, by op: claim (a file could not be moved into work/: the route stops claiming until the folders are healed), filing (a report, rejects file or move to done/ or failed/ failed).", "route", "op")
 	descLedB  = desc("ledger_bytes", "Size of the ledger's data.")
 	descLedN  = desc("ledger_entries", "Files (by content and route) the ledger knows.")
+	descUp    = desc("sink_up", "1 while the sink's last attempt reached it, 0 from a failed attempt (network error, timeout, 429 or 5xx) until one succeeds.", "sink")
 )
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFiles, descRows, descInds, descSubs, descBatch, descRetry, descQueue, descBusy, descIbErr, descLedB, descLedN} {
+	for _, d := range []*prometheus.Desc{descFiles, descRows, descInds, descSubs, descBatch, descRetry, descQueue, descBusy, descIbErr, descLedB, descLedN, descUp} {
 		ch <- d
 	}
 }
@@ -128,7 +195,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 // pipelines, inboxes and ledger at scrape time.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
-	routes, led := m.routes, m.led
+	routes, led, hs := m.routes, m.led, m.sinks
 	m.mu.Unlock()
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
@@ -165,13 +232,21 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueue, st.Queued, r.route)
 		gauge(descBusy, st.InProgress, r.route)
 	}
+	for _, h := range hs {
+		up := int64(1)
+		if failing, _ := h.state(); failing > 0 {
+			up = 0
+		}
+		gauge(descUp, up, h.name)
+	}
 	if led != nil {
 		gauge(descLedB, led.Size())
 		gauge(descLedN, int64(led.Len()))
 	}
 }
 
-// A metricsServer serves /metrics and /healthz on a listener of its own.
+// A metricsServer serves /metrics, /healthz and /readyz on a listener of
+// its own.
 type metricsServer struct {
 	addr string // the address it listens on
 	ln   net.Listener
@@ -197,20 +272,30 @@ func (m *metrics) listen(addr string, log *slog.Logger) (*metricsServer, error) 
 		}
 		if msg := m.unhealthy(); msg != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(msg))
+			w.Write([]byte("degraded\n" + msg))
 			return
 		}
 		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if msg := m.notReady(); msg != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(msg))
+			return
+		}
+		w.Write([]byte("ready\n"))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return &metricsServer{addr: l.Addr().String(), ln: l, srv: srv, log: log}, nil
 }
 
-// unhealthy says which routes cannot claim files and why, one a line;
-// empty when all can.
+// unhealthy says which routes cannot claim files and which sinks have
+// failed for longer than their unhealthy_after, and why, one a line;
+// empty when all is well.
 func (m *metrics) unhealthy() string {
 	m.mu.Lock()
-	routes := m.routes
+	routes, hs := m.routes, m.sinks
 	m.mu.Unlock()
 	var b strings.Builder
 	for _, r := range routes {
@@ -218,7 +303,34 @@ func (m *metrics) unhealthy() string {
 			fmt.Fprintf(&b, "route %s cannot claim files: %s\n", r.route, escapeLine(err.Error()))
 		}
 	}
+	for _, h := range hs {
+		failing, err := h.state()
+		if failing == 0 || failing <= h.after {
+			continue
+		}
+		msg := "no attempt succeeded since"
+		if err != nil {
+			msg = "last error: " + escapeLine(err.Error())
+		}
+		fmt.Fprintf(&b, "sink %s unreachable for %s (unhealthy_after %s): %s\n",
+			h.name, failing.Round(time.Millisecond), h.after, msg)
+	}
 	return b.String()
+}
+
+// notReady says why watch is not ready, empty when it is: every route's
+// pipeline runs and it is not stopping.
+func (m *metrics) notReady() string {
+	m.mu.Lock()
+	n := int64(len(m.routes))
+	m.mu.Unlock()
+	switch {
+	case m.stopping.Load():
+		return "stopping\n"
+	case m.running.Load() < n || n == 0:
+		return fmt.Sprintf("starting: %d of %d routes running\n", m.running.Load(), n)
+	}
+	return ""
 }
 
 // escapeLine quotes control characters (a file name in an error) for a

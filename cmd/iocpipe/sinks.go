@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/sinks"
 	"github.com/iocpipe/iocpipe/sinks/file"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds"
 	"github.com/iocpipe/iocpipe/sinks/trustar"
@@ -43,8 +44,9 @@ type sinkKind struct {
 	// the route in errors.
 	route func(c *Config, r *RouteConfig, key string) error
 	// build returns the sink a route delivers to, with its secrets from
-	// the environment.
-	build func(c *Config, r *RouteConfig, log *slog.Logger) (sink, error)
+	// the environment; obs (nil for none) learns whether the API is
+	// reachable.
+	build func(c *Config, r *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error)
 	// encoder returns how a route's batches become request bodies, for
 	// dry runs (validate, --dump); it needs no secrets.
 	encoder func(c *Config, r *RouteConfig) file.Encoder
@@ -74,7 +76,7 @@ var sinkKinds = []sinkKind{
 		defaults: DeliveryConfig{
 			RateLimit: new(60.0), Burst: 1, InFlight: 4, BatchSize: trustar.MaxIndicators, ByteBudget: 8 << 20,
 			Linger: Duration(500 * time.Millisecond), Timeout: Duration(60 * time.Second),
-			RetryDeadline: Duration(5 * time.Minute), MaxConns: 16,
+			RetryDeadline: Duration(5 * time.Minute), UnhealthyAfter: Duration(30 * time.Second), MaxConns: 16,
 		},
 		maxBatch:     trustar.MaxIndicators,
 		route:        trustarRoute,
@@ -94,7 +96,7 @@ var sinkKinds = []sinkKind{
 		defaults: DeliveryConfig{
 			RateLimit: new(0.0), Burst: 1, InFlight: 16, BatchSize: 500, ByteBudget: 8 << 20,
 			Linger: Duration(500 * time.Millisecond), Timeout: Duration(60 * time.Second),
-			RetryDeadline: Duration(5 * time.Minute), MaxConns: 16,
+			RetryDeadline: Duration(5 * time.Minute), UnhealthyAfter: Duration(30 * time.Second), MaxConns: 16,
 		},
 		route: threatWindsRoute,
 		build: buildThreatWinds,
@@ -159,6 +161,12 @@ func (k *sinkKind) validateSection(c *Config) error {
 // newSink builds the sink a route delivers to, with its secrets from the
 // environment.
 func newSink(cfg *Config, rc *RouteConfig, log *slog.Logger) (sink, error) {
+	return newObservedSink(cfg, rc, log, nil)
+}
+
+// newObservedSink is newSink whose requests tell obs (nil for none) whether
+// the API is reachable.
+func newObservedSink(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error) {
 	k := lookupSink(rc.Sink)
 	if k == nil || k.section(&cfg.Sinks) == nil {
 		return nil, fmt.Errorf("route %s: sink %q is not available", rc.Name, rc.Sink)
@@ -166,7 +174,7 @@ func newSink(cfg *Config, rc *RouteConfig, log *slog.Logger) (sink, error) {
 	if cfg.Delivery(rc).InsecureSkipVerify {
 		log.Warn("TLS verification is OFF (insecure_skip_verify: true): anyone on the path can read and change what is sent", "sink", rc.Sink)
 	}
-	return k.build(cfg, rc, log)
+	return k.build(cfg, rc, log, obs)
 }
 
 // encoderFor returns how a route's batches become request bodies, for
@@ -193,7 +201,7 @@ func trustarRoute(c *Config, r *RouteConfig, key string) error {
 }
 
 // buildTruSTAR returns a TruSTAR client.
-func buildTruSTAR(cfg *Config, rc *RouteConfig, log *slog.Logger) (sink, error) {
+func buildTruSTAR(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error) {
 	t := cfg.Sinks.TruSTAR
 	key, err := cfg.secret("sinks.trustar.client_id_env", t.ClientIDEnv)
 	if err != nil {
@@ -203,7 +211,9 @@ func buildTruSTAR(cfg *Config, rc *RouteConfig, log *slog.Logger) (sink, error) 
 	if err != nil {
 		return nil, err
 	}
-	return trustar.New(trustar.Config{URL: t.URL, Key: key, Secret: secret, Logger: log, HTTP: t.httpOptions()})
+	h := t.httpOptions()
+	h.Sink, h.Observer = "trustar", obs
+	return trustar.New(trustar.Config{URL: t.URL, Key: key, Secret: secret, Logger: log, HTTP: h})
 }
 
 // threatWindsRoute checks a ThreatWinds route and fills its kind.
@@ -230,11 +240,12 @@ func threatWindsRoute(c *Config, r *RouteConfig, key string) error {
 }
 
 // buildThreatWinds returns a ThreatWinds client.
-func buildThreatWinds(cfg *Config, rc *RouteConfig, log *slog.Logger) (sink, error) {
+func buildThreatWinds(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error) {
 	tc, err := threatWindsConfig(cfg, rc, log, true)
 	if err != nil {
 		return nil, err
 	}
+	tc.HTTP.Observer = obs
 	return threatwinds.New(tc)
 }
 
@@ -248,6 +259,7 @@ func threatWindsConfig(cfg *Config, rc *RouteConfig, log *slog.Logger, secrets b
 		Comments: rc.Kind == threatwinds.KindEntities && (rc.Comments == nil || *rc.Comments),
 		HTTP:     d.httpOptions(), Logger: log,
 	}
+	tc.HTTP.Sink = "threatwinds"
 	if rc.Webhook != nil {
 		wh := &threatwinds.Webhook{URL: rc.Webhook.URL}
 		keys := make([]string, 0, len(rc.Webhook.Headers))

@@ -126,7 +126,8 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	m.setLedger(ledger)
 	var ws []*watched
 	for _, rc := range routes {
-		s, err := newSink(cfg, rc, log)
+		health := m.sinkHealth(rc.Sink, time.Duration(cfg.Delivery(rc).UnhealthyAfter))
+		s, err := newObservedSink(cfg, rc, log, health)
 		if err != nil {
 			return err
 		}
@@ -163,7 +164,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		if srv, err = m.listen(f.metricsAddr, log); err != nil {
 			return usageErrorf("--metrics-addr %s: %v", f.metricsAddr, err)
 		}
-		log.Info("serving metrics", "addr", srv.addr, "metrics", "http://"+srv.addr+"/metrics", "healthz", "http://"+srv.addr+"/healthz")
+		log.Info("serving metrics", "addr", srv.addr, "metrics", "http://"+srv.addr+"/metrics", "healthz", "http://"+srv.addr+"/healthz", "readyz", "http://"+srv.addr+"/readyz")
 	}
 	if failure := supervise(ctx, ws, m, srv, f.shutdownTimeout, log); failure != nil {
 		return &exitError{code: exitFailed, err: failure}
@@ -212,7 +213,9 @@ func supervise(ctx context.Context, ws []*watched, m *metrics, srv *metricsServe
 		running.Add(1)
 		g.Go(func() error {
 			defer running.Done()
+			m.running.Add(1)
 			sum, err := w.p.Run(runCtx, w.feed)
+			m.running.Add(-1)
 			mu.Lock()
 			ended = append(ended, runResult{route: w.rc.Name, sum: sum, err: err})
 			mu.Unlock()
@@ -231,7 +234,7 @@ func supervise(ctx context.Context, ws []*watched, m *metrics, srv *metricsServe
 		<-gctx.Done()
 		m.stopping.Store(true)
 		watching.Wait()
-		log.Info("stopping: no new file is claimed; requests in flight may finish", "timeout", timeout)
+		log.Info("stopping: no new file is claimed; requests in flight may finish", "timeout", timeout.String())
 		for _, w := range ws {
 			w.p.Stop()
 			close(w.feed)

@@ -65,9 +65,10 @@ type HTTPOptions struct {
 // An Observer learns whether a sink is reachable, from each attempt of its
 // requests. Failed is called after an attempt that failed in a way that
 // says the sink is unreachable or unwell — a network error, a timeout, an
-// untrusted certificate or an answer Retryable approves — whether or not
-// it is retried; Succeeded after an attempt the API answered otherwise
-// (a 2xx, or an answer that is the request's fault, such as a 400). Both
+// untrusted certificate, an answer Retryable approves or a 2xx that is not
+// the API's (a proxy's page) — whether or not it is retried; Succeeded
+// after an attempt the API answered otherwise (a 2xx, or an answer that is
+// the request's fault, such as a 400). Both
 // must be safe for concurrent use and must not block.
 type Observer interface {
 	Failed(err error)
@@ -296,7 +297,11 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 		hint := time.Duration(0)
 		if errors.As(err, &he) {
 			if !Retryable(he.Status) {
-				d.succeeded() // the API answered: the request is at fault
+				if he.Status < 300 {
+					d.failed(err) // a proxy's page: the API was not reached
+				} else {
+					d.succeeded() // the API answered: the request is at fault
+				}
 				return resp, body, err
 			}
 			hint = he.RetryAfter

@@ -117,7 +117,8 @@ func (o *observer) Failed(error) { o.mu.Lock(); o.failed++; o.mu.Unlock() }
 func (o *observer) Succeeded()   { o.mu.Lock(); o.success++; o.mu.Unlock() }
 
 // TestObserver checks that each failed attempt and the success are
-// observed: three 500s then a 2xx, and a 400 counts as reachable.
+// observed: three 500s then a 2xx; a 400 counts as reachable, a proxy's
+// page in place of the API's answer does not.
 func TestObserver(t *testing.T) {
 	tests := []struct {
 		name                 string
@@ -126,6 +127,7 @@ func TestObserver(t *testing.T) {
 	}{
 		{"fails first", faults.Options{FailFirst: 3}, 3, 1},
 		{"refused", faults.Options{FailRate: 1, FailStatus: 400}, 0, 1},
+		{"proxy page", faults.Options{ProxyPage: true}, 1, 0},
 		{"up", faults.Options{}, 0, 1},
 	}
 	for _, tt := range tests {

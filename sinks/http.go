@@ -324,7 +324,13 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 				wait = min(wait, left) // the hint fits: its jitter must not make it give up
 			}
 			if wait > left {
-				return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
+				// A backoff drawn past the deadline does not end the
+				// retries early: the last attempt is made at the deadline.
+				// A server's hint longer than what is left does.
+				if hint > left || left < lastTry {
+					return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
+				}
+				wait = left
 			}
 		}
 		if warned.IsZero() || time.Since(warned) >= unreachableEvery {
@@ -359,6 +365,10 @@ func (d *Doer) succeeded() {
 		d.opts.Observer.Succeeded()
 	}
 }
+
+// lastTry is the least time before the retry deadline worth a last
+// attempt.
+const lastTry = 10 * time.Millisecond
 
 // gaveUp is the error of a request whose retries ran out after attempts
 // in elapsed, the last failing with err; sent is the last attempt that

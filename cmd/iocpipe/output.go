@@ -36,13 +36,80 @@ func newLogger(e *env, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
 }
 
+// notData are the names a folder run leaves out unless --include takes
+// them: documentation, licences, configuration and code beside the feeds.
+var notData = []string{"README*", "LICENSE*", "*.md", "*.yaml", "*.yml", "*.py", "*.go", "*.sh"}
+
+// pathFilter chooses the files a folder run takes: --include globs (when
+// given, only matching files are taken, the defaults aside), --exclude
+// globs (always left out), else the defaults of notData. Globs match the
+// file's name or its path inside the folder named.
+type pathFilter struct {
+	include, exclude []string
+}
+
+// check returns a usage error for a malformed glob.
+func (pf pathFilter) check() error {
+	for _, g := range append(slices.Clone(pf.include), pf.exclude...) {
+		if _, err := filepath.Match(g, ""); err != nil {
+			return usageErrorf("glob %q: %v", g, err)
+		}
+	}
+	return nil
+}
+
+func matchAny(globs []string, name, rel string) bool {
+	for _, g := range globs {
+		if ok, _ := filepath.Match(g, name); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(g, rel); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// takes reports whether a file found in a folder is imported, and if not
+// why.
+func (pf pathFilter) takes(name, rel string) (bool, string) {
+	switch {
+	case matchAny(pf.exclude, name, rel):
+		return false, "--exclude"
+	case len(pf.include) > 0:
+		if matchAny(pf.include, name, rel) {
+			return true, ""
+		}
+		return false, "not in --include"
+	case matchAny(notData, name, rel):
+		return false, "not data (documentation or code; take it with --include)"
+	}
+	return true, ""
+}
+
+// missingPaths returns a usage error naming the paths that do not exist.
+func missingPaths(paths []string) error {
+	var missing []string
+	for _, p := range paths {
+		if p == "-" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return usageErrorf("no such file or folder: %s (nothing was sent)", strings.Join(missing, ", "))
+}
+
 // expand turns the named paths into inputs: files as named, folders walked
-// recursively in lexical order, leaving out dotfiles, *.part, *.tmp and
-// symlinks found inside folders. A path that does not exist stays in the
-// list: reading it fails, and it is reported as a rejected file.
-func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
-	var out []pipeline.Input
-	var total int64
+// recursively in lexical order, leaving out dotfiles, *.part, *.tmp,
+// symlinks found inside folders and what pf does not take (counted in
+// leftOut, each listed at debug level). A path that cannot be read stays
+// in the list: reading it fails, and it is reported as a rejected file.
+func expand(paths []string, pf pathFilter, log *slog.Logger) (out []pipeline.Input, total int64, leftOut int) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.IsDir() {
@@ -67,6 +134,8 @@ func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
+				leftOut++
+				log.Debug("left out", "file", path, "reason", "dotfile")
 				return nil
 			}
 			if d.IsDir() {
@@ -80,6 +149,12 @@ func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
 				log.Warn("skipping a symlink inside a folder (name the file itself to import it)", "file", path)
 				return nil
 			}
+			rel, _ := filepath.Rel(p, path)
+			if ok, why := pf.takes(name, filepath.ToSlash(rel)); !ok {
+				leftOut++
+				log.Debug("left out", "file", path, "reason", why)
+				return nil
+			}
 			if info, err := d.Info(); err == nil {
 				total += info.Size()
 			}
@@ -87,7 +162,7 @@ func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
 			return nil
 		})
 	}
-	return out, total
+	return out, total, leftOut
 }
 
 // rejectWriter writes rejects as JSONL to a file, or the first few to
@@ -253,4 +328,34 @@ func printSummary(w io.Writer, s pipeline.Summary, dry bool) {
 	}
 	fmt.Fprintf(w, "duration     %s\n", s.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "rate         %.0f indicators/s\n", perSecond(s))
+}
+
+// plural returns n and the noun, singular for 1.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// verbFor returns the form of a verb for n things.
+func verbFor(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// nothingIn says why a run found no indicator: no file, empty files, or
+// rows that yielded none.
+func nothingIn(s pipeline.Summary, inputs, leftOut int) string {
+	switch {
+	case inputs == 0 && leftOut > 0:
+		return fmt.Sprintf("no data file in the folders (%s left out; choose with --include)", plural(int64(leftOut), "file", "files"))
+	case inputs == 0:
+		return "the folders hold no file"
+	case s.Rows == 0:
+		return fmt.Sprintf("%s, no rows", plural(int64(inputs), "file", "files"))
+	}
+	return fmt.Sprintf("%s read, no valid indicators", plural(s.Rows, "row", "rows"))
 }

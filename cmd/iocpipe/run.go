@@ -27,6 +27,8 @@ type importFlags struct {
 	dump     string
 	logLevel string
 	reimport bool
+	include  []string
+	exclude  []string
 }
 
 func (f *importFlags) register(cmd *cobra.Command, dry bool) {
@@ -35,6 +37,8 @@ func (f *importFlags) register(cmd *cobra.Command, dry bool) {
 	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE as JSONL: {file, line, field, value, reason}")
 	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON summary to FILE")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().StringArrayVar(&f.include, "include", nil, "in folders, take only files whose name (or path inside the folder) matches GLOB (repeatable)")
+	cmd.Flags().StringArrayVar(&f.exclude, "exclude", nil, "in folders, leave out files whose name (or path inside the folder) matches GLOB (repeatable)")
 	if dry {
 		cmd.Flags().StringVar(&f.dump, "dump", "", "write the exact request bodies to FILE, as NDJSON")
 	} else {
@@ -49,7 +53,11 @@ func newRunCmd(e *env) *cobra.Command {
 		Use:   "run --config FILE [--route NAME] [--rejects FILE] [--report FILE] PATH...",
 		Short: "Import files and folders (recursively) once",
 		Long: `Import the named files, and every file in the named folders (recursively;
-dotfiles, *.part and *.tmp are left out), through one route, and exit.
+dotfiles, *.part, *.tmp and what is not data -- README*, LICENSE*, *.md,
+*.yaml, *.yml, *.py, *.go, *.sh -- are left out; --include and --exclude
+choose), through one route, and exit. A path that does not exist is a
+usage error (exit 2), before anything is sent; an input with no
+indicators is said on stderr.
 
 Exit codes: 0 everything valid was delivered and nothing was rejected;
 3 everything valid was delivered, but some rows or files were rejected;
@@ -88,6 +96,13 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err != nil {
 		return err
 	}
+	pf := pathFilter{include: f.include, exclude: f.exclude}
+	if err := pf.check(); err != nil {
+		return err
+	}
+	if err := missingPaths(paths); err != nil {
+		return err
+	}
 	cfg, err := LoadConfig(f.config)
 	if err != nil {
 		return err
@@ -107,7 +122,11 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	defer rejects.Close()
 
-	inputs, total := expand(paths, log)
+	inputs, total, leftOut := expand(paths, pf, log)
+	if leftOut > 0 {
+		log.Info(fmt.Sprintf("left out %s found in folders that %s not data (list them with --log-level debug; choose with --include, --exclude)",
+			plural(int64(leftOut), "file", "files"), verbFor(int64(leftOut), "is", "are")))
+	}
 	var results []pipeline.FileResult // reports are serialized
 	for i := range inputs {
 		inputs[i].Report = func(r pipeline.FileReport) {
@@ -151,6 +170,9 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		return err
 	}
 	printSummary(e.stdout, sum, dry)
+	if imported, repeated := led.skipped(); runErr == nil && sum.Delivered+sum.Merged+sum.Failed == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
+		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothingIn(sum, len(inputs), leftOut))
+	}
 	out.printDump(e.stdout)
 	if f.report != "" {
 		if err := writeReport(f.report, rc, started, sum, results, out.retries(), dry); err != nil {

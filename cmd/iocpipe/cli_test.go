@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -112,5 +114,134 @@ func TestFolderLeavesOutNonData(t *testing.T) {
 	code, _, stderr = cliRun(t, "run", "--config", cfg, "--include", "[", dir)
 	if code != exitUsage {
 		t.Errorf("a bad glob: exit %d, want 2; stderr %s", code, stderr)
+	}
+}
+
+// cliRunStdin is cliRun with stdin.
+func cliRunStdin(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	t.Setenv("TRUSTAR_API_KEY", "demo")
+	t.Setenv("TRUSTAR_API_SECRET", "demo")
+	var o, e bytes.Buffer
+	code = run(context.Background(), &env{stdout: &o, stderr: &e, stdin: strings.NewReader(stdin)}, args)
+	return code, o.String(), e.String()
+}
+
+// TestScriptingDash checks that - is stdin for the input and stdout for
+// --rejects, --report and --dump, the summary text moving to stderr.
+func TestScriptingDash(t *testing.T) {
+	srv := newEmulator(t, trustartest.Options{})
+	cfg := testConfig(t, srv.URL, "")
+	feed := "value\n198.51.100.1\nnot an indicator!\n"
+	code, stdout, stderr := cliRunStdin(t, feed, "run", "--config", cfg, "--rejects", "-", "-")
+	if code != exitRejected || len(srv.Submissions()) != 1 {
+		t.Fatalf("run - : exit %d, %d submissions; stderr %s", code, len(srv.Submissions()), stderr)
+	}
+	var rej map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &rej); err != nil || rej["file"] != stdinName || rej["line"] != 3.0 {
+		t.Errorf("--rejects - : stdout %q (%v)", stdout, err)
+	}
+	if !strings.Contains(stderr, "submissions") {
+		t.Errorf("the summary text is not on stderr: %q", stderr)
+	}
+	code, stdout, _ = cliRunStdin(t, feed, "run", "--config", cfg, "--report", "-", "-")
+	var rep report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitRejected || rep.Summary.Delivered != 1 {
+		t.Errorf("--report - : exit %d, stdout %q (%v)", code, stdout, err)
+	}
+	code, stdout, _ = cliRunStdin(t, feed, "validate", "--config", cfg, "--dump", "-", "-")
+	if code != exitRejected || !strings.Contains(stdout, `"198.51.100.1"`) || strings.Contains(stdout, "would send") {
+		t.Errorf("--dump - : exit %d, stdout %q", code, stdout)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Error("a file named - was written")
+	}
+	for _, args := range [][]string{
+		{"run", "--config", cfg, "--rejects", "-", "--report", "-", "-"},
+		{"run", "--config", cfg, "--json", "--rejects", "-", "-"},
+		{"run", "--config", cfg, "-", "-"},
+	} {
+		if code, _, stderr := cliRunStdin(t, feed, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2; stderr %s", args, code, stderr)
+		}
+	}
+}
+
+// TestJSONSummary checks that --json prints one JSON object on stdout,
+// and nothing else there, with the outcomes of rows and indicators.
+func TestJSONSummary(t *testing.T) {
+	srv := newEmulator(t, trustartest.Options{})
+	cfg := testConfig(t, srv.URL, "")
+	dir := t.TempDir()
+	in := writeFile(t, filepath.Join(dir, "in.csv"), "value\n198.51.100.1\n198.51.100.1\nnot an indicator!\nexample.org\n")
+	for _, cmd := range []string{"run", "validate"} {
+		code, stdout, stderr := cliRun(t, cmd, "--config", cfg, "--json", in)
+		if code != exitRejected {
+			t.Errorf("%s: exit %d; stderr %s", cmd, code, stderr)
+		}
+		var whole map[string]any
+		if err := json.Unmarshal([]byte(stdout), &whole); err != nil {
+			t.Fatalf("%s: stdout is not one JSON object: %v: %q", cmd, err, stdout)
+		}
+		rows, _ := whole["rows"].(map[string]any)
+		inds, _ := whole["indicators"].(map[string]any)
+		js := map[string]map[string]any{"rows": rows, "indicators": inds}
+		for _, k := range []string{"rows", "indicators"} {
+			for _, f := range []string{"read", "delivered", "merged", "rejected", "skipped", "failed", "resumed"} {
+				if _, ok := js[k][f]; !ok {
+					t.Errorf("%s: %s.%s missing: %s", cmd, k, f, stdout)
+				}
+			}
+		}
+		if js["rows"]["read"] != 4.0 || js["rows"]["rejected"] != 1.0 || js["indicators"]["delivered"] != 2.0 || js["indicators"]["merged"] != 1.0 {
+			t.Errorf("%s: counts %v", cmd, js)
+		}
+		if cmd == "run" && js["rows"]["delivered"] != 3.0 {
+			t.Errorf("run: rows delivered %v, want 3", js["rows"]["delivered"])
+		}
+		if whole["exit"] != 3.0 {
+			t.Errorf("%s: exit in JSON %v", cmd, whole["exit"])
+		}
+	}
+}
+
+// TestQuietVerboseLogFormat checks -q, -v and --log-format.
+func TestQuietVerboseLogFormat(t *testing.T) {
+	srv := newEmulator(t, trustartest.Options{})
+	cfg := testConfig(t, srv.URL, "")
+	dir := t.TempDir()
+	in := writeFile(t, filepath.Join(dir, "in.csv"), "value\n198.51.100.1\n")
+	code, stdout, stderr := cliRun(t, "-q", "run", "--config", cfg, in)
+	if code != exitOK || stdout != "" || stderr != "" {
+		t.Errorf("-q: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	_, _, stderr = cliRun(t, "run", "-v", "--log-format", "json", "--no-progress", "--config", cfg, in)
+	if !strings.Contains(stderr, `"level":"DEBUG"`) {
+		t.Errorf("-v --log-format json: no JSON debug line in %q", stderr)
+	}
+	_, _, stderr = cliRun(t, "run", "-v", "--log-format", "text", "--config", cfg, in)
+	if !strings.Contains(stderr, "level=DEBUG") {
+		t.Errorf("--log-format text: no text debug line in %q", stderr)
+	}
+	for _, args := range [][]string{{"run", "-q", "-v", "--config", cfg, in}, {"run", "--log-format", "xml", "--config", cfg, in}} {
+		if code, _, _ := cliRun(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// TestVersion checks --version and version, and the VCS fallback.
+func TestVersion(t *testing.T) {
+	_, a, _ := cliRun(t, "--version")
+	_, b, _ := cliRun(t, "version")
+	if a != b || !strings.HasPrefix(a, "iocpipe ") || strings.Count(a, "\n") != 1 {
+		t.Errorf("--version %q, version %q", a, b)
+	}
+	got := vcsVersion([]debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}})
+	if got != "0123456789ab+dirty" {
+		t.Errorf("vcsVersion = %q", got)
+	}
+	if got := vcsVersion(nil); got != "dev" {
+		t.Errorf("vcsVersion(nil) = %q", got)
 	}
 }

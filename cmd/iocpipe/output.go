@@ -23,14 +23,21 @@ import (
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// newLogger logs to stderr: text on a terminal, JSON otherwise.
+// newLogger logs to stderr: text on a terminal, JSON otherwise, unless
+// --log-format says; -q logs warnings and errors only, -v everything.
 func newLogger(e *env, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, usageErrorf("--log-level %q: use debug, info, warn or error", level)
 	}
+	switch {
+	case e.quiet && l < slog.LevelWarn:
+		l = slog.LevelWarn
+	case e.verbose:
+		l = slog.LevelDebug
+	}
 	opts := &slog.HandlerOptions{Level: l}
-	if e.isTerminal {
+	if e.logFormat == "text" || e.logFormat == "" && e.isTerminal {
 		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
@@ -183,6 +190,12 @@ const rejectsShown = 20
 
 func newRejectWriter(e *env, path string, dry bool) (*rejectWriter, error) {
 	rw := &rejectWriter{e: e, dry: dry}
+	if path == "-" {
+		rw.w = bufio.NewWriter(e.stdout)
+		rw.enc = json.NewEncoder(rw.w)
+		rw.enc.SetEscapeHTML(false)
+		return rw, nil
+	}
 	if path != "" {
 		f, err := createPrivate(path)
 		if err != nil {
@@ -254,8 +267,10 @@ func (rw *rejectWriter) Close() error {
 			if err := rw.w.Flush(); err != nil && rw.err == nil {
 				rw.err = err
 			}
-			if err := rw.f.Close(); err != nil && rw.err == nil {
-				rw.err = err
+			if rw.f != nil {
+				if err := rw.f.Close(); err != nil && rw.err == nil {
+					rw.err = err
+				}
 			}
 		}
 	})
@@ -265,7 +280,7 @@ func (rw *rejectWriter) Close() error {
 // startProgress shows a progress bar over the bytes read, on a terminal
 // only. The returned function stops and clears it.
 func startProgress(e *env, total int64, read func() int64) func() {
-	if !e.isTerminal || total <= 0 {
+	if !e.isTerminal || e.noProgress || e.quiet || total <= 0 {
 		return func() {}
 	}
 	bar := progressbar.NewOptions64(total,

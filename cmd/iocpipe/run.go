@@ -29,18 +29,20 @@ type importFlags struct {
 	reimport bool
 	include  []string
 	exclude  []string
+	json     bool
 }
 
 func (f *importFlags) register(cmd *cobra.Command, dry bool) {
 	cmd.Flags().StringVar(&f.config, "config", "", "configuration file (YAML; required)")
 	cmd.Flags().StringVar(&f.route, "route", "", "route to use (default: the only route in the config)")
-	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE as JSONL: {file, line, field, value, reason}")
-	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON summary to FILE")
+	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE (- for stdout) as JSONL: {file, line, field, value, reason}")
+	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON report to FILE (- for stdout)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringArrayVar(&f.include, "include", nil, "in folders, take only files whose name (or path inside the folder) matches GLOB (repeatable)")
 	cmd.Flags().StringArrayVar(&f.exclude, "exclude", nil, "in folders, leave out files whose name (or path inside the folder) matches GLOB (repeatable)")
 	if dry {
-		cmd.Flags().StringVar(&f.dump, "dump", "", "write the exact request bodies to FILE, as NDJSON")
+		cmd.Flags().StringVar(&f.dump, "dump", "", "write the exact request bodies to FILE (- for stdout), as NDJSON")
 	} else {
 		cmd.Flags().BoolVar(&f.reimport, "reimport", false, "import files whose content the ledger has as imported already")
 	}
@@ -103,6 +105,24 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err := missingPaths(paths); err != nil {
 		return err
 	}
+	toStdout, err := f.stdoutOutputs()
+	if err != nil {
+		return err
+	}
+	// The summary text goes to stdout unless an output does (then it
+	// goes to stderr), or --json prints there instead, or -q.
+	text := e.stdout
+	switch {
+	case f.json || e.quiet:
+		text = io.Discard
+	case toStdout != "":
+		text = e.stderr
+	}
+	paths, cleanup, nameOf, err := stdinInput(e, paths)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	cfg, err := LoadConfig(f.config)
 	if err != nil {
 		return err
@@ -111,7 +131,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err != nil {
 		return err
 	}
-	out, err := openOutputs(cfg, rc, f, dry, log)
+	out, err := openOutputs(cfg, rc, f, dry, e.stdout, log)
 	if err != nil {
 		return err
 	}
@@ -127,9 +147,14 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		log.Info(fmt.Sprintf("left out %s found in folders that %s not data (list them with --log-level debug; choose with --include, --exclude)",
 			plural(int64(leftOut), "file", "files"), verbFor(int64(leftOut), "is", "are")))
 	}
+	for i := range inputs {
+		inputs[i].Name = nameOf(inputs[i].Name)
+	}
 	var results []pipeline.FileResult // reports are serialized
+	var rows rowOutcomes
 	for i := range inputs {
 		inputs[i].Report = func(r pipeline.FileReport) {
+			rows.add(r)
 			for _, rej := range r.Rejects {
 				rejects.Write(rej)
 			}
@@ -169,17 +194,35 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err := out.flush(); err != nil {
 		return err
 	}
-	printSummary(e.stdout, sum, dry)
-	if imported, repeated := led.skipped(); runErr == nil && sum.Delivered+sum.Merged+sum.Failed == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
+	printSummary(text, sum, dry)
+	imported, repeated := led.skipped()
+	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
 		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothingIn(sum, len(inputs), leftOut))
 	}
-	out.printDump(e.stdout)
+	out.printDump(text)
 	if f.report != "" {
-		if err := writeReport(f.report, rc, started, sum, results, out.retries(), dry); err != nil {
+		w := io.Writer(nil)
+		if f.report == "-" {
+			w = e.stdout
+		}
+		if err := writeReport(f.report, w, rc, started, sum, results, out.retries(), dry); err != nil {
 			log.Error("writing the report", "error", err)
 		}
 	}
-	return exitOf(sum, runErr)
+	exit := exitOf(sum, runErr)
+	if f.json {
+		js := jsonSummaryOf(rc, dry, sum, rows, fileCounts{Read: len(inputs), Failed: sum.FilesFailed,
+			Imported: imported, Repeated: repeated, LeftOut: leftOut}, exitCode(exit))
+		if dry {
+			js.WouldSend = out.wouldSend()
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(js); err != nil {
+			log.Error("writing the JSON summary", "error", err)
+		}
+	}
+	return exit
 }
 
 // pipelineOptions are the pipeline's options for route rc delivering to
@@ -219,7 +262,7 @@ type outputs struct {
 }
 
 // openOutputs builds the sink of rc, or the dry run's.
-func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, log *slog.Logger) (*outputs, error) {
+func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, stdout io.Writer, log *slog.Logger) (*outputs, error) {
 	if !dry {
 		s, err := newSink(cfg, rc, log)
 		if err != nil {
@@ -229,7 +272,9 @@ func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, log *sl
 	}
 	o := &outputs{}
 	var w io.Writer
-	if f.dump != "" {
+	if f.dump == "-" {
+		w = stdout
+	} else if f.dump != "" {
 		df, err := createPrivate(f.dump)
 		if err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
@@ -263,6 +308,18 @@ func (o *outputs) printDump(w io.Writer) {
 	}
 }
 
+// wouldSend lists what a dry run would have sent, per submission key.
+func (o *outputs) wouldSend() []string {
+	if o.dump == nil {
+		return nil
+	}
+	var out []string
+	for _, kc := range o.dump.Counts() {
+		out = append(out, kc.String())
+	}
+	return out
+}
+
 // retries returns how many requests the sink retried.
 func (o *outputs) retries() int64 {
 	if o.retrier == nil {
@@ -290,7 +347,8 @@ type report struct {
 	Files      []pipeline.FileResult `json:"files"`
 }
 
-func writeReport(path string, rc *RouteConfig, started time.Time, sum pipeline.Summary, files []pipeline.FileResult, retries int64, dry bool) error {
+// writeReport writes the report to w, or when w is nil to the file path.
+func writeReport(path string, w io.Writer, rc *RouteConfig, started time.Time, sum pipeline.Summary, files []pipeline.FileResult, retries int64, dry bool) error {
 	r := report{
 		Route: rc.Name, Sink: rc.Sink, DryRun: dry, Started: started.UTC(),
 		DurationMS: sum.Duration.Milliseconds(), PerSecond: perSecond(sum), Retries: retries,
@@ -301,6 +359,10 @@ func writeReport(path string, rc *RouteConfig, started time.Time, sum pipeline.S
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
+		return err
+	}
+	if w != nil {
+		_, err := w.Write(append(b, '\n'))
 		return err
 	}
 	return writePrivate(path, append(b, '\n'))

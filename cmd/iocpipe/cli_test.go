@@ -141,7 +141,7 @@ func TestScriptingDash(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &rej); err != nil || rej["file"] != stdinName || rej["line"] != 3.0 {
 		t.Errorf("--rejects - : stdout %q (%v)", stdout, err)
 	}
-	if !strings.Contains(stderr, "submissions") {
+	if !strings.Contains(stderr, "delivered    1 indicator in 1 submission") {
 		t.Errorf("the summary text is not on stderr: %q", stderr)
 	}
 	code, stdout, _ = cliRunStdin(t, feed, "run", "--config", cfg, "--report", "-", "-")
@@ -243,5 +243,37 @@ func TestVersion(t *testing.T) {
 	}
 	if got := vcsVersion(nil); got != "dev" {
 		t.Errorf("vcsVersion(nil) = %q", got)
+	}
+}
+
+// TestSummaryCounts checks the summary text: files the ledger skipped are
+// counted and said, and one of a thing is singular.
+func TestSummaryCounts(t *testing.T) {
+	srv := newEmulator(t, trustartest.Options{})
+	dir := t.TempDir()
+	cfg := testConfig(t, srv.URL, "ledger: "+filepath.Join(dir, "ledger.db")+"\n")
+	in := writeFile(t, filepath.Join(dir, "in.csv"), "value\n198.51.100.1\n198.51.100.1\n")
+	code, stdout, stderr := cliRun(t, "run", "--config", cfg, in)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"1 merged duplicate,", "delivered    1 indicator in 1 submission\n", "files        1 read (0 failed)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, stderr = cliRun(t, "run", "--config", cfg, in)
+	if code != exitOK || !strings.Contains(stdout, "1 skipped as already imported") {
+		t.Errorf("second run: exit %d, summary:\n%s\nstderr %s", code, stdout, stderr)
+	}
+	if strings.Contains(stderr, "nothing to import") {
+		t.Errorf("a run whose files were all imported already says nothing to import: %s", stderr)
+	}
+	_, stdout, _ = cliRun(t, "run", "--config", cfg, "--json", in)
+	var js struct {
+		Files fileCounts `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &js); err != nil || js.Files.Imported != 1 {
+		t.Errorf("--json files: %+v (%v)", js.Files, err)
 	}
 }

@@ -313,22 +313,35 @@ func startProgress(e *env, total int64, read func() int64) func() {
 	}
 }
 
-// printSummary writes the run's summary for a person.
-func printSummary(w io.Writer, s pipeline.Summary, dry bool) {
+// printSummary writes the run's summary for a person; files are the
+// files of the run, with those left out.
+func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 	verb := "delivered"
 	if dry {
 		verb = "would send"
 	}
-	fmt.Fprintf(w, "files        %d (%d failed)\n", s.Files, s.FilesFailed)
+	n := func(n int64, one, many string) string { return plural(n, one, many) }
+	fileParts := []string{fmt.Sprintf("%d failed", s.FilesFailed)}
+	if files.Imported > 0 {
+		fileParts = append(fileParts, fmt.Sprintf("%d skipped as already imported", files.Imported))
+	}
+	if files.Repeated > 0 {
+		fileParts = append(fileParts, fmt.Sprintf("%d skipped as repeating another's content", files.Repeated))
+	}
+	if files.LeftOut > 0 {
+		fileParts = append(fileParts, fmt.Sprintf("%d left out as not data", files.LeftOut))
+	}
+	fmt.Fprintf(w, "files        %d read (%s)\n", s.Files, strings.Join(fileParts, ", "))
 	fmt.Fprintf(w, "rows read    %d (%d yielding indicators, %d rejected, %d skipped", s.Rows, s.RowsYielding, s.RowsRejected, s.RowsSkipped)
 	if s.RowsResumed > 0 {
 		fmt.Fprintf(w, ", %d already delivered earlier", s.RowsResumed)
 	}
 	fmt.Fprintln(w, ")")
-	fmt.Fprintf(w, "indicators   %d (%d %s, %d merged duplicates, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb, s.Merged, s.Rejected, s.Failed)
-	fmt.Fprintf(w, "rejected     %d rows, %d indicators, %d files\n", s.RowsRejected, s.Rejected, s.FilesFailed)
-	fmt.Fprintf(w, "%-12s %d\n", verb, s.Delivered)
-	fmt.Fprintf(w, "submissions  %d\n", s.Submissions)
+	fmt.Fprintf(w, "indicators   %d (%d %s, %s, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb,
+		n(s.Merged, "merged duplicate", "merged duplicates"), s.Rejected, s.Failed)
+	fmt.Fprintf(w, "rejected     %s, %s, %s\n", n(s.RowsRejected, "row", "rows"), n(s.Rejected, "indicator", "indicators"),
+		n(int64(s.FilesFailed), "file", "files"))
+	fmt.Fprintf(w, "%-12s %s in %s\n", verb, n(s.Delivered, "indicator", "indicators"), n(s.Submissions, "submission", "submissions"))
 	keys := make([]string, 0, len(s.Extra))
 	for k := range s.Extra {
 		keys = append(keys, k)
@@ -369,6 +382,8 @@ func nothingIn(s pipeline.Summary, inputs, leftOut int) string {
 		return fmt.Sprintf("no data file in the folders (%s left out; choose with --include)", plural(int64(leftOut), "file", "files"))
 	case inputs == 0:
 		return "the folders hold no file"
+	case s.Rows == 0 && s.FilesFailed > 0:
+		return fmt.Sprintf("%s, no rows (%d could not be read, see above)", plural(int64(inputs), "file", "files"), s.FilesFailed)
 	case s.Rows == 0:
 		return fmt.Sprintf("%s, no rows", plural(int64(inputs), "file", "files"))
 	}

@@ -194,8 +194,9 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err := out.flush(); err != nil {
 		return err
 	}
-	printSummary(text, sum, dry)
 	imported, repeated := led.skipped()
+	files := fileCounts{Read: sum.Files, Failed: sum.FilesFailed, Imported: imported, Repeated: repeated, LeftOut: leftOut}
+	printSummary(text, sum, files, dry)
 	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
 		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothingIn(sum, len(inputs), leftOut))
 	}
@@ -211,8 +212,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	exit := exitOf(sum, runErr)
 	if f.json {
-		js := jsonSummaryOf(rc, dry, sum, rows, fileCounts{Read: len(inputs), Failed: sum.FilesFailed,
-			Imported: imported, Repeated: repeated, LeftOut: leftOut}, exitCode(exit))
+		js := jsonSummaryOf(rc, dry, sum, rows, files, exitCode(exit))
 		if dry {
 			js.WouldSend = out.wouldSend()
 		}
@@ -245,7 +245,7 @@ func exitOf(sum pipeline.Summary, runErr error) error {
 	case runErr != nil:
 		return &exitError{code: exitFailed, err: errors.New("interrupted: some rows were not delivered")}
 	case sum.Failed > 0:
-		return &exitError{code: exitFailed, err: fmt.Errorf("%d indicators could not be delivered", sum.Failed)}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s could not be delivered", plural(sum.Failed, "indicator", "indicators"))}
 	case !sum.OK():
 		return &exitError{code: exitRejected, err: nil}
 	}

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/iocpipe/iocpipe/sinks/faults"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
@@ -275,5 +279,63 @@ func TestSummaryCounts(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(stdout), &js); err != nil || js.Files.Imported != 1 {
 		t.Errorf("--json files: %+v (%v)", js.Files, err)
+	}
+}
+
+// TestInterruptRun checks that a run stopped by a signal says so in one
+// line naming the config key ledger, exits 130, and lists the rows it did
+// not deliver in --rejects only, never on the terminal.
+func TestInterruptRun(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{Enclaves: []string{testEnclave, otherEnclave}, Faults: faults.Options{Latency: 300 * time.Millisecond}})
+	t.Cleanup(srv.Close)
+	cfg := rewriteConfig(t, testConfig(t, srv.URL, ""), "    rate_limit: 0\n", "    rate_limit: 0\n    batch_size: 100\n    in_flight: 1\n")
+	in := writeRows(t, 2000, func(i int) string { return fmt.Sprintf("row%06d.example.com", i) })
+	rejects := filepath.Join(t.TempDir(), "rejects.jsonl")
+	for _, withFile := range []bool{false, true} {
+		srv.Reset()
+		t.Setenv("TRUSTAR_API_KEY", "demo")
+		t.Setenv("TRUSTAR_API_SECRET", "demo")
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for len(srv.Submissions()) == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+		}()
+		args := []string{"run", "--config", cfg, in}
+		if withFile {
+			args = []string{"run", "--config", cfg, "--rejects", rejects, in}
+		}
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, &env{stdout: &stdout, stderr: &stderr}, args)
+		cancel()
+		if code != exitInterrupted {
+			t.Errorf("exit %d, want 130; stderr %s", code, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		last := lines[len(lines)-1]
+		if !regexp.MustCompile(`^iocpipe: interrupted: [0-9,]+ of [0-9,]+ rows delivered; run again with a ledger to resume \(config key ledger: `).MatchString(last) {
+			t.Errorf("last line %q", last)
+		}
+		if strings.Contains(stderr.String(), "not delivered") || strings.Contains(stderr.String(), "more reject") {
+			t.Errorf("failed rows shown on the terminal:\n%s", stderr.String())
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("stdout %q, want nothing", stdout.String())
+		}
+		if withFile {
+			b, _ := os.ReadFile(rejects)
+			if !strings.Contains(string(b), "the run stopped first") {
+				t.Errorf("--rejects lacks the rows not delivered: %.300s", b)
+			}
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 50011: "50,011", 100000: "100,000", 1234567: "1,234,567", -1000: "-1,000"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -20,6 +20,8 @@ const (
 	exitFailed   = 1
 	exitUsage    = 2
 	exitRejected = 3
+	// exitInterrupted is a run stopped by a signal (128 + SIGINT).
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code up to main.

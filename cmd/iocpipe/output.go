@@ -181,6 +181,9 @@ type rejectWriter struct {
 	enc    *json.Encoder
 	shown  int
 	hidden int
+	// failed counts the rows not delivered that were not shown: they go
+	// to a --rejects file only, never on the terminal.
+	failed int
 	dry    bool
 	once   sync.Once
 	err    error
@@ -208,12 +211,17 @@ func newRejectWriter(e *env, path string, dry bool) (*rejectWriter, error) {
 	return rw, nil
 }
 
-// Write records one reject; the pipeline serializes the calls.
-func (rw *rejectWriter) Write(r ioc.Reject) {
+// Write records one reject; failed says it is about a row that was not
+// delivered rather than rejected. The pipeline serializes the calls.
+func (rw *rejectWriter) Write(r ioc.Reject, failed bool) {
 	if rw.enc != nil {
 		if err := rw.enc.Encode(r); err != nil && rw.err == nil {
 			rw.err = err
 		}
+		return
+	}
+	if failed {
+		rw.failed++
 		return
 	}
 	if r.Skipped && !rw.dry {
@@ -261,7 +269,7 @@ func formatReject(r ioc.Reject) string {
 func (rw *rejectWriter) Close() error {
 	rw.once.Do(func() {
 		if rw.hidden > 0 {
-			fmt.Fprintf(rw.e.stderr, "… and %d more rejects (write them all with --rejects FILE)\n", rw.hidden)
+			fmt.Fprintf(rw.e.stderr, "… and %s (write them all with --rejects FILE)\n", plural(int64(rw.hidden), "more reject", "more rejects"))
 		}
 		if rw.w != nil {
 			if err := rw.w.Flush(); err != nil && rw.err == nil {
@@ -275,6 +283,14 @@ func (rw *rejectWriter) Close() error {
 		}
 	})
 	return rw.err
+}
+
+// isFailure reports whether reject rej of report r is about a row that
+// was not delivered (a failure, which a later run sends again) rather than
+// rejected.
+func isFailure(r pipeline.FileReport, rej ioc.Reject) bool {
+	return rej.Row >= 0 && r.Failed.Contains(rej.Row) &&
+		(strings.HasPrefix(rej.Reason, "not delivered") || strings.HasPrefix(rej.Reason, "may have been delivered"))
 }
 
 // startProgress shows a progress bar over the bytes read, on a terminal

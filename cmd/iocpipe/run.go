@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -156,7 +158,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		inputs[i].Report = func(r pipeline.FileReport) {
 			rows.add(r)
 			for _, rej := range r.Rejects {
-				rejects.Write(rej)
+				rejects.Write(rej, isFailure(r, rej))
 			}
 			if r.Final {
 				res := r.Result
@@ -196,6 +198,10 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	imported, repeated := led.skipped()
 	files := fileCounts{Read: sum.Files, Failed: sum.FilesFailed, Imported: imported, Repeated: repeated, LeftOut: leftOut}
+	interrupted := errors.Is(runErr, context.Canceled)
+	if interrupted {
+		text = io.Discard // one line says it, below
+	}
 	printSummary(text, sum, files, dry)
 	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
 		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothingIn(sum, len(inputs), leftOut))
@@ -211,6 +217,9 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		}
 	}
 	exit := exitOf(sum, runErr)
+	if interrupted {
+		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(rows.delivered+sum.RowsResumed, sum.Rows, ledgerPath(cfg), dry))}
+	}
 	if f.json {
 		js := jsonSummaryOf(rc, dry, sum, rows, files, exitCode(exit))
 		if dry {
@@ -245,11 +254,42 @@ func exitOf(sum pipeline.Summary, runErr error) error {
 	case runErr != nil:
 		return &exitError{code: exitFailed, err: errors.New("interrupted: some rows were not delivered")}
 	case sum.Failed > 0:
-		return &exitError{code: exitFailed, err: fmt.Errorf("%s could not be delivered", plural(sum.Failed, "indicator", "indicators"))}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s could not be delivered (--rejects FILE lists their rows)", plural(sum.Failed, "indicator", "indicators"))}
 	case !sum.OK():
 		return &exitError{code: exitRejected, err: nil}
 	}
 	return nil
+}
+
+// interruptedLine is what an interrupted run says: how far it got, and
+// how to go on (the config key ledger).
+func interruptedLine(delivered, read int64, ledger string, dry bool) string {
+	if dry {
+		return fmt.Sprintf("interrupted: %s of %s rows checked", thousands(delivered), thousands(read))
+	}
+	line := fmt.Sprintf("interrupted: %s of %s rows delivered; ", thousands(delivered), thousands(read))
+	if ledger != "" {
+		return line + "run again to resume (the ledger " + ledger + " holds what was delivered)"
+	}
+	return line + "run again with a ledger to resume (config key ledger: FILE; without one a run sends everything again)"
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // outputs is where a run delivers: the route's sink, or for a dry run

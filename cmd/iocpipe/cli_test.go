@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -337,5 +338,49 @@ func TestThousands(t *testing.T) {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestConfigDiscovery checks where run and validate find their
+// configuration without --config, and that the one chosen is logged.
+func TestConfigDiscovery(t *testing.T) {
+	srv := newEmulator(t, trustartest.Options{})
+	text, err := os.ReadFile(testConfig(t, srv.URL, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := writeFile(t, filepath.Join(dir, "in.csv"), "value\n198.51.100.1\n")
+	xdg, work := filepath.Join(dir, "xdg"), filepath.Join(dir, "work")
+	os.MkdirAll(work, 0o700)
+	t.Chdir(work)
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	t.Setenv("IOCPIPE_CONFIG", "")
+	os.Unsetenv("IOCPIPE_CONFIG")
+	if code, _, stderr := cliRun(t, "validate", in); code != exitUsage || !strings.Contains(stderr, "IOCPIPE_CONFIG") {
+		t.Errorf("no config anywhere: exit %d, stderr %s", code, stderr)
+	}
+	xdgFile := writeFile(t, filepath.Join(xdg, "iocpipe", "config.yaml"), string(text))
+	wantFile := func(name, want string) {
+		t.Helper()
+		code, _, stderr := cliRun(t, "validate", "--log-format", "json", in)
+		if code != exitOK || !strings.Contains(stderr, `"msg":"configuration","file":`+strconv.Quote(want)) {
+			t.Errorf("%s: exit %d, want 0 and the log naming %s; stderr %s", name, code, want, stderr)
+		}
+	}
+	wantFile("XDG", xdgFile)
+	writeFile(t, filepath.Join(work, "iocpipe.yaml"), string(text))
+	wantFile("./iocpipe.yaml", "iocpipe.yaml")
+	envFile := writeFile(t, filepath.Join(dir, "env.yaml"), string(text))
+	t.Setenv("IOCPIPE_CONFIG", envFile)
+	wantFile("$IOCPIPE_CONFIG", envFile)
+	t.Setenv("IOCPIPE_CONFIG", filepath.Join(dir, "typo.yaml"))
+	if code, _, stderr := cliRun(t, "validate", in); code != exitUsage || !strings.Contains(stderr, "typo.yaml") {
+		t.Errorf("$IOCPIPE_CONFIG naming no file: exit %d, stderr %s", code, stderr)
+	}
+	flagFile := writeFile(t, filepath.Join(dir, "flag.yaml"), string(text))
+	code, _, stderr := cliRun(t, "validate", "--log-format", "json", "--config", flagFile, in)
+	if code != exitOK || !strings.Contains(stderr, strconv.Quote(flagFile)) {
+		t.Errorf("--config: exit %d, stderr %s", code, stderr)
 	}
 }

@@ -212,6 +212,9 @@ func TestExitCodes(t *testing.T) {
 		{"validate needs no secret", []string{"validate", "--config", good, input}, map[string]string{"TRUSTAR_API_KEY": "", "TRUSTAR_API_SECRET": ""}, exitOK, ""},
 		{"version", []string{"version"}, nil, exitOK, ""},
 	}
+	// No configuration found elsewhere: --config is what they name.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("IOCPIPE_CONFIG", "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("TRUSTAR_API_KEY", "demo")

@@ -35,7 +35,7 @@ type importFlags struct {
 }
 
 func (f *importFlags) register(cmd *cobra.Command, dry bool) {
-	cmd.Flags().StringVar(&f.config, "config", "", "configuration file (YAML; required)")
+	cmd.Flags().StringVar(&f.config, "config", "", "configuration file (YAML; default: $IOCPIPE_CONFIG, else ./iocpipe.yaml, else $XDG_CONFIG_HOME/iocpipe/config.yaml)")
 	cmd.Flags().StringVar(&f.route, "route", "", "route to use (default: the only route in the config)")
 	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE (- for stdout) as JSONL: {file, line, field, value, reason}")
 	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON report to FILE (- for stdout)")
@@ -48,13 +48,12 @@ func (f *importFlags) register(cmd *cobra.Command, dry bool) {
 	} else {
 		cmd.Flags().BoolVar(&f.reimport, "reimport", false, "import files whose content the ledger has as imported already")
 	}
-	_ = cmd.MarkFlagRequired("config")
 }
 
 func newRunCmd(e *env) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
-		Use:   "run --config FILE [--route NAME] [--rejects FILE] [--report FILE] PATH...",
+		Use:   "run [--config FILE] [--route NAME] [--rejects FILE] [--report FILE] PATH...",
 		Short: "Import files and folders (recursively) once",
 		Long: `Import the named files, and every file in the named folders (recursively;
 dotfiles, *.part, *.tmp and what is not data -- README*, LICENSE*, *.md,
@@ -79,7 +78,7 @@ configuration error.`,
 func newValidateCmd(e *env) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
-		Use:   "validate --config FILE [--route NAME] [--dump FILE] PATH...",
+		Use:   "validate [--config FILE] [--route NAME] [--dump FILE] PATH...",
 		Short: "Run the pipeline up to the sink, sending nothing",
 		Long: `Read, validate, normalize and batch the named files exactly as run would,
 but send nothing and need no secrets. Prints the rejects and what would be
@@ -125,7 +124,12 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		return err
 	}
 	defer cleanup()
-	cfg, err := LoadConfig(f.config)
+	cfgPath, from, err := findConfig(f.config)
+	if err != nil {
+		return err
+	}
+	log.Info("configuration", "file", cfgPath, "from", from)
+	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		return err
 	}

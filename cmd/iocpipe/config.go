@@ -629,3 +629,29 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	*b = ByteSize(v * mult)
 	return nil
 }
+
+// findConfig returns the configuration file to load: flag (--config),
+// else $IOCPIPE_CONFIG, else ./iocpipe.yaml, else
+// $XDG_CONFIG_HOME/iocpipe/config.yaml (~/.config/iocpipe/config.yaml),
+// the first two as given, the others only if they exist; and where it
+// came from, for the log.
+func findConfig(flag string) (path, from string, err error) {
+	if flag != "" {
+		return flag, "--config", nil
+	}
+	if p := os.Getenv("IOCPIPE_CONFIG"); p != "" {
+		return p, "$IOCPIPE_CONFIG", nil
+	}
+	tried := []string{"./iocpipe.yaml"}
+	if fi, err := os.Stat("iocpipe.yaml"); err == nil && !fi.IsDir() {
+		return "iocpipe.yaml", "the working folder", nil
+	}
+	if dir, err := os.UserConfigDir(); err == nil {
+		p := filepath.Join(dir, "iocpipe", "config.yaml")
+		tried = append(tried, p)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, "the user's config folder", nil
+		}
+	}
+	return "", "", usageErrorf("no configuration: give --config FILE, or set IOCPIPE_CONFIG, or create one of %s", strings.Join(tried, ", "))
+}

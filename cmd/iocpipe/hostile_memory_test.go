@@ -121,7 +121,7 @@ func TestHostileMemory(t *testing.T) {
 			} {
 				code, rss, elapsed, out := measureChild(t, bin, args)
 				t.Logf("%s %s (%d MiB file): exit %d in %s, peak RSS %d MiB", args[0], c.file, (c.size+int64(len(c.head)))>>20, code, elapsed.Round(time.Millisecond), rss>>20)
-				if want := fmt.Sprintf("delivered    %d\n", c.delivered); args[0] == "run" && (code != c.exit || !strings.Contains(out, want)) {
+				if want := fmt.Sprintf("delivered    %s in ", plural(int64(c.delivered), "indicator", "indicators")); args[0] == "run" && (code != c.exit || !strings.Contains(out, want)) {
 					t.Errorf("run: exit %d, want %d and %q; output: %.800s", code, c.exit, want, out)
 				}
 				if rss > hostileRSS {

@@ -207,11 +207,14 @@ func TestExitCodes(t *testing.T) {
 		{"no such route", []string{"run", "--config", good, "--route", "x", input}, nil, exitUsage, `no route "x"`},
 		{"missing secret", []string{"run", "--config", good, input}, map[string]string{"TRUSTAR_API_SECRET": ""}, exitUsage, "TRUSTAR_API_SECRET"},
 		{"bad credentials", []string{"run", "--config", good, input}, map[string]string{"TRUSTAR_API_SECRET": "wrong"}, exitFailed, "Bad client credentials"},
-		{"missing input", []string{"run", "--config", good, filepath.Join(dir, "gone.csv")}, nil, exitRejected, "gone.csv"},
+		{"missing input", []string{"run", "--config", good, filepath.Join(dir, "gone.csv")}, nil, exitUsage, "gone.csv"},
 		{"unknown flag", []string{"run", "--config", good, "--colour", input}, nil, exitUsage, "unknown flag"},
 		{"validate needs no secret", []string{"validate", "--config", good, input}, map[string]string{"TRUSTAR_API_KEY": "", "TRUSTAR_API_SECRET": ""}, exitOK, ""},
 		{"version", []string{"version"}, nil, exitOK, ""},
 	}
+	// No configuration found elsewhere: --config is what they name.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("IOCPIPE_CONFIG", "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("TRUSTAR_API_KEY", "demo")

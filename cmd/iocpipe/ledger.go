@@ -54,6 +54,19 @@ type runLedger struct {
 
 	mu    sync.Mutex
 	files map[string]*runFile // by input name
+
+	// imported and repeated count the files prepare left out: imported
+	// already, or repeating the content of another file of the run.
+	imported, repeated int
+}
+
+// skipped returns how many files prepare left out, as imported already
+// and as repeating another file's content.
+func (rl *runLedger) skipped() (imported, repeated int) {
+	if rl == nil {
+		return 0, 0
+	}
+	return rl.imported, rl.repeated
 }
 
 // runFile is a file of the run that the ledger records.
@@ -101,6 +114,7 @@ func (rl *runLedger) prepare(ctx context.Context, inputs []pipeline.Input) []pip
 		}
 		if first, ok := seen[sum]; ok {
 			rl.log.Info("same content as "+first+" in this run: skipped", "file", in.Name)
+			rl.repeated++
 			continue
 		}
 		seen[sum] = in.Name
@@ -113,6 +127,7 @@ func (rl *runLedger) prepare(ctx context.Context, inputs []pipeline.Input) []pip
 		case st.Status == ledger.Duplicate:
 			rl.log.Info(fmt.Sprintf("already imported on %s: skipped (use --reimport to import it again)",
 				st.Entry.Imported.Local().Format(time.DateTime)), "file", in.Name, "imported_as", st.Entry.Name)
+			rl.imported++
 			continue
 		case st.Status == ledger.Resume:
 			rl.log.Info("resuming: rows acknowledged by an earlier run are skipped", "file", in.Name, "rows_acknowledged", st.Resumed().Len())

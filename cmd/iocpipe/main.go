@@ -20,6 +20,8 @@ const (
 	exitFailed   = 1
 	exitUsage    = 2
 	exitRejected = 3
+	// exitInterrupted is a run stopped by a signal (128 + SIGINT).
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code up to main.
@@ -44,11 +46,17 @@ func usageErrorf(format string, args ...any) error {
 // can run the whole command in-process.
 type env struct {
 	stdout, stderr io.Writer
+	// stdin is read for the input path "-"; nil is os.Stdin.
+	stdin io.Reader
 	// isTerminal reports whether stderr is a terminal (progress bar, text
 	// logs).
 	isTerminal bool
 	// stopProfile ends a --cpuprofile.
 	stopProfile func()
+
+	// The root's flags: -q, -v, --no-progress, --log-format.
+	quiet, verbose, noProgress bool
+	logFormat                  string
 }
 
 func main() {
@@ -110,10 +118,24 @@ rejected; 1 something valid could not be delivered, or a fatal error;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
+	root.Version = versionString()
+	root.SetVersionTemplate("iocpipe {{.Version}}\n")
 	var cpuProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for measuring)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print only warnings and errors: no summary text, no progress bar")
+	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log at debug level (as --log-level debug)")
+	root.PersistentFlags().BoolVar(&e.noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	root.PersistentFlags().StringVar(&e.logFormat, "log-format", "", "log format: text or json (default: text on a terminal, json otherwise)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if e.quiet && e.verbose {
+			return usageErrorf("-q and -v say opposite things: give one")
+		}
+		switch e.logFormat {
+		case "", "text", "json":
+		default:
+			return usageErrorf("--log-format %q: use text or json", e.logFormat)
+		}
 		if cpuProfile == "" {
 			return nil
 		}

@@ -23,26 +23,100 @@ import (
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// newLogger logs to stderr: text on a terminal, JSON otherwise.
+// newLogger logs to stderr: text on a terminal, JSON otherwise, unless
+// --log-format says; -q logs warnings and errors only, -v everything.
 func newLogger(e *env, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, usageErrorf("--log-level %q: use debug, info, warn or error", level)
 	}
+	switch {
+	case e.quiet && l < slog.LevelWarn:
+		l = slog.LevelWarn
+	case e.verbose:
+		l = slog.LevelDebug
+	}
 	opts := &slog.HandlerOptions{Level: l}
-	if e.isTerminal {
+	if e.logFormat == "text" || e.logFormat == "" && e.isTerminal {
 		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
 }
 
+// notData are the names a folder run leaves out unless --include takes
+// them: documentation, licences, configuration and code beside the feeds.
+var notData = []string{"README*", "LICENSE*", "*.md", "*.yaml", "*.yml", "*.py", "*.go", "*.sh"}
+
+// pathFilter chooses the files a folder run takes: --include globs (when
+// given, only matching files are taken, the defaults aside), --exclude
+// globs (always left out), else the defaults of notData. Globs match the
+// file's name or its path inside the folder named.
+type pathFilter struct {
+	include, exclude []string
+}
+
+// check returns a usage error for a malformed glob.
+func (pf pathFilter) check() error {
+	for _, g := range append(slices.Clone(pf.include), pf.exclude...) {
+		if _, err := filepath.Match(g, ""); err != nil {
+			return usageErrorf("glob %q: %v", g, err)
+		}
+	}
+	return nil
+}
+
+func matchAny(globs []string, name, rel string) bool {
+	for _, g := range globs {
+		if ok, _ := filepath.Match(g, name); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(g, rel); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// takes reports whether a file found in a folder is imported, and if not
+// why.
+func (pf pathFilter) takes(name, rel string) (bool, string) {
+	switch {
+	case matchAny(pf.exclude, name, rel):
+		return false, "--exclude"
+	case len(pf.include) > 0:
+		if matchAny(pf.include, name, rel) {
+			return true, ""
+		}
+		return false, "not in --include"
+	case matchAny(notData, name, rel):
+		return false, "not data (documentation or code; take it with --include)"
+	}
+	return true, ""
+}
+
+// missingPaths returns a usage error naming the paths that do not exist.
+func missingPaths(paths []string) error {
+	var missing []string
+	for _, p := range paths {
+		if p == "-" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return usageErrorf("no such file or folder: %s (nothing was sent)", strings.Join(missing, ", "))
+}
+
 // expand turns the named paths into inputs: files as named, folders walked
-// recursively in lexical order, leaving out dotfiles, *.part, *.tmp and
-// symlinks found inside folders. A path that does not exist stays in the
-// list: reading it fails, and it is reported as a rejected file.
-func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
-	var out []pipeline.Input
-	var total int64
+// recursively in lexical order, leaving out dotfiles, *.part, *.tmp,
+// symlinks found inside folders and what pf does not take (counted in
+// leftOut, each listed at debug level). A path that cannot be read stays
+// in the list: reading it fails, and it is reported as a rejected file.
+func expand(paths []string, pf pathFilter, log *slog.Logger) (out []pipeline.Input, total int64, leftOut int) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.IsDir() {
@@ -67,6 +141,8 @@ func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
+				leftOut++
+				log.Debug("left out", "file", path, "reason", "dotfile")
 				return nil
 			}
 			if d.IsDir() {
@@ -80,6 +156,12 @@ func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
 				log.Warn("skipping a symlink inside a folder (name the file itself to import it)", "file", path)
 				return nil
 			}
+			rel, _ := filepath.Rel(p, path)
+			if ok, why := pf.takes(name, filepath.ToSlash(rel)); !ok {
+				leftOut++
+				log.Debug("left out", "file", path, "reason", why)
+				return nil
+			}
 			if info, err := d.Info(); err == nil {
 				total += info.Size()
 			}
@@ -87,7 +169,7 @@ func expand(paths []string, log *slog.Logger) ([]pipeline.Input, int64) {
 			return nil
 		})
 	}
-	return out, total
+	return out, total, leftOut
 }
 
 // rejectWriter writes rejects as JSONL to a file, or the first few to
@@ -99,6 +181,9 @@ type rejectWriter struct {
 	enc    *json.Encoder
 	shown  int
 	hidden int
+	// failed counts the rows not delivered that were not shown: they go
+	// to a --rejects file only, never on the terminal.
+	failed int
 	dry    bool
 	once   sync.Once
 	err    error
@@ -108,6 +193,12 @@ const rejectsShown = 20
 
 func newRejectWriter(e *env, path string, dry bool) (*rejectWriter, error) {
 	rw := &rejectWriter{e: e, dry: dry}
+	if path == "-" {
+		rw.w = bufio.NewWriter(e.stdout)
+		rw.enc = json.NewEncoder(rw.w)
+		rw.enc.SetEscapeHTML(false)
+		return rw, nil
+	}
 	if path != "" {
 		f, err := createPrivate(path)
 		if err != nil {
@@ -120,12 +211,17 @@ func newRejectWriter(e *env, path string, dry bool) (*rejectWriter, error) {
 	return rw, nil
 }
 
-// Write records one reject; the pipeline serializes the calls.
-func (rw *rejectWriter) Write(r ioc.Reject) {
+// Write records one reject; failed says it is about a row that was not
+// delivered rather than rejected. The pipeline serializes the calls.
+func (rw *rejectWriter) Write(r ioc.Reject, failed bool) {
 	if rw.enc != nil {
 		if err := rw.enc.Encode(r); err != nil && rw.err == nil {
 			rw.err = err
 		}
+		return
+	}
+	if failed {
+		rw.failed++
 		return
 	}
 	if r.Skipped && !rw.dry {
@@ -173,24 +269,34 @@ func formatReject(r ioc.Reject) string {
 func (rw *rejectWriter) Close() error {
 	rw.once.Do(func() {
 		if rw.hidden > 0 {
-			fmt.Fprintf(rw.e.stderr, "… and %d more rejects (write them all with --rejects FILE)\n", rw.hidden)
+			fmt.Fprintf(rw.e.stderr, "… and %s (write them all with --rejects FILE)\n", plural(int64(rw.hidden), "more reject", "more rejects"))
 		}
 		if rw.w != nil {
 			if err := rw.w.Flush(); err != nil && rw.err == nil {
 				rw.err = err
 			}
-			if err := rw.f.Close(); err != nil && rw.err == nil {
-				rw.err = err
+			if rw.f != nil {
+				if err := rw.f.Close(); err != nil && rw.err == nil {
+					rw.err = err
+				}
 			}
 		}
 	})
 	return rw.err
 }
 
+// isFailure reports whether reject rej of report r is about a row that
+// was not delivered (a failure, which a later run sends again) rather than
+// rejected.
+func isFailure(r pipeline.FileReport, rej ioc.Reject) bool {
+	return rej.Row >= 0 && r.Failed.Contains(rej.Row) &&
+		(strings.HasPrefix(rej.Reason, "not delivered") || strings.HasPrefix(rej.Reason, "may have been delivered"))
+}
+
 // startProgress shows a progress bar over the bytes read, on a terminal
 // only. The returned function stops and clears it.
 func startProgress(e *env, total int64, read func() int64) func() {
-	if !e.isTerminal || total <= 0 {
+	if !e.isTerminal || e.noProgress || e.quiet || total <= 0 {
 		return func() {}
 	}
 	bar := progressbar.NewOptions64(total,
@@ -223,22 +329,35 @@ func startProgress(e *env, total int64, read func() int64) func() {
 	}
 }
 
-// printSummary writes the run's summary for a person.
-func printSummary(w io.Writer, s pipeline.Summary, dry bool) {
+// printSummary writes the run's summary for a person; files are the
+// files of the run, with those left out.
+func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 	verb := "delivered"
 	if dry {
 		verb = "would send"
 	}
-	fmt.Fprintf(w, "files        %d (%d failed)\n", s.Files, s.FilesFailed)
+	n := func(n int64, one, many string) string { return plural(n, one, many) }
+	fileParts := []string{fmt.Sprintf("%d failed", s.FilesFailed)}
+	if files.Imported > 0 {
+		fileParts = append(fileParts, fmt.Sprintf("%d skipped as already imported", files.Imported))
+	}
+	if files.Repeated > 0 {
+		fileParts = append(fileParts, fmt.Sprintf("%d skipped as repeating another's content", files.Repeated))
+	}
+	if files.LeftOut > 0 {
+		fileParts = append(fileParts, fmt.Sprintf("%d left out as not data", files.LeftOut))
+	}
+	fmt.Fprintf(w, "files        %d read (%s)\n", s.Files, strings.Join(fileParts, ", "))
 	fmt.Fprintf(w, "rows read    %d (%d yielding indicators, %d rejected, %d skipped", s.Rows, s.RowsYielding, s.RowsRejected, s.RowsSkipped)
 	if s.RowsResumed > 0 {
 		fmt.Fprintf(w, ", %d already delivered earlier", s.RowsResumed)
 	}
 	fmt.Fprintln(w, ")")
-	fmt.Fprintf(w, "indicators   %d (%d %s, %d merged duplicates, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb, s.Merged, s.Rejected, s.Failed)
-	fmt.Fprintf(w, "rejected     %d rows, %d indicators, %d files\n", s.RowsRejected, s.Rejected, s.FilesFailed)
-	fmt.Fprintf(w, "%-12s %d\n", verb, s.Delivered)
-	fmt.Fprintf(w, "submissions  %d\n", s.Submissions)
+	fmt.Fprintf(w, "indicators   %d (%d %s, %s, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb,
+		n(s.Merged, "merged duplicate", "merged duplicates"), s.Rejected, s.Failed)
+	fmt.Fprintf(w, "rejected     %s, %s, %s\n", n(s.RowsRejected, "row", "rows"), n(s.Rejected, "indicator", "indicators"),
+		n(int64(s.FilesFailed), "file", "files"))
+	fmt.Fprintf(w, "%-12s %s in %s\n", verb, n(s.Delivered, "indicator", "indicators"), n(s.Submissions, "submission", "submissions"))
 	keys := make([]string, 0, len(s.Extra))
 	for k := range s.Extra {
 		keys = append(keys, k)
@@ -253,4 +372,36 @@ func printSummary(w io.Writer, s pipeline.Summary, dry bool) {
 	}
 	fmt.Fprintf(w, "duration     %s\n", s.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "rate         %.0f indicators/s\n", perSecond(s))
+}
+
+// plural returns n and the noun, singular for 1.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// verbFor returns the form of a verb for n things.
+func verbFor(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// nothingIn says why a run found no indicator: no file, empty files, or
+// rows that yielded none.
+func nothingIn(s pipeline.Summary, inputs, leftOut int) string {
+	switch {
+	case inputs == 0 && leftOut > 0:
+		return fmt.Sprintf("no data file in the folders (%s left out; choose with --include)", plural(int64(leftOut), "file", "files"))
+	case inputs == 0:
+		return "the folders hold no file"
+	case s.Rows == 0 && s.FilesFailed > 0:
+		return fmt.Sprintf("%s, no rows (%d could not be read, see above)", plural(int64(inputs), "file", "files"), s.FilesFailed)
+	case s.Rows == 0:
+		return fmt.Sprintf("%s, no rows", plural(int64(inputs), "file", "files"))
+	}
+	return fmt.Sprintf("%s read, no valid indicators", plural(s.Rows, "row", "rows"))
 }

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,29 +29,38 @@ type importFlags struct {
 	dump     string
 	logLevel string
 	reimport bool
+	include  []string
+	exclude  []string
+	json     bool
 }
 
 func (f *importFlags) register(cmd *cobra.Command, dry bool) {
-	cmd.Flags().StringVar(&f.config, "config", "", "configuration file (YAML; required)")
+	cmd.Flags().StringVar(&f.config, "config", "", "configuration file (YAML; default: $IOCPIPE_CONFIG, else ./iocpipe.yaml, else $XDG_CONFIG_HOME/iocpipe/config.yaml)")
 	cmd.Flags().StringVar(&f.route, "route", "", "route to use (default: the only route in the config)")
-	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE as JSONL: {file, line, field, value, reason}")
-	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON summary to FILE")
+	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE (- for stdout) as JSONL: {file, line, field, value, reason}")
+	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON report to FILE (- for stdout)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().StringArrayVar(&f.include, "include", nil, "in folders, take only files whose name (or path inside the folder) matches GLOB (repeatable)")
+	cmd.Flags().StringArrayVar(&f.exclude, "exclude", nil, "in folders, leave out files whose name (or path inside the folder) matches GLOB (repeatable)")
 	if dry {
-		cmd.Flags().StringVar(&f.dump, "dump", "", "write the exact request bodies to FILE, as NDJSON")
+		cmd.Flags().StringVar(&f.dump, "dump", "", "write the exact request bodies to FILE (- for stdout), as NDJSON")
 	} else {
 		cmd.Flags().BoolVar(&f.reimport, "reimport", false, "import files whose content the ledger has as imported already")
 	}
-	_ = cmd.MarkFlagRequired("config")
 }
 
 func newRunCmd(e *env) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
-		Use:   "run --config FILE [--route NAME] [--rejects FILE] [--report FILE] PATH...",
+		Use:   "run [--config FILE] [--route NAME] [--rejects FILE] [--report FILE] PATH...",
 		Short: "Import files and folders (recursively) once",
 		Long: `Import the named files, and every file in the named folders (recursively;
-dotfiles, *.part and *.tmp are left out), through one route, and exit.
+dotfiles, *.part, *.tmp and what is not data -- README*, LICENSE*, *.md,
+*.yaml, *.yml, *.py, *.go, *.sh -- are left out; --include and --exclude
+choose), through one route, and exit. A path that does not exist is a
+usage error (exit 2), before anything is sent; an input with no
+indicators is said on stderr.
 
 Exit codes: 0 everything valid was delivered and nothing was rejected;
 3 everything valid was delivered, but some rows or files were rejected;
@@ -67,7 +78,7 @@ configuration error.`,
 func newValidateCmd(e *env) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
-		Use:   "validate --config FILE [--route NAME] [--dump FILE] PATH...",
+		Use:   "validate [--config FILE] [--route NAME] [--dump FILE] PATH...",
 		Short: "Run the pipeline up to the sink, sending nothing",
 		Long: `Read, validate, normalize and batch the named files exactly as run would,
 but send nothing and need no secrets. Prints the rejects and what would be
@@ -88,7 +99,37 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(f.config)
+	pf := pathFilter{include: f.include, exclude: f.exclude}
+	if err := pf.check(); err != nil {
+		return err
+	}
+	if err := missingPaths(paths); err != nil {
+		return err
+	}
+	toStdout, err := f.stdoutOutputs()
+	if err != nil {
+		return err
+	}
+	// The summary text goes to stdout unless an output does (then it
+	// goes to stderr), or --json prints there instead, or -q.
+	text := e.stdout
+	switch {
+	case f.json || e.quiet:
+		text = io.Discard
+	case toStdout != "":
+		text = e.stderr
+	}
+	paths, cleanup, nameOf, err := stdinInput(e, paths)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cfgPath, from, err := findConfig(f.config)
+	if err != nil {
+		return err
+	}
+	log.Info("configuration", "file", cfgPath, "from", from)
+	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -96,7 +137,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err != nil {
 		return err
 	}
-	out, err := openOutputs(cfg, rc, f, dry, log)
+	out, err := openOutputs(cfg, rc, f, dry, e.stdout, log)
 	if err != nil {
 		return err
 	}
@@ -107,12 +148,21 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	defer rejects.Close()
 
-	inputs, total := expand(paths, log)
+	inputs, total, leftOut := expand(paths, pf, log)
+	if leftOut > 0 {
+		log.Info(fmt.Sprintf("left out %s found in folders that %s not data (list them with --log-level debug; choose with --include, --exclude)",
+			plural(int64(leftOut), "file", "files"), verbFor(int64(leftOut), "is", "are")))
+	}
+	for i := range inputs {
+		inputs[i].Name = nameOf(inputs[i].Name)
+	}
 	var results []pipeline.FileResult // reports are serialized
+	var rows rowOutcomes
 	for i := range inputs {
 		inputs[i].Report = func(r pipeline.FileReport) {
+			rows.add(r)
 			for _, rej := range r.Rejects {
-				rejects.Write(rej)
+				rejects.Write(rej, isFailure(r, rej))
 			}
 			if r.Final {
 				res := r.Result
@@ -150,14 +200,42 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err := out.flush(); err != nil {
 		return err
 	}
-	printSummary(e.stdout, sum, dry)
-	out.printDump(e.stdout)
+	imported, repeated := led.skipped()
+	files := fileCounts{Read: sum.Files, Failed: sum.FilesFailed, Imported: imported, Repeated: repeated, LeftOut: leftOut}
+	interrupted := errors.Is(runErr, context.Canceled)
+	if interrupted {
+		text = io.Discard // one line says it, below
+	}
+	printSummary(text, sum, files, dry)
+	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
+		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothingIn(sum, len(inputs), leftOut))
+	}
+	out.printDump(text)
 	if f.report != "" {
-		if err := writeReport(f.report, rc, started, sum, results, out.retries(), dry); err != nil {
+		w := io.Writer(nil)
+		if f.report == "-" {
+			w = e.stdout
+		}
+		if err := writeReport(f.report, w, rc, started, sum, results, out.retries(), dry); err != nil {
 			log.Error("writing the report", "error", err)
 		}
 	}
-	return exitOf(sum, runErr)
+	exit := exitOf(sum, runErr)
+	if interrupted {
+		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(rows.delivered+sum.RowsResumed, sum.Rows, ledgerPath(cfg), dry))}
+	}
+	if f.json {
+		js := jsonSummaryOf(rc, dry, sum, rows, files, exitCode(exit))
+		if dry {
+			js.WouldSend = out.wouldSend()
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(js); err != nil {
+			log.Error("writing the JSON summary", "error", err)
+		}
+	}
+	return exit
 }
 
 // pipelineOptions are the pipeline's options for route rc delivering to
@@ -180,11 +258,42 @@ func exitOf(sum pipeline.Summary, runErr error) error {
 	case runErr != nil:
 		return &exitError{code: exitFailed, err: errors.New("interrupted: some rows were not delivered")}
 	case sum.Failed > 0:
-		return &exitError{code: exitFailed, err: fmt.Errorf("%d indicators could not be delivered", sum.Failed)}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s could not be delivered (--rejects FILE lists their rows)", plural(sum.Failed, "indicator", "indicators"))}
 	case !sum.OK():
 		return &exitError{code: exitRejected, err: nil}
 	}
 	return nil
+}
+
+// interruptedLine is what an interrupted run says: how far it got, and
+// how to go on (the config key ledger).
+func interruptedLine(delivered, read int64, ledger string, dry bool) string {
+	if dry {
+		return fmt.Sprintf("interrupted: %s of %s rows checked", thousands(delivered), thousands(read))
+	}
+	line := fmt.Sprintf("interrupted: %s of %s rows delivered; ", thousands(delivered), thousands(read))
+	if ledger != "" {
+		return line + "run again to resume (the ledger " + ledger + " holds what was delivered)"
+	}
+	return line + "run again with a ledger to resume (config key ledger: FILE; without one a run sends everything again)"
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // outputs is where a run delivers: the route's sink, or for a dry run
@@ -197,7 +306,7 @@ type outputs struct {
 }
 
 // openOutputs builds the sink of rc, or the dry run's.
-func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, log *slog.Logger) (*outputs, error) {
+func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, stdout io.Writer, log *slog.Logger) (*outputs, error) {
 	if !dry {
 		s, err := newSink(cfg, rc, log)
 		if err != nil {
@@ -207,7 +316,9 @@ func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, log *sl
 	}
 	o := &outputs{}
 	var w io.Writer
-	if f.dump != "" {
+	if f.dump == "-" {
+		w = stdout
+	} else if f.dump != "" {
 		df, err := createPrivate(f.dump)
 		if err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
@@ -241,6 +352,18 @@ func (o *outputs) printDump(w io.Writer) {
 	}
 }
 
+// wouldSend lists what a dry run would have sent, per submission key.
+func (o *outputs) wouldSend() []string {
+	if o.dump == nil {
+		return nil
+	}
+	var out []string
+	for _, kc := range o.dump.Counts() {
+		out = append(out, kc.String())
+	}
+	return out
+}
+
 // retries returns how many requests the sink retried.
 func (o *outputs) retries() int64 {
 	if o.retrier == nil {
@@ -268,7 +391,8 @@ type report struct {
 	Files      []pipeline.FileResult `json:"files"`
 }
 
-func writeReport(path string, rc *RouteConfig, started time.Time, sum pipeline.Summary, files []pipeline.FileResult, retries int64, dry bool) error {
+// writeReport writes the report to w, or when w is nil to the file path.
+func writeReport(path string, w io.Writer, rc *RouteConfig, started time.Time, sum pipeline.Summary, files []pipeline.FileResult, retries int64, dry bool) error {
 	r := report{
 		Route: rc.Name, Sink: rc.Sink, DryRun: dry, Started: started.UTC(),
 		DurationMS: sum.Duration.Milliseconds(), PerSecond: perSecond(sum), Retries: retries,
@@ -279,6 +403,10 @@ func writeReport(path string, rc *RouteConfig, started time.Time, sum pipeline.S
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
+		return err
+	}
+	if w != nil {
+		_, err := w.Write(append(b, '\n'))
 		return err
 	}
 	return writePrivate(path, append(b, '\n'))

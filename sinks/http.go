@@ -316,22 +316,9 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 			d.opts.Logger.Warn("request timed out; the next attempt waits longer", "sink", d.opts.Sink,
 				"after", te.After.String(), "next_timeout", timeout.String(), "sent", te.Sent)
 		}
-		wait := d.backoff(attempt, hint)
-		left := time.Duration(-1) // no deadline
-		if dl := d.opts.RetryDeadline; dl > 0 {
-			left = max(dl-time.Since(start), 0)
-			if hint > 0 && hint <= left {
-				wait = min(wait, left) // the hint fits: its jitter must not make it give up
-			}
-			if wait > left {
-				// A backoff drawn past the deadline does not end the
-				// retries early: the last attempt is made at the deadline.
-				// A server's hint longer than what is left does.
-				if hint > left || left < lastTry {
-					return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
-				}
-				wait = left
-			}
+		wait, left, ok := d.nextWait(attempt, hint, start)
+		if !ok {
+			return resp, body, gaveUp(attempt+1, time.Since(start), err, sentTimeout)
 		}
 		if warned.IsZero() || time.Since(warned) >= unreachableEvery {
 			warned = time.Now()
@@ -364,6 +351,30 @@ func (d *Doer) succeeded() {
 	if d.opts.Observer != nil {
 		d.opts.Observer.Succeeded()
 	}
+}
+
+// nextWait returns how long to wait before the attempt after attempt
+// (hint is the server's), the time left before the retry deadline (-1:
+// none), and false when the retries are over. A backoff drawn past the
+// deadline does not end them early: the last attempt is made at the
+// deadline; a server's hint longer than what is left does end them.
+func (d *Doer) nextWait(attempt int, hint time.Duration, start time.Time) (wait, left time.Duration, ok bool) {
+	wait, left = d.backoff(attempt, hint), -1
+	dl := d.opts.RetryDeadline
+	if dl <= 0 {
+		return wait, left, true
+	}
+	left = max(dl-time.Since(start), 0)
+	if hint > 0 && hint <= left {
+		wait = min(wait, left) // the hint fits: its jitter must not make it give up
+	}
+	if wait > left {
+		if hint > left || left < lastTry {
+			return 0, left, false
+		}
+		wait = left
+	}
+	return wait, left, true
 }
 
 // lastTry is the least time before the retry deadline worth a last

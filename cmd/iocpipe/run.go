@@ -95,48 +95,12 @@ Exit codes as for run.`,
 
 // importFiles is run and validate: one pipeline over the named paths.
 func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dry bool) error {
-	log, err := newLogger(e, f.logLevel)
+	st, err := setUpRun(e, f, paths)
 	if err != nil {
 		return err
 	}
-	pf := pathFilter{include: f.include, exclude: f.exclude}
-	if err := pf.check(); err != nil {
-		return err
-	}
-	if err := missingPaths(paths); err != nil {
-		return err
-	}
-	toStdout, err := f.stdoutOutputs()
-	if err != nil {
-		return err
-	}
-	// The summary text goes to stdout unless an output does (then it
-	// goes to stderr), or --json prints there instead, or -q.
-	text := e.stdout
-	switch {
-	case f.json || e.quiet:
-		text = io.Discard
-	case toStdout != "":
-		text = e.stderr
-	}
-	paths, cleanup, nameOf, err := stdinInput(e, paths)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	cfgPath, from, err := findConfig(f.config)
-	if err != nil {
-		return err
-	}
-	log.Info("configuration", "file", cfgPath, "from", from)
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
-	rc, err := cfg.Route(f.route)
-	if err != nil {
-		return err
-	}
+	defer st.cleanup()
+	log, cfg, rc := st.log, st.cfg, st.rc
 	out, err := openOutputs(cfg, rc, f, dry, e.stdout, log)
 	if err != nil {
 		return err
@@ -148,29 +112,12 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	defer rejects.Close()
 
-	inputs, total, leftOut := expand(paths, pf, log)
+	inputs, total, leftOut := expand(st.paths, st.filter, log)
 	if leftOut > 0 {
 		log.Info(fmt.Sprintf("left out %s found in folders that %s not data (list them with --log-level debug; choose with --include, --exclude)",
 			plural(int64(leftOut), "file", "files"), verbFor(int64(leftOut), "is", "are")))
 	}
-	for i := range inputs {
-		inputs[i].Name = nameOf(inputs[i].Name)
-	}
-	var results []pipeline.FileResult // reports are serialized
-	var rows rowOutcomes
-	for i := range inputs {
-		inputs[i].Report = func(r pipeline.FileReport) {
-			rows.add(r)
-			for _, rej := range r.Rejects {
-				rejects.Write(rej, isFailure(r, rej))
-			}
-			if r.Final {
-				res := r.Result
-				results = append(results, res)
-				log.Debug("file done", "file", res.File, "rows", res.Rows, "delivered", res.Delivered, "rejected", res.Rejected+res.RowsRejected)
-			}
-		}
-	}
+	results, rows := reportInto(inputs, st.nameOf, rejects, log)
 	var led *runLedger
 	if !dry {
 		if led, err = attachLedger(ctx, cfg, rc, f.reimport, log); err != nil {
@@ -203,6 +150,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	imported, repeated := led.skipped()
 	files := fileCounts{Read: sum.Files, Failed: sum.FilesFailed, Imported: imported, Repeated: repeated, LeftOut: leftOut}
 	interrupted := errors.Is(runErr, context.Canceled)
+	text := st.text
 	if interrupted {
 		text = io.Discard // one line says it, below
 	}
@@ -212,30 +160,120 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	out.printDump(text)
 	if f.report != "" {
-		w := io.Writer(nil)
-		if f.report == "-" {
-			w = e.stdout
-		}
-		if err := writeReport(f.report, w, rc, started, sum, results, out.retries(), dry); err != nil {
-			log.Error("writing the report", "error", err)
-		}
+		printReport(e, log, f.report, rc, started, sum, *results, out.retries(), dry)
 	}
 	exit := exitOf(sum, runErr)
 	if interrupted {
 		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(rows.delivered+sum.RowsResumed, sum.Rows, ledgerPath(cfg), dry))}
 	}
 	if f.json {
-		js := jsonSummaryOf(rc, dry, sum, rows, files, exitCode(exit))
-		if dry {
-			js.WouldSend = out.wouldSend()
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(js); err != nil {
-			log.Error("writing the JSON summary", "error", err)
-		}
+		printJSONSummary(e, log, rc, dry, sum, *rows, files, exit, out)
 	}
 	return exit
+}
+
+// A runSetup is what a run knows before it opens anything: its logger,
+// configuration and route, where its summary text goes, and its inputs
+// (stdin copied to a file).
+type runSetup struct {
+	log     *slog.Logger
+	cfg     *Config
+	rc      *RouteConfig
+	filter  pathFilter
+	text    io.Writer
+	paths   []string
+	nameOf  func(string) string
+	cleanup func()
+}
+
+// setUpRun checks the flags and paths, finds and loads the configuration
+// and picks the route: every usage error comes before anything is sent.
+func setUpRun(e *env, f *importFlags, paths []string) (*runSetup, error) {
+	log, err := newLogger(e, f.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	st := &runSetup{log: log, filter: pathFilter{include: f.include, exclude: f.exclude}, cleanup: func() {}}
+	if err := st.filter.check(); err != nil {
+		return nil, err
+	}
+	if err := missingPaths(paths); err != nil {
+		return nil, err
+	}
+	toStdout, err := f.stdoutOutputs()
+	if err != nil {
+		return nil, err
+	}
+	// The summary text goes to stdout unless an output does (then it
+	// goes to stderr), or --json prints there instead, or -q.
+	st.text = e.stdout
+	switch {
+	case f.json || e.quiet:
+		st.text = io.Discard
+	case toStdout != "":
+		st.text = e.stderr
+	}
+	cfgPath, from, err := findConfig(f.config)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("configuration", "file", cfgPath, "from", from)
+	if st.cfg, err = LoadConfig(cfgPath); err != nil {
+		return nil, err
+	}
+	if st.rc, err = st.cfg.Route(f.route); err != nil {
+		return nil, err
+	}
+	if st.paths, st.cleanup, st.nameOf, err = stdinInput(e, paths); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// reportInto names the inputs as reports name them and has each file's
+// reports write its rejects and collect its result and row outcomes
+// (reports are serialized).
+func reportInto(inputs []pipeline.Input, nameOf func(string) string, rejects *rejectWriter, log *slog.Logger) (*[]pipeline.FileResult, *rowOutcomes) {
+	results, rows := new([]pipeline.FileResult), new(rowOutcomes)
+	for i := range inputs {
+		inputs[i].Name = nameOf(inputs[i].Name)
+		inputs[i].Report = func(r pipeline.FileReport) {
+			rows.add(r)
+			for _, rej := range r.Rejects {
+				rejects.Write(rej, isFailure(r, rej))
+			}
+			if r.Final {
+				res := r.Result
+				*results = append(*results, res)
+				log.Debug("file done", "file", res.File, "rows", res.Rows, "delivered", res.Delivered, "rejected", res.Rejected+res.RowsRejected)
+			}
+		}
+	}
+	return results, rows
+}
+
+// printReport writes --report (to stdout for "-").
+func printReport(e *env, log *slog.Logger, path string, rc *RouteConfig, started time.Time, sum pipeline.Summary, results []pipeline.FileResult, retries int64, dry bool) {
+	w := io.Writer(nil)
+	if path == "-" {
+		w = e.stdout
+	}
+	if err := writeReport(path, w, rc, started, sum, results, retries, dry); err != nil {
+		log.Error("writing the report", "error", err)
+	}
+}
+
+// printJSONSummary prints --json's one object on stdout.
+func printJSONSummary(e *env, log *slog.Logger, rc *RouteConfig, dry bool, sum pipeline.Summary, rows rowOutcomes, files fileCounts, exit error, out *outputs) {
+	js := jsonSummaryOf(rc, dry, sum, rows, files, exitCode(exit))
+	if dry {
+		js.WouldSend = out.wouldSend()
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(js); err != nil {
+		log.Error("writing the JSON summary", "error", err)
+	}
 }
 
 // pipelineOptions are the pipeline's options for route rc delivering to

@@ -351,7 +351,7 @@ func (t *tracker) finishAssociations(b *job, o sinkOutcome) {
 			t.s.Extra["associations_rejected"]++
 		case o.err != nil:
 			rej = ioc.NewReject(a.Origin, "relationship", a.Describe(), o.reason)
-			rej.Sink = t.p.opts.SinkName
+			rej.Sink, rej.Failed = t.p.opts.SinkName, true
 			t.s.Extra["associations_failed"]++
 		default:
 			continue
@@ -385,6 +385,7 @@ func (t *tracker) finishItems(b *job, o sinkOutcome) {
 			}
 			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, why)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID
+			rej.Failed = true
 			t.reject(f, rej)
 			t.failedRows(f, in)
 			continue

@@ -285,14 +285,6 @@ func (rw *rejectWriter) Close() error {
 	return rw.err
 }
 
-// isFailure reports whether reject rej of report r is about a row that
-// was not delivered (a failure, which a later run sends again) rather than
-// rejected.
-func isFailure(r pipeline.FileReport, rej ioc.Reject) bool {
-	return rej.Row >= 0 && r.Failed.Contains(rej.Row) &&
-		(strings.HasPrefix(rej.Reason, "not delivered") || strings.HasPrefix(rej.Reason, "may have been delivered"))
-}
-
 // startProgress shows a progress bar over the bytes read, on a terminal
 // only. The returned function stops and clears it.
 func startProgress(e *env, total int64, read func() int64) func() {

@@ -240,7 +240,7 @@ func reportInto(inputs []pipeline.Input, nameOf func(string) string, rejects *re
 		inputs[i].Report = func(r pipeline.FileReport) {
 			rows.add(r)
 			for _, rej := range r.Rejects {
-				rejects.Write(rej, isFailure(r, rej))
+				rejects.Write(rej, rej.Failed)
 			}
 			if r.Final {
 				res := r.Result

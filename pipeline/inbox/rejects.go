@@ -57,8 +57,8 @@ func (s *rejectStream) add(rejects []ioc.Reject) {
 		if r.Row >= 0 && !r.Skipped {
 			s.rows.Add(r.Row)
 		}
-		why, ok := strings.CutPrefix(r.Reason, "not delivered: ")
-		if ok && len(s.reasons) < maxReasons && !slices.Contains(s.reasons, why) {
+		why := strings.TrimPrefix(r.Reason, "not delivered: ")
+		if r.Failed && len(s.reasons) < maxReasons && !slices.Contains(s.reasons, why) {
 			s.reasons = append(s.reasons, why)
 		}
 	}

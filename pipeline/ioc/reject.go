@@ -24,6 +24,10 @@ type Reject struct {
 	Status  int    `json:"status,omitempty"`
 	ErrorID string `json:"error_id,omitempty"`
 	TraceID string `json:"trace_id,omitempty"`
+	// Failed marks an indicator or association that could not be
+	// delivered (retries ran out, the run stopped first), as opposed to
+	// one refused or invalid: it is sent again by a later run.
+	Failed bool `json:"-"`
 	// Row is the data row's sequence number in its file; -1 for a file.
 	Row int `json:"-"`
 }

@@ -1,49 +1,20 @@
 package csv
 
 import (
-	"context"
 	stdcsv "encoding/csv"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/formats/formatstest"
 )
 
-// readLines reads the file named name holding text with records of at
-// most max bytes, and returns each row as "line:value" or
-// "line:reject:reason", and the error that ended the file.
 func readLines(t *testing.T, name, text string, max int) ([]string, error) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	o, err := formats.Open(p, "", formats.Options{MaxLineBytes: max}, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer o.Close()
-	var got []string
-	for {
-		row, err := o.Reader.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		if row.Reject != nil {
-			got = append(got, fmt.Sprintf("%d:reject:%s", row.Origin.Line, row.Reject.Reason))
-			continue
-		}
-		got = append(got, fmt.Sprintf("%d:%s", row.Origin.Line, row.Fields.Get(formats.FieldValue).Str))
-	}
+	return formatstest.Lines(t, name, text, formats.Options{MaxLineBytes: max})
 }
 
 // TestOverlongRecords: a record longer than the limit is rejected and

@@ -24,6 +24,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -171,4 +172,36 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// Lines reads text as a file named name under opts and returns each row
+// as "line:value", or "line:reject:reason" for a rejected one, with the
+// error that ended the file: the short form the format packages' table
+// tests compare.
+func Lines(t *testing.T, name, text string, opts formats.Options) ([]string, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := formats.Open(p, name, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	var got []string
+	for {
+		row, err := o.Reader.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		if row.Reject != nil {
+			got = append(got, fmt.Sprintf("%d:reject:%s", row.Origin.Line, row.Reject.Reason))
+			continue
+		}
+		got = append(got, fmt.Sprintf("%d:%s", row.Origin.Line, row.Fields.Get(formats.FieldValue).Str))
+	}
 }

@@ -1,17 +1,12 @@
 package json
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/formats/formatstest"
 )
 
 // TestLongValues: a JSON Lines line longer than max_line_bytes is a
@@ -44,32 +39,7 @@ func TestLongValues(t *testing.T) {
 	}
 }
 
-// readAll reads text, as a file named name, with values of at most max
-// bytes, and returns each row as "line:value" or "line:reject:reason".
 func readAll(t *testing.T, name, text string, max int) ([]string, error) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	o, err := formats.Open(p, name, formats.Options{MaxLineBytes: max}, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer o.Close()
-	var got []string
-	for {
-		row, err := o.Reader.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		if row.Reject != nil {
-			got = append(got, fmt.Sprintf("%d:reject:%s", row.Origin.Line, row.Reject.Reason))
-			continue
-		}
-		got = append(got, fmt.Sprintf("%d:%s", row.Origin.Line, row.Fields.Get(formats.FieldValue).Str))
-	}
+	return formatstest.Lines(t, name, text, formats.Options{MaxLineBytes: max})
 }

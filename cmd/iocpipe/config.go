@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,12 +32,25 @@ type Config struct {
 	// one per CPU.
 	Workers int `yaml:"workers"`
 	// Ledger is the ledger file (bbolt) that remembers imported files and
-	// acknowledged rows. Empty means <inbox>/.iocpipe/ledger.db of the
-	// first route with an inbox; with no inbox and no ledger, run keeps no
-	// ledger.
+	// acknowledged rows; relative to the config file's folder. Empty means
+	// <inbox>/.iocpipe/ledger.db of the first route with an inbox; with no
+	// inbox and no ledger, run keeps no ledger.
 	Ledger string `yaml:"ledger"`
 
 	path string
+	// dir is the absolute folder of path: relative paths in the file are
+	// relative to it (see relPath).
+	dir string
+}
+
+// relPath makes p, a path written in the config file, absolute: relative
+// to the config file's folder, so that a config means the same folders
+// whatever the working folder (under systemd: /). "" stays "".
+func (c *Config) relPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
 }
 
 // SinksConfig holds one section per kind of sink, each named by its kind
@@ -135,8 +149,12 @@ type RouteConfig struct {
 	// Webhook is sent with every scan of a scan route.
 	Webhook *WebhookConfig `yaml:"webhook"`
 
-	// Inbox is the folder watch mode imports from.
+	// Inbox is the folder watch mode imports from; relative to the config
+	// file's folder. validate makes it absolute.
 	Inbox string `yaml:"inbox"`
+	// CreateInbox lets watch create a missing inbox folder; without it a
+	// missing inbox is an error (a typo would watch a new, empty folder).
+	CreateInbox bool `yaml:"create_inbox"`
 	// WorkDir, DoneDir and FailedDir are relative to the inbox unless
 	// absolute; defaults .iocpipe/work, done and failed.
 	WorkDir   string `yaml:"work_dir"`
@@ -214,6 +232,9 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, &ConfigError{File: path, Err: errors.New(msg)}
 	}
 	c.path = path
+	if c.dir, err = filepath.Abs(filepath.Dir(path)); err != nil {
+		return nil, &ConfigError{File: path, Err: err}
+	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -242,6 +263,7 @@ func (c *Config) validate() error {
 	if c.Workers < 0 {
 		return c.errorf("workers", "must not be negative")
 	}
+	c.Ledger = c.relPath(c.Ledger)
 	if len(c.Routes) == 0 {
 		return c.errorf("routes", "no route is configured")
 	}
@@ -348,6 +370,16 @@ func (d *DeliveryConfig) httpOptions() sinks.HTTPOptions {
 	}
 }
 
+// routeKey is how errors name route r: routes[i] (name).
+func (c *Config) routeKey(r *RouteConfig) string {
+	for i := range c.Routes {
+		if &c.Routes[i] == r || c.Routes[i].Name == r.Name {
+			return fmt.Sprintf("routes[%d] (%s)", i, r.Name)
+		}
+	}
+	return fmt.Sprintf("routes (%s)", r.Name)
+}
+
 func (c *Config) validateRoute(i int) error {
 	r := &c.Routes[i]
 	key := fmt.Sprintf("routes[%d]", i)
@@ -367,15 +399,12 @@ func (c *Config) validateRoute(i int) error {
 	if err := k.route(c, r, key); err != nil {
 		return err
 	}
-	if r.Inbox == "" && (r.WorkDir != "" || r.DoneDir != "" || r.FailedDir != "" || r.DeleteDone) {
-		return c.errorf(key, "work_dir, done_dir, failed_dir and delete_done need an inbox")
+	if r.Inbox == "" && (r.WorkDir != "" || r.DoneDir != "" || r.FailedDir != "" || r.DeleteDone || r.CreateInbox) {
+		return c.errorf(key, "work_dir, done_dir, failed_dir, delete_done and create_inbox need an inbox")
 	}
 	if r.Inbox != "" {
-		abs, err := filepath.Abs(r.Inbox)
-		if err == nil {
-			err = inbox.CheckDirs(abs, r.WorkDir, r.DoneDir, r.FailedDir)
-		}
-		if err != nil {
+		r.Inbox = c.relPath(r.Inbox)
+		if err := inbox.CheckDirs(r.Inbox, r.WorkDir, r.DoneDir, r.FailedDir); err != nil {
 			return c.errorf(key, "%v", err)
 		}
 	}
@@ -628,6 +657,21 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*b = ByteSize(v * mult)
 	return nil
+}
+
+// configHelp is the help of the --config flag of every command that
+// finds its configuration with findConfig.
+const configHelp = "configuration file (YAML; default: $IOCPIPE_CONFIG, else ./iocpipe.yaml, else $XDG_CONFIG_HOME/iocpipe/config.yaml)"
+
+// discoverConfig finds the configuration file (findConfig), logs which
+// one it is and where from, and loads it.
+func discoverConfig(flag string, log *slog.Logger) (*Config, error) {
+	path, from, err := findConfig(flag)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("configuration", "file", path, "from", from)
+	return LoadConfig(path)
 }
 
 // findConfig returns the configuration file to load: flag (--config),

@@ -124,7 +124,7 @@ func TestConfigErrors(t *testing.T) {
 		{"route twice", bothSection + tsRoute + "  - name: r\n    sink: threatwinds\n",
 			`routes[1].name: route "r" is defined twice`},
 		{"inbox keys without inbox", twSection + twRoute + "    done_dir: d\n",
-			"routes[0] (r): work_dir, done_dir, failed_dir and delete_done need an inbox"},
+			"routes[0] (r): work_dir, done_dir, failed_dir, delete_done and create_inbox need an inbox"},
 		{"work_dir is done_dir", twSection + twRoute + "    inbox: /srv/inbox\n    work_dir: done\n",
 			"routes[0] (r): work_dir and done_dir are the same folder /srv/inbox/done: each needs its own"},
 		{"failed_dir inside work_dir", twSection + twRoute + "    inbox: /srv/inbox\n    work_dir: /srv/work\n    failed_dir: /srv/work/failed\n",

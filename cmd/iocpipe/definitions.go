@@ -15,7 +15,7 @@ func newDefinitionsCmd(e *env) *cobra.Command {
 	var config, logLevel string
 	var raw bool
 	cmd := &cobra.Command{
-		Use:   "definitions --config FILE [--json]",
+		Use:   "definitions [--config FILE] [--json]",
 		Short: "Print the ThreatWinds entity definitions (GET /definitions)",
 		Long: `Fetch the entity definitions from the ThreatWinds Ingest API (role trusted)
 and print each type with its description; --json prints them as the API sent
@@ -26,10 +26,9 @@ read loosely.`,
 			return definitions(cmd.Context(), e, config, logLevel, raw)
 		},
 	}
-	cmd.Flags().StringVar(&config, "config", "", "configuration file (YAML; required)")
+	cmd.Flags().StringVar(&config, "config", "", configHelp)
 	cmd.Flags().BoolVar(&raw, "json", false, "print the definitions as JSON, as received")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
 
@@ -38,7 +37,7 @@ func definitions(ctx context.Context, e *env, config, logLevel string, raw bool)
 	if err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(config)
+	cfg, err := discoverConfig(config, log)
 	if err != nil {
 		return err
 	}

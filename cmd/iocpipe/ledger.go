@@ -15,26 +15,32 @@ import (
 
 // ledgerPath returns the ledger file of a configuration: the ledger key,
 // else <inbox>/.iocpipe/ledger.db of the first route with an inbox, else
-// "" (no ledger).
-func ledgerPath(cfg *Config) string {
+// "" (no ledger); and that route (nil for the ledger key or none).
+func ledgerPath(cfg *Config) (string, *RouteConfig) {
 	if cfg.Ledger != "" {
-		return cfg.Ledger
+		return cfg.Ledger, nil
 	}
-	for _, r := range cfg.Routes {
+	for i, r := range cfg.Routes {
 		if r.Inbox != "" {
-			return filepath.Join(r.Inbox, ".iocpipe", "ledger.db")
+			return filepath.Join(r.Inbox, ".iocpipe", "ledger.db"), &cfg.Routes[i]
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // openLedger opens the configuration's ledger, creating its folder; it
 // returns nil when the configuration has none. It gives up when ctx is
 // done (a signal).
 func openLedger(ctx context.Context, cfg *Config, log *slog.Logger) (*ledger.Bolt, error) {
-	path := ledgerPath(cfg)
+	path, in := ledgerPath(cfg)
 	if path == "" {
 		return nil, nil
+	}
+	if in != nil {
+		// Creating the ledger's folder would create a missing inbox.
+		if err := checkInbox(cfg, in); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
@@ -180,4 +186,10 @@ func (rl *runLedger) finish(ctx context.Context, sum pipeline.Summary, runErr er
 		})
 	}
 	wg.Wait()
+}
+
+// ledgerFile is the configuration's ledger file, "" for none.
+func ledgerFile(cfg *Config) string {
+	p, _ := ledgerPath(cfg)
+	return p
 }

@@ -36,11 +36,20 @@ func newLogger(e *env, level string) (*slog.Logger, error) {
 	case e.verbose:
 		l = slog.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	opts := &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}
 	if e.logFormat == "text" || e.logFormat == "" && e.isTerminal {
 		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+}
+
+// durationText writes durations as Go duration strings ("1.5s"), in JSON
+// logs too, where slog would write nanoseconds.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // notData are the names a folder run leaves out unless --include takes

@@ -35,7 +35,7 @@ type importFlags struct {
 }
 
 func (f *importFlags) register(cmd *cobra.Command, dry bool) {
-	cmd.Flags().StringVar(&f.config, "config", "", "configuration file (YAML; default: $IOCPIPE_CONFIG, else ./iocpipe.yaml, else $XDG_CONFIG_HOME/iocpipe/config.yaml)")
+	cmd.Flags().StringVar(&f.config, "config", "", configHelp)
 	cmd.Flags().StringVar(&f.route, "route", "", "route to use (default: the only route in the config)")
 	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write rejected rows to FILE (- for stdout) as JSONL: {file, line, field, value, reason}")
 	cmd.Flags().StringVar(&f.report, "report", "", "write the run's JSON report to FILE (- for stdout)")
@@ -121,6 +121,9 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	var led *runLedger
 	if !dry {
 		if led, err = attachLedger(ctx, cfg, rc, f.reimport, log); err != nil {
+			if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+				return err
+			}
 			return &exitError{code: exitFailed, err: err}
 		}
 		defer led.close()
@@ -164,7 +167,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	exit := exitOf(sum, runErr)
 	if interrupted {
-		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(rows.delivered+sum.RowsResumed, sum.Rows, ledgerPath(cfg), dry))}
+		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(rows.delivered+sum.RowsResumed, sum.Rows, ledgerFile(cfg), dry))}
 	}
 	if f.json {
 		printJSONSummary(e, log, rc, dry, sum, *rows, files, exit, out)
@@ -213,12 +216,7 @@ func setUpRun(e *env, f *importFlags, paths []string) (*runSetup, error) {
 	case toStdout != "":
 		st.text = e.stderr
 	}
-	cfgPath, from, err := findConfig(f.config)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("configuration", "file", cfgPath, "from", from)
-	if st.cfg, err = LoadConfig(cfgPath); err != nil {
+	if st.cfg, err = discoverConfig(f.config, log); err != nil {
 		return nil, err
 	}
 	if st.rc, err = st.cfg.Route(f.route); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -37,7 +38,7 @@ var exitNow = os.Exit
 func newWatchCmd(e *env) *cobra.Command {
 	var f watchFlags
 	cmd := &cobra.Command{
-		Use:   "watch --config FILE [--route NAME]... [--metrics-addr HOST:PORT]",
+		Use:   "watch [--config FILE] [--route NAME]... [--metrics-addr HOST:PORT]",
 		Short: "Watch the routes' inbox folders and import every file dropped there",
 		Long: `Watch the inbox folder of every route that has one (inbox: in the config) and
 import each file dropped there once it is complete: its size and mtime stayed
@@ -56,10 +57,15 @@ for a .jsonl file) when rows were rejected. A file that cannot be read goes to
 already taken gets -2, -3, ... before its extension.
 
 The ledger (ledger: in the config, else <inbox>/.iocpipe/ledger.db of the
-first route with an inbox) records every acknowledged batch, synced to disk,
-by file content: after a crash or a restart, files in work/ resume without
-resending acknowledged rows, and a file whose content was imported before is
-moved to done/ without being sent (unless --reimport).
+first route with an inbox) records the acknowledged rows of every file by
+its content, committed by one writer in grouped, fsynced transactions:
+after a crash or a restart, files in work/ resume and send again only the
+rows acknowledged after the last commit (at least once, never lost), and a
+file whose content was imported before is moved to done/ without being
+sent (unless --reimport).
+
+A missing inbox folder is an error unless the route says create_inbox:
+true; relative inbox and ledger paths are relative to the config file.
 
 SIGINT or SIGTERM stops claiming files, lets the requests in flight finish
 (at most --shutdown-timeout) and exits 0; a second signal exits at once (1),
@@ -74,13 +80,12 @@ inbox: a second one on it exits 1, naming the process that holds the lock.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "configuration file (YAML; required)")
+	fl.StringVar(&f.config, "config", "", configHelp)
 	fl.StringSliceVar(&f.routes, "route", nil, "watch only these routes (default: every route with an inbox)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on HOST:PORT (default: off)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT or SIGTERM, how long requests in flight may take to finish")
 	fl.BoolVar(&f.reimport, "reimport", false, "import files whose content the ledger has as imported already")
-	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
 
@@ -104,7 +109,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(f.config)
+	cfg, err := discoverConfig(f.config, log)
 	if err != nil {
 		return err
 	}
@@ -114,6 +119,11 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	}
 	if f.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive")
+	}
+	for _, rc := range routes {
+		if err := checkInbox(cfg, rc); err != nil {
+			return err
+		}
 	}
 	ledger, err := openLedger(ctx, cfg, log)
 	if err != nil {
@@ -133,12 +143,15 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		}
 		route := cfg.PipelineRoute(rc)
 		ib, err := inbox.New(inbox.Options{
-			Dir: rc.Inbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
+			Dir: rc.Inbox, MustExist: !rc.CreateInbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
 			Settle: time.Duration(rc.Settle), Rescan: time.Duration(rc.Rescan), DeleteDone: rc.DeleteDone,
 			GiveUpAfter: time.Duration(rc.GiveUpAfter),
 			Ledger:      ledger, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
 			Logger: log,
 		})
+		if errors.Is(err, fs.ErrNotExist) {
+			return missingInbox(cfg, rc, err)
+		}
 		if err != nil {
 			return &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
 		}
@@ -170,6 +183,31 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		return &exitError{code: exitFailed, err: failure}
 	}
 	return nil
+}
+
+// checkInbox returns a configuration error when rc's inbox folder does
+// not exist and the route does not say create_inbox: true.
+func checkInbox(cfg *Config, rc *RouteConfig) error {
+	if rc.Inbox == "" || rc.CreateInbox {
+		return nil
+	}
+	fi, err := os.Stat(rc.Inbox)
+	if err == nil && !fi.IsDir() {
+		return cfg.errorf(cfg.routeKey(rc)+".inbox", "%s is not a folder", rc.Inbox)
+	}
+	if err != nil {
+		return missingInbox(cfg, rc, err)
+	}
+	return nil
+}
+
+// missingInbox is the error for rc's missing inbox, naming the key that
+// would create it.
+func missingInbox(cfg *Config, rc *RouteConfig, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("the folder %s does not exist", rc.Inbox)
+	}
+	return cfg.errorf(cfg.routeKey(rc)+".inbox", "%v: create it, or set create_inbox: true on the route", err)
 }
 
 // closeLedger writes what the ledger has not written yet, and closes it.

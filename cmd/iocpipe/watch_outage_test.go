@@ -42,6 +42,9 @@ func TestWatchSinkOutage(t *testing.T) {
 	t.Setenv("TRUSTAR_API_KEY", watchKey)
 	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
 	dir := filepath.Join(t.TempDir(), "inbox")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	cfg := watchConfig(t, srv.URL, dir, "    settle: 100ms\nledger: "+filepath.Join(t.TempDir(), "l.db")+"\n")
 	b, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, []byte(strings.Replace(string(b), "    retry_deadline: 10s\n", "    retry_deadline: 10s\n    unhealthy_after: 500ms\n", 1)), 0o600)

@@ -25,6 +25,9 @@ func TestWatchOneOwner(t *testing.T) {
 	t.Setenv("TRUSTAR_API_KEY", watchKey)
 	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
 	dir := filepath.Join(t.TempDir(), "inbox")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	cfgA := watchConfig(t, srv.URL, dir, "    settle: 200ms\nledger: "+filepath.Join(t.TempDir(), "a.db")+"\n")
 	cfgB := watchConfig(t, srv.URL, dir, "ledger: "+filepath.Join(t.TempDir(), "b.db")+"\n")
 
@@ -76,6 +79,9 @@ func TestWatchHealthzInboxTaken(t *testing.T) {
 	t.Setenv("TRUSTAR_API_KEY", watchKey)
 	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
 	dir := filepath.Join(t.TempDir(), "inbox")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	cfg := watchConfig(t, srv.URL, dir, "    settle: 200ms\n    rescan: 300ms\nledger: "+filepath.Join(t.TempDir(), "l.db")+"\n")
 	var log watchBuffer
 	ctx, cancel := context.WithCancel(context.Background())

@@ -139,7 +139,7 @@ func TestRunLedgerLocation(t *testing.T) {
 	a := filepath.Join(dir, "a.csv")
 	os.WriteFile(a, []byte("value\n"+csvRows("loc", 0, 2)), 0o644)
 	box := filepath.Join(dir, "box")
-	cfg := runLedgerConfig(t, srv.URL, "", "    inbox: "+box+"\n")
+	cfg := runLedgerConfig(t, srv.URL, "", "    inbox: "+box+"\n    create_inbox: true\n")
 	if o := runWithLedger(t, srv, "run", "--config", cfg, a); o.code != 0 {
 		t.Fatalf("exit %d:\n%s", o.code, o.stderr)
 	}

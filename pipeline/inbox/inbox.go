@@ -29,8 +29,13 @@ const (
 // Options configures an Inbox. The zero value of each field means the
 // default given in its comment.
 type Options struct {
-	// Dir is the inbox folder. Required; created when missing.
+	// Dir is the inbox folder. Required; created when missing unless
+	// MustExist.
 	Dir string
+	// MustExist makes New fail (with an error wrapping fs.ErrNotExist)
+	// when Dir does not exist, instead of creating it: a mistyped folder
+	// is an error, not a new empty inbox.
+	MustExist bool
 	// WorkDir, DoneDir and FailedDir are relative to Dir unless absolute;
 	// empty means .iocpipe/work, done and failed. They are created when
 	// missing, and must be on Dir's file system (files move by rename).
@@ -192,6 +197,15 @@ func New(opts Options) (*Inbox, error) {
 		cands:  map[string]*cand{}, parts: map[string]partInfo{}, renamed: map[partInfo]time.Time{},
 		told:   map[string]bool{},
 		active: map[string]*job{}, sums: map[string]*job{}, wake: make(chan struct{}, 1),
+	}
+	if opts.MustExist {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("inbox %s: not a folder", dir)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)

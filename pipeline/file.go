@@ -84,17 +84,31 @@ type FileReport struct {
 // either yielding indicators, rejected or skipped; every indicator yielded
 // is delivered, merged into a duplicate, rejected, or failed (could not
 // be delivered).
+//
+// Each data row read ends in exactly one outcome, so that Rows =
+// RowsDelivered + RowsMerged + RowsRejected + RowsSkipped + RowsFailed +
+// RowsResumed once every row settled: delivered (acknowledged), merged
+// (its one indicator was a duplicate of another row's, which settled),
+// rejected (the row, or one of its values, was invalid or refused by the
+// sink), skipped (not an indicator), failed (not delivered), resumed
+// (acknowledged by an earlier run). RowsYielding counts the rows that
+// yielded an indicator, whatever became of it. Likewise Indicators =
+// Delivered + Merged + Rejected + Failed: a value found but invalid is a
+// rejected indicator (of a rejected row).
 type Counts struct {
-	Rows         int64 `json:"rows"`
-	RowsYielding int64 `json:"rows_yielding"`
-	RowsRejected int64 `json:"rows_rejected"`
-	RowsSkipped  int64 `json:"rows_skipped"`
-	RowsResumed  int64 `json:"rows_resumed,omitempty"`
-	Indicators   int64 `json:"indicators"`
-	Delivered    int64 `json:"delivered"`
-	Merged       int64 `json:"merged"`
-	Rejected     int64 `json:"rejected"`
-	Failed       int64 `json:"failed"`
+	Rows          int64 `json:"rows"`
+	RowsYielding  int64 `json:"rows_yielding"`
+	RowsDelivered int64 `json:"rows_delivered"`
+	RowsMerged    int64 `json:"rows_merged"`
+	RowsRejected  int64 `json:"rows_rejected"`
+	RowsSkipped   int64 `json:"rows_skipped"`
+	RowsFailed    int64 `json:"rows_failed"`
+	RowsResumed   int64 `json:"rows_resumed,omitempty"`
+	Indicators    int64 `json:"indicators"`
+	Delivered     int64 `json:"delivered"`
+	Merged        int64 `json:"merged"`
+	Rejected      int64 `json:"rejected"`
+	Failed        int64 `json:"failed"`
 }
 
 // fileState is a file on its way through the pipeline. Readers set the
@@ -115,6 +129,7 @@ type fileState struct {
 	finished bool
 	acked    ioc.Ranges  // rows acknowledged (see FileReport.Acked)
 	rejected ioc.Ranges  // rows with a reject (see FileReport.Rejected)
+	failed   ioc.Ranges  // rows with an indicator not delivered
 	multi    map[int]int // rows with several indicators: how many are unacknowledged
 	// itemBatches counts the file's batches of indicators not yet
 	// finished; itemsDone closes when it reaches zero after the file's

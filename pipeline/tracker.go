@@ -125,9 +125,10 @@ func (t *tracker) reject(f *fileState, r ioc.Reject) {
 	}
 }
 
-// rejectedRow notes that row of f has a reject: it is settled, but never
-// acknowledged. t.mu is held.
-func (t *tracker) rejectedRow(f *fileState, row int) {
+// rejectedRow notes that row of f has a reject (or, with skipped, is not
+// an indicator): it is settled, but never acknowledged. A row counted as
+// failed before counts as rejected from then on. t.mu is held.
+func (t *tracker) rejectedRow(f *fileState, row int, skipped bool) {
 	if row < 0 || f.rejected.Contains(row) {
 		return
 	}
@@ -135,6 +136,20 @@ func (t *tracker) rejectedRow(f *fileState, row int) {
 	if rep := t.report(f); rep != nil {
 		rep.Rejected.Add(row)
 	}
+	if skipped {
+		return
+	}
+	count(&f.res.RowsRejected, &t.s.RowsRejected, 1)
+	if f.failed.Contains(row) {
+		count(&f.res.RowsFailed, &t.s.RowsFailed, -1)
+	}
+}
+
+// count adds n to a count of a file and to the same count of the
+// summary. t.mu is held.
+func count(file, sum *int64, n int64) {
+	*file += n
+	*sum += n
 }
 
 // row accounts for one row leaving normalization.
@@ -155,14 +170,12 @@ func (t *tracker) row(f *fileState, r *Row) {
 		rej := ioc.NewReject(r.Origin, field, value, r.skip)
 		rej.Skipped = true
 		t.reject(f, rej)
-		t.rejectedRow(f, r.Row)
+		t.rejectedRow(f, r.Row, true)
 		return
 	case len(r.inds) == 0:
 		if len(r.rejects) == 0 {
 			r.rejects = []ioc.Reject{ioc.NewReject(r.Origin, formats.FieldValue, "", "no indicator value")}
 		}
-		c.RowsRejected++
-		t.s.RowsRejected++
 	default:
 		c.RowsYielding++
 		t.s.RowsYielding++
@@ -179,10 +192,10 @@ func (t *tracker) row(f *fileState, r *Row) {
 	}
 	for _, rej := range r.rejects {
 		t.reject(f, rej)
-		t.rejectedRow(f, rej.Row)
+		t.rejectedRow(f, rej.Row, false)
 	}
 	if len(r.inds) == 0 {
-		t.rejectedRow(f, r.Row)
+		t.rejectedRow(f, r.Row, false)
 	}
 	n := int64(len(r.inds) + valueRejects)
 	c.Indicators += n
@@ -372,7 +385,7 @@ func (t *tracker) finishItems(b *job, o sinkOutcome) {
 			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, ir.Reason)
 			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 			t.reject(f, rej)
-			t.rejectedRow(f, rej.Row)
+			t.rejectedRow(f, rej.Row, false)
 			t.ack(f, in)
 			continue
 		}
@@ -401,36 +414,49 @@ func (t *tracker) finishItems(b *job, o sinkOutcome) {
 
 // ack marks the rows of an indicator that settled (delivered, or refused
 // for good); a row that yielded several indicators settles with its last
-// one, and is acknowledged then unless it has a reject. t.mu is held.
+// one, and is acknowledged then unless it has a reject. An acknowledged
+// row counts as merged when its one indicator was merged into in, else
+// as delivered. t.mu is held.
 func (t *tracker) ack(f *fileState, in *ioc.Indicator) {
 	in.EachRow(func(r int) {
+		multi := false
 		if n, ok := f.multi[r]; ok {
 			if n > 1 {
 				f.multi[r] = n - 1
 				return
 			}
 			delete(f.multi, r)
+			multi = true
 		}
-		if f.rejected.Contains(r) {
+		if f.rejected.Contains(r) || f.failed.Contains(r) {
 			return
 		}
 		f.acked.Add(r)
 		if rep := t.report(f); rep != nil {
 			rep.Acked.Add(r)
 		}
+		if r != in.Origin.Row && !multi {
+			count(&f.res.RowsMerged, &t.s.RowsMerged, 1)
+		} else {
+			count(&f.res.RowsDelivered, &t.s.RowsDelivered, 1)
+		}
 	})
 }
 
-// failedRows reports the rows of an indicator that could not be
-// delivered. t.mu is held.
+// failedRows notes the rows of an indicator that could not be delivered:
+// failed, unless they have a reject. t.mu is held.
 func (t *tracker) failedRows(f *fileState, in *ioc.Indicator) {
 	rep := t.report(f)
-	if rep == nil {
-		return
-	}
 	in.EachRow(func(r int) {
-		if r >= 0 {
+		if r < 0 || f.failed.Contains(r) {
+			return
+		}
+		f.failed.Add(r)
+		if rep != nil {
 			rep.Failed.Add(r)
+		}
+		if !f.rejected.Contains(r) {
+			count(&f.res.RowsFailed, &t.s.RowsFailed, 1)
 		}
 	})
 }
@@ -442,8 +468,8 @@ func (t *tracker) fileRead(c *chunk) {
 	f := c.file
 	f.readDone = true
 	f.res.Format = f.format
-	f.res.RowsResumed += c.resumed
-	t.s.RowsResumed += c.resumed
+	count(&f.res.RowsResumed, &t.s.RowsResumed, c.resumed)
+	count(&f.res.Rows, &t.s.Rows, c.resumed)
 	if c.err != nil {
 		t.s.FilesFailed++
 		f.res.Err = c.err.Error()

@@ -98,7 +98,10 @@ func TestFileReports(t *testing.T) {
 		}
 	}
 	res := reports[len(reports)-1].Result
-	if res.Rows != 7 || res.Delivered != 4 || res.Rejected != 1 || res.RowsRejected != 1 || res.Failed != 1 {
+	// Each row in one outcome: 4 delivered, 2 rejected (1 without a
+	// value, 1 refused), 1 failed; each indicator likewise.
+	if res.Rows != 7 || res.RowsDelivered != 4 || res.RowsRejected != 2 || res.RowsFailed != 1 || res.RowsMerged != 0 ||
+		res.Indicators != 6 || res.Delivered != 4 || res.Rejected != 1 || res.Failed != 1 {
 		t.Errorf("result %+v", res.Counts)
 	}
 	if fmt.Sprint(res.Acked) != fmt.Sprint(acked) {

@@ -201,8 +201,8 @@ func TestJSONSummary(t *testing.T) {
 		if js["rows"]["read"] != 4.0 || js["rows"]["rejected"] != 1.0 || js["indicators"]["delivered"] != 2.0 || js["indicators"]["merged"] != 1.0 {
 			t.Errorf("%s: counts %v", cmd, js)
 		}
-		if cmd == "run" && js["rows"]["delivered"] != 3.0 {
-			t.Errorf("run: rows delivered %v, want 3", js["rows"]["delivered"])
+		if js["rows"]["delivered"] != 2.0 || js["rows"]["merged"] != 1.0 {
+			t.Errorf("%s: rows delivered %v and merged %v, want 2 and 1", cmd, js["rows"]["delivered"], js["rows"]["merged"])
 		}
 		if whole["exit"] != 3.0 {
 			t.Errorf("%s: exit in JSON %v", cmd, whole["exit"])

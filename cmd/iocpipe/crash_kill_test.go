@@ -351,7 +351,7 @@ func TestCrashKill(t *testing.T) {
 		t.Errorf("%d rows were delivered more than once, but only %d were in flight at a kill and sent again", twice, resentSum)
 	}
 	r := watchReport(t, report)
-	if r.Rows+r.RowsResumed != crashRows || r.Status != inbox.StatusImported {
-		t.Errorf("report: rows %d + resumed %d, want %d in all; status %s", r.Rows, r.RowsResumed, crashRows, r.Status)
+	if r.Rows != crashRows || r.RowsDelivered+r.RowsResumed != crashRows || r.Status != inbox.StatusImported {
+		t.Errorf("report: rows %d (%d delivered + %d resumed), want %d in all; status %s", r.Rows, r.RowsDelivered, r.RowsResumed, crashRows, r.Status)
 	}
 }

@@ -73,6 +73,10 @@ type outcome struct {
 	bodies  []json.RawMessage
 	rejects []map[string]any
 	summary map[string]any
+	// results are the report's per-file results.
+	results []map[string]any
+	// json is what --json printed.
+	json jsonSummary
 }
 
 // runImport runs iocpipe in-process and collects its outcome.
@@ -82,7 +86,7 @@ func runImport(t *testing.T, srv *trustartest.Server, args ...string) outcome {
 	dir := t.TempDir()
 	rejects, report := filepath.Join(dir, "rejects.jsonl"), filepath.Join(dir, "report.json")
 	var stdout, stderr bytes.Buffer
-	full := append([]string{args[0], "--rejects", rejects, "--report", report}, args[1:]...)
+	full := append([]string{args[0], "--json", "--rejects", rejects, "--report", report}, args[1:]...)
 	t.Setenv("TRUSTAR_API_KEY", "demo")
 	t.Setenv("TRUSTAR_API_SECRET", "demo")
 	code := run(context.Background(), &env{stdout: &stdout, stderr: &stderr}, full)
@@ -101,14 +105,89 @@ func runImport(t *testing.T, srv *trustartest.Server, args ...string) outcome {
 	}
 	if b, err := os.ReadFile(report); err == nil {
 		var r struct {
-			Summary map[string]any `json:"summary"`
+			Summary map[string]any   `json:"summary"`
+			Files   []map[string]any `json:"files"`
 		}
 		if err := json.Unmarshal(b, &r); err != nil {
 			t.Fatalf("report: %v", err)
 		}
-		o.summary = r.Summary
+		o.summary, o.results = r.Summary, r.Files
 	}
+	if err := json.Unmarshal(stdout.Bytes(), &o.json); err != nil {
+		t.Fatalf("--json: %v: %q", err, stdout.String())
+	}
+	checkCounts(t, o)
 	return o
+}
+
+// checkCounts checks that the numbers of a run agree: every row read ends
+// in exactly one outcome, and every indicator; the --json summary, the
+// report's summary and the sum of its per-file results say the same; and
+// the rejects file holds one skipped line per skipped row, the rejected
+// rows and the failed ones.
+func checkCounts(t *testing.T, o outcome) {
+	t.Helper()
+	r, i := o.json.Rows, o.json.Indicators
+	if sum := r.Delivered + r.Merged + r.Rejected + r.Skipped + r.Failed + r.Resumed; sum != r.Read {
+		t.Errorf("rows: %d read, but %d delivered + %d merged + %d rejected + %d skipped + %d failed + %d resumed = %d",
+			r.Read, r.Delivered, r.Merged, r.Rejected, r.Skipped, r.Failed, r.Resumed, sum)
+	}
+	if sum := i.Delivered + i.Merged + i.Rejected + i.Failed; sum != i.Read || i.Skipped+i.Resumed != 0 {
+		t.Errorf("indicators: %d read, but %d delivered + %d merged + %d rejected + %d failed = %d (skipped %d, resumed %d)",
+			i.Read, i.Delivered, i.Merged, i.Rejected, i.Failed, sum, i.Skipped, i.Resumed)
+	}
+	want := map[string]int64{"rows": r.Read, "rows_delivered": r.Delivered, "rows_merged": r.Merged, "rows_rejected": r.Rejected,
+		"rows_skipped": r.Skipped, "rows_failed": r.Failed, "indicators": i.Read, "delivered": i.Delivered, "merged": i.Merged,
+		"rejected": i.Rejected, "failed": i.Failed, "files": int64(o.json.Files.Read), "files_failed": int64(o.json.Files.Failed)}
+	for k, n := range want {
+		if got := number(o.summary[k]); got != n {
+			t.Errorf("report summary %s = %d, --json says %d", k, got, n)
+		}
+		if k == "files" || k == "files_failed" {
+			continue
+		}
+		var files int64
+		for _, f := range o.results {
+			files += number(f[k])
+		}
+		if files != n {
+			t.Errorf("report files: %s adds up to %d, the summary says %d", k, files, n)
+		}
+	}
+	if got := number(o.summary["rows_resumed"]); got != r.Resumed {
+		t.Errorf("report summary rows_resumed = %d, --json says %d", got, r.Resumed)
+	}
+	skipped, rejected, failed := int64(0), map[string]bool{}, map[string]bool{}
+	for _, rej := range o.rejects {
+		key := fmt.Sprint(rej["file"], ":", rej["line"], ":", rej["index"], ":", rej["id"])
+		switch {
+		case rej["field"] == "relationship": // an association's, not a row's
+		case rej["skipped"] == true:
+			skipped++
+		case rej["failed"] == true:
+			failed[key] = true
+		default:
+			rejected[key] = true
+		}
+	}
+	for key := range rejected {
+		delete(failed, key)
+	}
+	if skipped != r.Skipped {
+		t.Errorf("rejects file: %d skipped lines, %d rows skipped", skipped, r.Skipped)
+	}
+	if n := int64(len(rejected)); n != r.Rejected+int64(o.json.Files.Failed) {
+		t.Errorf("rejects file: %d rows (or files) with a reject, %d rows rejected and %d files failed", n, r.Rejected, o.json.Files.Failed)
+	}
+	if n := int64(len(failed)); n != r.Failed {
+		t.Errorf("rejects file: %d rows not delivered, %d rows failed", n, r.Failed)
+	}
+}
+
+// number is a JSON number as an int64 (0 when absent).
+func number(v any) int64 {
+	f, _ := v.(float64)
+	return int64(f)
 }
 
 // checkBodies validates every body against the TruSTAR submission schema

@@ -171,8 +171,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 
 var (
 	descFiles = desc("files_total", "Files by what became of them: claimed (into work/), resumed (found in work/ at start-up), done (imported), duplicate (content imported before, not sent), failed (unreadable), refused (not a regular file), retried (fed again after a delivery failure).", "route", "event")
-	descRows  = desc("rows_total", "Data rows read, by outcome: read (all), yielding (indicators), rejected, skipped (not indicators), resumed (acknowledged by an earlier run, not sent again).", "route", "outcome")
-	descInds  = desc("indicators_total", "Indicators, by outcome: delivered, rejected, failed (not delivered), merged (duplicates within a file).", "route", "outcome")
+	descRows  = desc("rows_total", "Data rows, by outcome: read (all) = delivered + merged (its indicator a duplicate of another row's) + rejected + skipped (not indicators) + failed (not delivered) + resumed (acknowledged by an earlier run, not sent again); yielding counts the rows that yielded indicators.", "route", "outcome")
+	descInds  = desc("indicators_total", "Indicators, by outcome: read (all found) = delivered + merged (duplicates within a file) + rejected + failed (not delivered).", "route", "outcome")
 	descSubs  = desc("submissions_total", "Accepted requests that carried indicators.", "route", "sink")
 	descBatch = desc("batches_total", "Batches handed to the sink.", "route", "sink")
 	descRetry = desc("sink_retries_total", "Requests the sink retried (network errors, 429, 5xx).", "route", "sink")
@@ -215,9 +215,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		s := r.p.Summary()
 		counter(descRows, s.Rows, r.route, "read")
 		counter(descRows, s.RowsYielding, r.route, "yielding")
-		counter(descRows, s.RowsRejected, r.route, "rejected")
-		counter(descRows, s.RowsSkipped, r.route, "skipped")
-		counter(descRows, s.RowsResumed, r.route, "resumed")
+		for _, o := range rowOutcomes(s.Counts) {
+			counter(descRows, o.n, r.route, o.name)
+		}
+		counter(descInds, s.Indicators, r.route, "read")
 		counter(descInds, s.Delivered, r.route, "delivered")
 		counter(descInds, s.Rejected, r.route, "rejected")
 		counter(descInds, s.Failed, r.route, "failed")

@@ -349,11 +349,18 @@ func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 		fileParts = append(fileParts, fmt.Sprintf("%d left out as not data", files.LeftOut))
 	}
 	fmt.Fprintf(w, "files        %d read (%s)\n", s.Files, strings.Join(fileParts, ", "))
-	fmt.Fprintf(w, "rows read    %d (%d yielding indicators, %d rejected, %d skipped", s.Rows, s.RowsYielding, s.RowsRejected, s.RowsSkipped)
-	if s.RowsResumed > 0 {
-		fmt.Fprintf(w, ", %d already delivered earlier", s.RowsResumed)
+	var rowParts []string
+	for _, o := range rowOutcomes(s.Counts) {
+		switch {
+		case o.name == "resumed" && o.n > 0:
+			rowParts = append(rowParts, fmt.Sprintf("%d already delivered earlier", o.n))
+		case o.name == "delivered":
+			rowParts = append(rowParts, fmt.Sprintf("%d %s", o.n, verb))
+		case o.name != "resumed":
+			rowParts = append(rowParts, fmt.Sprintf("%d %s", o.n, o.name))
+		}
 	}
-	fmt.Fprintln(w, ")")
+	fmt.Fprintf(w, "rows read    %d (%s)\n", s.Rows, strings.Join(rowParts, ", "))
 	fmt.Fprintf(w, "indicators   %d (%d %s, %s, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb,
 		n(s.Merged, "merged duplicate", "merged duplicates"), s.Rejected, s.Failed)
 	fmt.Fprintf(w, "rejected     %s, %s, %s\n", n(s.RowsRejected, "row", "rows"), n(s.Rejected, "indicator", "indicators"),

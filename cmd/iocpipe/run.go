@@ -117,7 +117,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		log.Info(fmt.Sprintf("left out %s found in folders that %s not data (list them with --log-level debug; choose with --include, --exclude)",
 			plural(int64(leftOut), "file", "files"), verbFor(int64(leftOut), "is", "are")))
 	}
-	results, rows := reportInto(inputs, st.nameOf, rejects, log)
+	results := reportInto(inputs, st.nameOf, rejects, log)
 	var led *runLedger
 	if !dry {
 		if led, err = attachLedger(ctx, cfg, rc, f.reimport, log); err != nil {
@@ -167,10 +167,10 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	exit := exitOf(sum, runErr)
 	if interrupted {
-		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(rows.delivered+sum.RowsResumed, sum.Rows, ledgerFile(cfg), dry))}
+		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(sum.RowsDelivered+sum.RowsMerged+sum.RowsResumed, sum.Rows, ledgerFile(cfg), dry))}
 	}
 	if f.json {
-		printJSONSummary(e, log, rc, dry, sum, *rows, files, exit, out)
+		printJSONSummary(e, log, rc, dry, sum, files, exit, out)
 	}
 	return exit
 }
@@ -231,23 +231,23 @@ func setUpRun(e *env, f *importFlags, paths []string) (*runSetup, error) {
 // reportInto names the inputs as reports name them and has each file's
 // reports write its rejects and collect its result and row outcomes
 // (reports are serialized).
-func reportInto(inputs []pipeline.Input, nameOf func(string) string, rejects *rejectWriter, log *slog.Logger) (*[]pipeline.FileResult, *rowOutcomes) {
-	results, rows := new([]pipeline.FileResult), new(rowOutcomes)
+func reportInto(inputs []pipeline.Input, nameOf func(string) string, rejects *rejectWriter, log *slog.Logger) *[]pipeline.FileResult {
+	results := new([]pipeline.FileResult)
 	for i := range inputs {
 		inputs[i].Name = nameOf(inputs[i].Name)
 		inputs[i].Report = func(r pipeline.FileReport) {
-			rows.add(r)
 			for _, rej := range r.Rejects {
 				rejects.Write(rej, rej.Failed)
 			}
 			if r.Final {
 				res := r.Result
 				*results = append(*results, res)
-				log.Debug("file done", "file", res.File, "rows", res.Rows, "delivered", res.Delivered, "rejected", res.Rejected+res.RowsRejected)
+				log.Debug("file done", "file", res.File, "rows", res.Rows, "rows_rejected", res.RowsRejected,
+					"delivered", res.Delivered, "rejected", res.Rejected)
 			}
 		}
 	}
-	return results, rows
+	return results
 }
 
 // printReport writes --report (to stdout for "-").
@@ -262,8 +262,8 @@ func printReport(e *env, log *slog.Logger, path string, rc *RouteConfig, started
 }
 
 // printJSONSummary prints --json's one object on stdout.
-func printJSONSummary(e *env, log *slog.Logger, rc *RouteConfig, dry bool, sum pipeline.Summary, rows rowOutcomes, files fileCounts, exit error, out *outputs) {
-	js := jsonSummaryOf(rc, dry, sum, rows, files, exitCode(exit))
+func printJSONSummary(e *env, log *slog.Logger, rc *RouteConfig, dry bool, sum pipeline.Summary, files fileCounts, exit error, out *outputs) {
+	js := jsonSummaryOf(rc, dry, sum, files, exitCode(exit))
 	if dry {
 		js.WouldSend = out.wouldSend()
 	}

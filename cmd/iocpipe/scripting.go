@@ -97,21 +97,17 @@ type outcomeCounts struct {
 	Resumed   int64 `json:"resumed"`
 }
 
-// rowOutcomes counts the rows the reports settle as delivered (acked) and
-// failed (not delivered, and not rejected either).
-type rowOutcomes struct {
-	delivered, failed int64
+// namedCount is one outcome and its count.
+type namedCount struct {
+	name string
+	n    int64
 }
 
-func (ro *rowOutcomes) add(r pipeline.FileReport) {
-	ro.delivered += int64(r.Acked.Len())
-	for _, rg := range r.Failed {
-		for row := rg[0]; row < rg[1]; row++ {
-			if !r.Rejected.Contains(row) {
-				ro.failed++
-			}
-		}
-	}
+// rowOutcomes are the outcomes a row ends in, each once (see
+// pipeline.Counts), as the metrics and the summary name them.
+func rowOutcomes(c pipeline.Counts) []namedCount {
+	return []namedCount{{"delivered", c.RowsDelivered}, {"merged", c.RowsMerged}, {"rejected", c.RowsRejected},
+		{"skipped", c.RowsSkipped}, {"failed", c.RowsFailed}, {"resumed", c.RowsResumed}}
 }
 
 // fileCounts are the files of a run: read, failed as a whole, left out by
@@ -141,11 +137,11 @@ type jsonSummary struct {
 	WouldSend   []string         `json:"would_send,omitempty"`
 }
 
-func jsonSummaryOf(rc *RouteConfig, dry bool, s pipeline.Summary, ro rowOutcomes, files fileCounts, exit int) jsonSummary {
+func jsonSummaryOf(rc *RouteConfig, dry bool, s pipeline.Summary, files fileCounts, exit int) jsonSummary {
 	return jsonSummary{
 		Route: rc.Name, Sink: rc.Sink, DryRun: dry, Exit: exit, Files: files,
-		Rows: outcomeCounts{Read: s.Rows, Delivered: ro.delivered, Rejected: s.RowsRejected,
-			Skipped: s.RowsSkipped, Failed: ro.failed, Resumed: s.RowsResumed},
+		Rows: outcomeCounts{Read: s.Rows, Delivered: s.RowsDelivered, Merged: s.RowsMerged, Rejected: s.RowsRejected,
+			Skipped: s.RowsSkipped, Failed: s.RowsFailed, Resumed: s.RowsResumed},
 		Indicators: outcomeCounts{Read: s.Indicators, Delivered: s.Delivered, Merged: s.Merged,
 			Rejected: s.Rejected, Failed: s.Failed},
 		Submissions: s.Submissions, Extra: s.Extra,

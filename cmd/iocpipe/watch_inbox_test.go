@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -346,6 +348,7 @@ func TestWatchInbox(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	checkMetricCounts(t, metrics)
 	if h := watchGet(t, strings.TrimSuffix(metricsURL, "/metrics")+"/healthz"); h != "ok\n" {
 		t.Errorf("healthz: %q", h)
 	}
@@ -380,4 +383,31 @@ func watchGet(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// checkMetricCounts checks the count identity in watch's metrics: rows
+// read are delivered, merged, rejected, skipped, failed or resumed, and
+// indicators delivered, merged, rejected or failed.
+func checkMetricCounts(t *testing.T, metrics string) {
+	t.Helper()
+	values := func(name string) map[string]float64 {
+		m := map[string]float64{}
+		re := regexp.MustCompile(`(?m)^iocpipe_` + name + `\{outcome="(\w+)",route="feeds"\} (\S+)$`)
+		for _, sm := range re.FindAllStringSubmatch(metrics, -1) {
+			v, err := strconv.ParseFloat(sm[2], 64)
+			if err != nil {
+				t.Fatalf("%s: %v", sm[0], err)
+			}
+			m[sm[1]] = v
+		}
+		return m
+	}
+	rows := values("rows_total")
+	if sum := rows["delivered"] + rows["merged"] + rows["rejected"] + rows["skipped"] + rows["failed"] + rows["resumed"]; rows["read"] == 0 || sum != rows["read"] {
+		t.Errorf("rows_total: read %v, outcomes add up to %v (%v)", rows["read"], sum, rows)
+	}
+	inds := values("indicators_total")
+	if sum := inds["delivered"] + inds["merged"] + inds["rejected"] + inds["failed"]; inds["read"] == 0 || sum != inds["read"] {
+		t.Errorf("indicators_total: read %v, outcomes add up to %v (%v)", inds["read"], sum, inds)
+	}
 }

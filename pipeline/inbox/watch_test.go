@@ -269,7 +269,7 @@ func TestWatchLifecycle(t *testing.T) {
 		t.Errorf("good.csv report: %+v", r)
 	}
 	r = readReport(t, h.path("done", "rej.csv.report.json"))
-	if r.Rows != 3 || r.Delivered != 1 || r.RowsRejected != 1 || r.Rejected != 2 || r.RejectedRows != "rej.csv.rejects.csv" {
+	if r.Rows != 3 || r.Delivered != 1 || r.RowsDelivered != 1 || r.RowsRejected != 2 || r.Rejected != 2 || r.RejectedRows != "rej.csv.rejects.csv" {
 		t.Errorf("rej.csv report: %+v", r)
 	}
 	rows, _ := os.ReadFile(h.path("done", "rej.csv.rejects.csv"))
@@ -413,7 +413,7 @@ func TestWatchResume(t *testing.T) {
 	if got, want := sink.got(), values("r", 6, 10); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
-	if r := readReport(t, h.path("done", "r.csv.report.json")); r.RowsResumed != 6 || r.Rows != 4 {
+	if r := readReport(t, h.path("done", "r.csv.report.json")); r.RowsResumed != 6 || r.Rows != 10 || r.RowsDelivered != 4 {
 		t.Errorf("report: %+v", r)
 	}
 	e, _, _ := l.Get(context.Background(), key, sum)

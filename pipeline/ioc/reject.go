@@ -27,7 +27,7 @@ type Reject struct {
 	// Failed marks an indicator or association that could not be
 	// delivered (retries ran out, the run stopped first), as opposed to
 	// one refused or invalid: it is sent again by a later run.
-	Failed bool `json:"-"`
+	Failed bool `json:"failed,omitempty"`
 	// Row is the data row's sequence number in its file; -1 for a file.
 	Row int `json:"-"`
 }
@@ -37,10 +37,12 @@ type Reject struct {
 const maxRejectValue = 256
 
 // NewReject returns the reject of the record at o: field and value say
-// what is wrong (value clipped for the report), reason says why.
+// what is wrong (value clipped for the report), reason says why. The
+// index of a JSON array item is kept beside its line, which items written
+// on one line share.
 func NewReject(o Origin, field, value, reason string) Reject {
 	r := Reject{File: o.File, Line: o.Line, ID: o.Ref, Field: field, Value: Clip(value), Reason: reason, Row: o.Row}
-	if o.Index >= 0 && o.Line == 0 {
+	if o.Index >= 0 {
 		i := o.Index
 		r.Index = &i
 	}

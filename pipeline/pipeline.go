@@ -71,6 +71,7 @@ type Pipeline struct {
 	schema *schemas.Schema
 
 	bytesRead atomic.Int64
+	progress  progress
 	tracker   *tracker
 	nextFile  int
 	stop      chan struct{}

@@ -173,6 +173,7 @@ func (p *Pipeline) pull(ctx context.Context, f *fileState, e *emitter, r formats
 		if fr.Reject != nil {
 			row.rejects, row.rowRejected = []ioc.Reject{*fr.Reject}, true
 		}
+		p.progress.rows.Add(1)
 		if err := e.emit(row); err != nil {
 			return err
 		}

@@ -8,9 +8,11 @@ import "sync/atomic"
 type Progress struct {
 	// Bytes counts the input bytes read.
 	Bytes int64
-	// Rows counts the rows read, those the ledger skipped as delivered
-	// before included.
-	Rows int64
+	// Rows counts the rows read, Resumed those of them the ledger
+	// skipped as delivered before, and Batched those that went through
+	// validation and normalization to the batcher (Indicators holds
+	// what they yielded).
+	Rows, Resumed, Batched int64
 	// Indicators counts the indicators put into batches for the sink
 	// (duplicates merged into another indicator left out): what the run
 	// knows it has to deliver so far.
@@ -28,6 +30,7 @@ type Progress struct {
 // own, so that the stages do not slow each other down.
 type progress struct {
 	rows     paddedInt64 // the reader
+	resumed  paddedInt64 // the reader
 	batched  paddedInt64 // the batcher
 	answered paddedInt64 // the senders
 }
@@ -46,11 +49,13 @@ func (pr *progress) finished(b *job) { pr.answered.Add(int64(len(b.Items))) }
 // runs.
 func (p *Pipeline) Progress() Progress {
 	p.tracker.mu.Lock()
-	delivered := p.tracker.s.Delivered
+	batched, delivered := p.tracker.s.Rows, p.tracker.s.Delivered
 	p.tracker.mu.Unlock()
 	return Progress{
 		Bytes:      p.bytesRead.Load(),
 		Rows:       p.progress.rows.Load(),
+		Resumed:    p.progress.resumed.Load(),
+		Batched:    batched,
 		Indicators: p.progress.batched.Load(),
 		Answered:   p.progress.answered.Load(),
 		Delivered:  delivered,

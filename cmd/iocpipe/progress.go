@@ -250,6 +250,22 @@ func (v *progressView) line(now time.Time, p pipeline.Progress) string {
 	return strings.Join(parts, "  ")
 }
 
+// expected estimates the indicators the input will yield: as many per row
+// as the rows batched so far yielded, for the rows the input holds (the
+// rows read, in proportion to the bytes read) but those the ledger
+// skipped. It is at least the indicators batched already.
+func (v *progressView) expected(p pipeline.Progress) float64 {
+	if p.Batched == 0 {
+		return float64(p.Indicators)
+	}
+	rows := float64(p.Rows)
+	if v.total > 0 && p.Bytes > 0 && p.Bytes < v.total {
+		rows = rows * float64(v.total) / float64(p.Bytes)
+	}
+	perRow := float64(p.Indicators) / float64(p.Batched)
+	return max(perRow*(rows-float64(p.Resumed)), float64(p.Indicators))
+}
+
 // A progressEstimate is what a progress line estimates; a negative field
 // is not known.
 type progressEstimate struct {
@@ -261,14 +277,11 @@ type progressEstimate struct {
 // estimate estimates the share done, the delivery rate and the time
 // left: the reading's time left (bytes read against the total, at the
 // rate bytes were read), or the delivery's (indicators answered against
-// those the input will yield, extrapolated from the bytes read, at the
-// rate they were answered), whichever is longer.
+// those the input will yield, at the rate they were answered), whichever
+// is longer.
 func (v *progressView) estimate(now time.Time, p pipeline.Progress) progressEstimate {
 	est := progressEstimate{share: -1, eta: -1, rate: -1}
-	expected := float64(p.Indicators)
-	if v.total > 0 && p.Bytes > 0 && p.Bytes < v.total {
-		expected = float64(p.Indicators) * float64(v.total) / float64(p.Bytes)
-	}
+	expected := v.expected(p)
 	switch {
 	case expected > 0:
 		est.share = min(float64(p.Answered)/expected, 1)

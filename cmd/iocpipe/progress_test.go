@@ -114,34 +114,44 @@ func TestProgressViewRates(t *testing.T) {
 	}{
 		{"nothing before one second", 1000, []step{
 			{0, pipeline.Progress{}, "importing    0%  rows 0  delivered 0/0"},
-			{time.Millisecond, pipeline.Progress{Bytes: 900, Rows: 90, Indicators: 90}, "importing    0%  rows 90  delivered 0/90"},
-			{999 * time.Millisecond, pipeline.Progress{Bytes: 900, Rows: 90, Indicators: 90, Answered: 10, Delivered: 10}, "importing   10%  rows 90  delivered 10/90"},
+			{time.Millisecond, pipeline.Progress{Bytes: 900, Rows: 90, Batched: 90, Indicators: 90}, "importing    0%  rows 90  delivered 0/90"},
+			{999 * time.Millisecond, pipeline.Progress{Bytes: 900, Rows: 90, Batched: 90, Indicators: 90, Answered: 10, Delivered: 10}, "importing   10%  rows 90  delivered 10/90"},
 		}},
 		{"delivery is the longer", 1000, []step{
 			{0, pipeline.Progress{}, "importing    0%  rows 0  delivered 0/0"},
 			// 500 of 1000 bytes in 1s: 1s left reading; 50 indicators
 			// so far, 100 expected, 20 answered at 20/s: 4s left.
-			{time.Second, pipeline.Progress{Bytes: 500, Rows: 50, Indicators: 50, Answered: 20, Delivered: 18}, "importing   20%  ETA 4s  rows 50  delivered 18/50  18/s"},
+			{time.Second, pipeline.Progress{Bytes: 500, Rows: 50, Batched: 50, Indicators: 50, Answered: 20, Delivered: 18}, "importing   20%  ETA 4s  rows 50  delivered 18/50  18/s"},
 		}},
 		{"reading is the longer", 1000, []step{
 			{0, pipeline.Progress{}, "importing    0%  rows 0  delivered 0/0"},
 			// 100 bytes a second: 8s left reading; delivery keeps up.
-			{2 * time.Second, pipeline.Progress{Bytes: 200, Rows: 20, Indicators: 20, Answered: 20, Delivered: 20}, "importing   20%  ETA 8s  rows 20  delivered 20/20  10/s"},
+			{2 * time.Second, pipeline.Progress{Bytes: 200, Rows: 20, Batched: 20, Indicators: 20, Answered: 20, Delivered: 20}, "importing   20%  ETA 8s  rows 20  delivered 20/20  10/s"},
 		}},
 		{"a stalled sink has no ETA", 1000, []step{
 			{0, pipeline.Progress{}, "importing    0%  rows 0  delivered 0/0"},
-			{time.Second, pipeline.Progress{Bytes: 1000, Rows: 100, Indicators: 100}, "importing    0%  rows 100  delivered 0/100  0/s"},
+			{time.Second, pipeline.Progress{Bytes: 1000, Rows: 100, Batched: 100, Indicators: 100}, "importing    0%  rows 100  delivered 0/100  0/s"},
 		}},
 		{"rates over the last ten seconds", 1000, []step{
 			{0, pipeline.Progress{}, "importing    0%  rows 0  delivered 0/0"},
-			{10 * time.Second, pipeline.Progress{Bytes: 1000, Rows: 1000, Indicators: 1000, Answered: 10, Delivered: 10}, "importing    1%  ETA 16m30s  rows 1,000  delivered 10/1,000  1/s"},
-			{11 * time.Second, pipeline.Progress{Bytes: 1000, Rows: 1000, Indicators: 1000, Answered: 60, Delivered: 60}, "importing    6%  ETA 2m52s  rows 1,000  delivered 60/1,000  5/s"},
+			{10 * time.Second, pipeline.Progress{Bytes: 1000, Rows: 1000, Batched: 1000, Indicators: 1000, Answered: 10, Delivered: 10}, "importing    1%  ETA 16m30s  rows 1,000  delivered 10/1,000  1/s"},
+			{11 * time.Second, pipeline.Progress{Bytes: 1000, Rows: 1000, Batched: 1000, Indicators: 1000, Answered: 60, Delivered: 60}, "importing    6%  ETA 2m52s  rows 1,000  delivered 60/1,000  5/s"},
 			// From 11s on: 100 in 10s.
-			{21 * time.Second, pipeline.Progress{Bytes: 1000, Rows: 1000, Indicators: 1000, Answered: 160, Delivered: 160}, "importing   16%  ETA 1m24s  rows 1,000  delivered 160/1,000  10/s"},
+			{21 * time.Second, pipeline.Progress{Bytes: 1000, Rows: 1000, Batched: 1000, Indicators: 1000, Answered: 160, Delivered: 160}, "importing   16%  ETA 1m24s  rows 1,000  delivered 160/1,000  10/s"},
+		}},
+		{"rows on their way to the batcher", 1000, []step{
+			{0, pipeline.Progress{}, "importing    0%  rows 0  delivered 0/0"},
+			// All read, 80 of 100 rows batched: 100 indicators expected.
+			{time.Second, pipeline.Progress{Bytes: 1000, Rows: 100, Batched: 80, Indicators: 80, Answered: 40, Delivered: 40}, "importing   40%  ETA 2s  rows 100  delivered 40/80  40/s"},
+		}},
+		{"resumed rows are not expected", 1000, []step{
+			{0, pipeline.Progress{}, "importing    0%  rows 0  delivered 0/0"},
+			// 100 rows in all, 30 delivered before: 70 expected.
+			{time.Second, pipeline.Progress{Bytes: 500, Rows: 50, Resumed: 30, Batched: 20, Indicators: 20, Answered: 10, Delivered: 10}, "importing   14%  ETA 6s  rows 50  delivered 10/20  10/s"},
 		}},
 		{"unknown size", 0, []step{
 			{0, pipeline.Progress{}, "importing  rows 0  delivered 0/0"},
-			{time.Second, pipeline.Progress{Bytes: 10, Rows: 3, Indicators: 2, Answered: 2, Delivered: 2}, "importing  100%  rows 3  delivered 2/2  2/s"},
+			{time.Second, pipeline.Progress{Bytes: 10, Rows: 3, Batched: 3, Indicators: 2, Answered: 2, Delivered: 2}, "importing  100%  rows 3  delivered 2/2  2/s"},
 		}},
 	}
 	for _, tt := range tests {

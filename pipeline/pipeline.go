@@ -123,9 +123,6 @@ func New(opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// BytesRead returns how many input bytes were read so far (for progress).
-func (p *Pipeline) BytesRead() int64 { return p.bytesRead.Load() }
-
 // Summary returns the counts so far; safe to call while Run runs.
 func (p *Pipeline) Summary() Summary { return p.tracker.summary() }
 

@@ -48,16 +48,16 @@ type progressLine struct {
 }
 
 // Write writes p to the terminal, above the progress line.
-func (l *progressLine) Write(p []byte) (int, error) { return l.writeTo(l.w, p) }
+func (l *progressLine) Write(p []byte) (int, error) { return l.writeTo(nil, p) }
 
-// writeTo writes p to w, which is l's terminal or a writer to the same
-// terminal (stdout beside stderr), with the line cleared before and drawn
-// again after. To l's terminal it is one write.
-func (l *progressLine) writeTo(w io.Writer, p []byte) (int, error) {
+// writeTo writes p to other, another writer to the same terminal (stdout
+// beside stderr), or when it is nil to l's own, with the line cleared
+// before and drawn again after. To l's own it is one write.
+func (l *progressLine) writeTo(other io.Writer, p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.hide(l.buf[:0])
-	if w == l.w {
+	if other == nil {
 		b = append(b, p...)
 	} else {
 		if len(b) > 0 {
@@ -65,7 +65,7 @@ func (l *progressLine) writeTo(w io.Writer, p []byte) (int, error) {
 				return 0, err
 			}
 		}
-		if n, err := w.Write(p); err != nil {
+		if n, err := other.Write(p); err != nil {
 			return n, err
 		}
 		b = b[:0]

@@ -213,6 +213,8 @@ func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 	n := len(b.files)
 	if b.add(f, ind) {
 		p.tracker.merged(f)
+	} else {
+		p.progress.batched.Add(1)
 	}
 	if len(b.files) > n {
 		p.tracker.joined(f)

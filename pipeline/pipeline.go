@@ -71,6 +71,7 @@ type Pipeline struct {
 	schema *schemas.Schema
 
 	bytesRead atomic.Int64
+	progress  progress
 	tracker   *tracker
 	nextFile  int
 	stop      chan struct{}
@@ -121,9 +122,6 @@ func New(opts Options) (*Pipeline, error) {
 	p.tracker = newTracker(p)
 	return p, nil
 }
-
-// BytesRead returns how many input bytes were read so far (for progress).
-func (p *Pipeline) BytesRead() int64 { return p.bytesRead.Load() }
 
 // Summary returns the counts so far; safe to call while Run runs.
 func (p *Pipeline) Summary() Summary { return p.tracker.summary() }

@@ -26,6 +26,7 @@ type emitter struct {
 	// assocs are the file's associations, sent with its last chunk.
 	assocs []*ioc.Association
 	stop   <-chan struct{}
+	count  *progress
 }
 
 // errStopped ends reading when the pipeline was told to stop.
@@ -45,8 +46,10 @@ func (e *emitter) emit(r Row) error {
 		r.rejects[i].Row, r.rejects[i].File = r.Row, r.File
 	}
 	e.next++
+	e.count.rows.Add(1)
 	if e.f.in.Skip != nil && e.f.in.Skip(r.Row) {
 		e.resumed++
+		e.count.resumed.Add(1)
 		return nil
 	}
 	if e.cur == nil {
@@ -103,7 +106,7 @@ type FileError = formats.FileError
 // readFile opens and reads one file to the end, emitting its rows. A
 // returned error is a file error (the context's error aside).
 func (p *Pipeline) readFile(ctx context.Context, f *fileState, out chan<- *chunk) error {
-	e := &emitter{ctx: ctx, out: out, f: f, stop: p.stop}
+	e := &emitter{ctx: ctx, out: out, f: f, stop: p.stop, count: &p.progress}
 	err := p.readInto(ctx, f, e)
 	if ctx.Err() != nil {
 		return ctx.Err()

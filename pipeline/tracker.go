@@ -329,6 +329,7 @@ func (t *tracker) finish(b *job, res ioc.Result, err error) {
 	t.mu.Lock()
 	defer t.unlock()
 	o := newSinkOutcome(res, err)
+	t.p.progress.finished(b)
 	t.s.Submissions += int64(res.Requests)
 	for k, v := range res.Extra {
 		t.s.Extra[k] += v

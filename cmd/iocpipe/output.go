@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/iocpipe/iocpipe/pipeline"
@@ -292,42 +291,6 @@ func (rw *rejectWriter) Close() error {
 		}
 	})
 	return rw.err
-}
-
-// startProgress shows a progress bar over the bytes read, on a terminal
-// only. The returned function stops and clears it.
-func startProgress(e *env, total int64, read func() int64) func() {
-	if !e.isTerminal || e.noProgress || e.quiet || total <= 0 {
-		return func() {}
-	}
-	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(e.stderr),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetDescription("importing"),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetPredictTime(true),
-	)
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				bar.Set64(read())
-			case <-done:
-				bar.Finish()
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-stopped
-	}
 }
 
 // printSummary writes the run's summary for a person; files are the

@@ -95,6 +95,7 @@ Exit codes as for run.`,
 
 // importFiles is run and validate: one pipeline over the named paths.
 func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dry bool) error {
+	e, bar := withProgress(e)
 	st, err := setUpRun(e, f, paths)
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	close(ch)
 
-	stopBar := startProgress(e, total, p.BytesRead)
+	stopBar := bar.start(total, dry, p.Progress)
 	started := time.Now()
 	sum, runErr := p.Run(ctx, ch)
 	stopBar()

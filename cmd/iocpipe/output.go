@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
@@ -51,13 +52,9 @@ func durationText(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// notData are the names a folder run leaves out unless --include takes
-// them: documentation, licences, configuration and code beside the feeds.
-var notData = []string{"README*", "LICENSE*", "*.md", "*.yaml", "*.yml", "*.py", "*.go", "*.sh"}
-
 // pathFilter chooses the files a folder run takes: --include globs (when
 // given, only matching files are taken, the defaults aside), --exclude
-// globs (always left out), else the defaults of notData. Globs match the
+// globs (always left out), else formats.IsNotData. Globs match the
 // file's name or its path inside the folder named.
 type pathFilter struct {
 	include, exclude []string
@@ -96,7 +93,7 @@ func (pf pathFilter) takes(name, rel string) (bool, string) {
 			return true, ""
 		}
 		return false, "not in --include"
-	case matchAny(notData, name, rel):
+	case formats.IsNotData(name):
 		return false, "not data (documentation or code; take it with --include)"
 	}
 	return true, ""

@@ -56,9 +56,9 @@ func newRunCmd(e *env) *cobra.Command {
 		Use:   "run [--config FILE] [--route NAME] [--rejects FILE] [--report FILE] PATH...",
 		Short: "Import files and folders (recursively) once",
 		Long: `Import the named files, and every file in the named folders (recursively;
-dotfiles, *.part, *.tmp and what is not data -- README*, LICENSE*, *.md,
-*.yaml, *.yml, *.py, *.go, *.sh -- are left out; --include and --exclude
-choose), through one route, and exit. A path that does not exist is a
+dotfiles, *.part, *.tmp and what is not data -- documentation, licences,
+configuration and code: README*, LICENSE*, *.md, *.yaml, *.py, ... in any
+case -- are left out; --include and --exclude choose), through one route, and exit. A path that does not exist is a
 usage error (exit 2), before anything is sent; an input with no
 indicators is said on stderr.
 

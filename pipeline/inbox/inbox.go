@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
@@ -668,6 +669,10 @@ func (ib *Inbox) claim(name string, c *cand) bool {
 		ib.refuse(src, name, fi)
 		return true
 	}
+	if formats.IsNotData(name) {
+		ib.fileRefused(src, name, "not data (documentation, a licence, configuration or code, by its name): not imported", slog.LevelInfo)
+		return true
+	}
 	ib.mu.Lock()
 	_, busy := ib.active[name]
 	ib.mu.Unlock()
@@ -742,6 +747,12 @@ func (ib *Inbox) refuse(path, name string, fi fs.FileInfo) {
 	default:
 		reason = fmt.Sprintf("not a regular file (%s): refused", mode.Type())
 	}
+	ib.fileRefused(path, name, reason, slog.LevelWarn)
+}
+
+// fileRefused moves what the inbox does not import to failed/ with a
+// report giving the reason, and logs it at level.
+func (ib *Inbox) fileRefused(path, name, reason string, level slog.Level) {
 	now := time.Now().UTC()
 	rep := Report{FileResult: pipeline.FileResult{File: name, Err: reason, Started: now, Finished: now},
 		Status: StatusRefused, Route: ib.opts.Route, Sink: ib.opts.Sink}
@@ -754,7 +765,7 @@ func (ib *Inbox) refuse(path, name string, fi fs.FileInfo) {
 		return
 	}
 	ib.refused.Add(1)
-	ib.log.Warn("refused: moved to failed/", "file", name, "reason", reason)
+	ib.log.Log(context.Background(), level, "refused: moved to failed/", "file", name, "reason", reason)
 }
 
 // ignored reports whether a name in the inbox is never picked up: a

@@ -21,7 +21,8 @@ const (
 	StatusDuplicate = "duplicate"
 	// StatusFailed: the file could not be read as a whole.
 	StatusFailed = "failed"
-	// StatusRefused: not a regular file (a symlink, a device, ...).
+	// StatusRefused: not a regular file (a symlink, a device, ...), or
+	// not data by its name (formats.IsNotData).
 	StatusRefused = "refused"
 )
 

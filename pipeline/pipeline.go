@@ -51,6 +51,13 @@ type Options struct {
 	// Linger is how long a batch that is not full waits for more rows;
 	// 0 means 500ms. The end of input flushes at once.
 	Linger time.Duration
+	// DedupAcrossFiles finds duplicates over every file of the run, not
+	// only within each file (see dedup.go): what a one-shot run wants; a
+	// daemon whose files come days apart does not.
+	DedupAcrossFiles bool
+	// MaxRemembered bounds the indicators remembered to find duplicates;
+	// 0 means DefaultMaxRemembered, a negative value remembers none.
+	MaxRemembered int
 	// KeepRejects keeps each file's rejects in its FileResult (they are in
 	// the file's reports too, as they are found: Input.Report).
 	KeepRejects bool

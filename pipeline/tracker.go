@@ -211,6 +211,32 @@ func (t *tracker) merged(f *fileState) {
 	t.mu.Unlock()
 }
 
+// ride settles in, a duplicate read from f of item idx of the batch
+// whose sentItems is s (nil: of an indicator delivered before): at once
+// when that item was delivered, with the item when its batch is not
+// finished. It reports whether in was taken care of (not when the item
+// failed or was refused: in is sent itself), and whether the item was
+// delivered.
+func (t *tracker) ride(s *sentItems, idx int32, f *fileState, in *ioc.Indicator) (handled, delivered bool) {
+	t.mu.Lock()
+	defer t.unlock()
+	switch {
+	case s == nil || s.finished && s.delivered[idx]:
+		t.ack(f, in, true)
+		delivered = true
+	case s.finished:
+		return false, false
+	default:
+		if s.riders == nil {
+			s.riders = map[int32][]rider{}
+		}
+		s.riders[idx] = append(s.riders[idx], rider{f: f, in: in})
+		f.pending++
+	}
+	count(&f.res.Merged, &t.s.Merged, 1)
+	return true, delivered
+}
+
 // joined registers that a batch, still open, carries rows of f: f is not
 // settled before that batch is finished.
 func (t *tracker) joined(f *fileState) {
@@ -374,51 +400,77 @@ func (t *tracker) finishAssociations(b *job, o sinkOutcome) {
 	}
 }
 
-// finishItems accounts for the indicators of a finished batch: refused,
-// not delivered, or delivered. t.mu is held.
+// finishItems accounts for the indicators of a finished batch, and for
+// the duplicates riding on them: refused, not delivered, or delivered.
+// t.mu is held.
 func (t *tracker) finishItems(b *job, o sinkOutcome) {
+	if b.sent == nil {
+		return
+	}
+	b.sent.delivered = make([]bool, len(b.Items))
+	var riders []*fileState
 	for i, in := range b.Items {
-		f := b.fileAt(i)
-		c := &f.res.Counts
-		if ir, ok := o.refused[i]; ok {
-			c.Rejected++
-			t.s.Rejected++
-			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, ir.Reason)
-			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
-			t.reject(f, rej)
-			t.rejectedRow(f, rej.Row, false)
-			t.ack(f, in)
-			continue
-		}
-		if fr, ok := o.failed[i]; ok || o.err != nil {
-			c.Failed++
-			t.s.Failed++
-			why := o.reason
-			if ok {
-				why = notDelivered(fr.Reason)
-			}
-			rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, why)
-			rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID
-			rej.Failed = true
-			t.reject(f, rej)
-			t.failedRows(f, in)
-			continue
-		}
-		c.Delivered++
-		t.s.Delivered++
-		t.ack(f, in)
-		if f.ends != nil {
-			f.ends[ioc.Endpoint{Type: in.Type, Value: in.Value}] = true
+		b.sent.delivered[i] = t.settleItem(b.fileAt(i), in, o, i, false)
+		for _, r := range b.sent.riders[int32(i)] {
+			t.settleItem(r.f, r.in, o, i, true)
+			r.f.pending--
+			riders = append(riders, r.f)
 		}
 	}
+	b.sent.finished, b.sent.riders = true, nil
+	for _, f := range riders {
+		t.settle(f)
+	}
+}
+
+// settleItem accounts for in, read from f, with the sink's outcome for
+// item i; a rider (a duplicate of item i, counted as merged) settles its
+// rows only. It reports whether in was delivered. t.mu is held.
+func (t *tracker) settleItem(f *fileState, in *ioc.Indicator, o sinkOutcome, i int, rider bool) bool {
+	c := &f.res.Counts
+	if ir, ok := o.refused[i]; ok {
+		if !rider {
+			count(&c.Rejected, &t.s.Rejected, 1)
+		}
+		rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, ir.Reason)
+		rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
+		t.reject(f, rej)
+		t.rejectedRow(f, rej.Row, false)
+		t.ack(f, in, rider)
+		return false
+	}
+	if fr, ok := o.failed[i]; ok || o.err != nil {
+		if !rider {
+			count(&c.Failed, &t.s.Failed, 1)
+		}
+		why := o.reason
+		if ok {
+			why = notDelivered(fr.Reason)
+		}
+		rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, why)
+		rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, fr.Status, fr.ErrorID, fr.TraceID
+		rej.Failed = true
+		t.reject(f, rej)
+		t.failedRows(f, in)
+		return false
+	}
+	if !rider {
+		count(&c.Delivered, &t.s.Delivered, 1)
+	}
+	t.ack(f, in, rider)
+	if f.ends != nil {
+		f.ends[ioc.Endpoint{Type: in.Type, Value: in.Value}] = true
+	}
+	return true
 }
 
 // ack marks the rows of an indicator that settled (delivered, or refused
 // for good); a row that yielded several indicators settles with its last
 // one, and is acknowledged then unless it has a reject. An acknowledged
 // row counts as merged when its one indicator was merged into in, else
-// as delivered. t.mu is held.
-func (t *tracker) ack(f *fileState, in *ioc.Indicator) {
+// as delivered (all of them, with merged: in rides on another). t.mu is
+// held.
+func (t *tracker) ack(f *fileState, in *ioc.Indicator, merged bool) {
 	in.EachRow(func(r int) {
 		multi := false
 		if n, ok := f.multi[r]; ok {
@@ -436,7 +488,7 @@ func (t *tracker) ack(f *fileState, in *ioc.Indicator) {
 		if rep := t.report(f); rep != nil {
 			rep.Acked.Add(r)
 		}
-		if r != in.Origin.Row && !multi {
+		if (merged || r != in.Origin.Row) && !multi {
 			count(&f.res.RowsMerged, &t.s.RowsMerged, 1)
 		} else {
 			count(&f.res.RowsDelivered, &t.s.RowsDelivered, 1)

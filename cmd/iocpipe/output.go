@@ -174,7 +174,35 @@ func expand(paths []string, pf pathFilter, log *slog.Logger) (out []pipeline.Inp
 			return nil
 		})
 	}
-	return out, total, leftOut
+	out, repeated := once(out, log)
+	return out, total - repeated, leftOut
+}
+
+// once leaves out the inputs that name a file named before (the same path
+// twice, a folder and a file in it, a link and its target): each file is
+// read once. It returns the size of those left out.
+func once(inputs []pipeline.Input, log *slog.Logger) (out []pipeline.Input, size int64) {
+	seen := make(map[string]bool, len(inputs))
+	out = inputs[:0]
+	for _, in := range inputs {
+		key := in.Path
+		if real, err := filepath.EvalSymlinks(in.Path); err == nil {
+			key = real
+		}
+		if abs, err := filepath.Abs(key); err == nil {
+			key = abs
+		}
+		if seen[key] {
+			log.Info("named more than once: read once", "file", in.Name)
+			if fi, err := os.Stat(in.Path); err == nil {
+				size += fi.Size()
+			}
+			continue
+		}
+		seen[key] = true
+		out = append(out, in)
+	}
+	return out, size
 }
 
 // rejectWriter writes rejects as JSONL to a file, or the first few to

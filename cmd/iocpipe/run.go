@@ -130,7 +130,9 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		defer led.close()
 		inputs = led.prepare(ctx, inputs)
 	}
-	p, err := pipeline.New(pipelineOptions(cfg, rc, out.sink, log))
+	opts := pipelineOptions(cfg, rc, out.sink, log)
+	opts.DedupAcrossFiles = true // one run: a duplicate in another file is not sent again
+	p, err := pipeline.New(opts)
 	if err != nil {
 		return err
 	}

@@ -167,6 +167,9 @@ func (bt *batcher) lingering(now time.Time, b *job) bool {
 // chunk also brings its associations.
 func (bt *batcher) chunk(c *chunk) error {
 	p := bt.p
+	for _, s := range p.tracker.takeSettled() {
+		bt.seen.settled(s)
+	}
 	for i := range c.rows {
 		r := &c.rows[i]
 		p.tracker.row(c.file, r)
@@ -197,8 +200,8 @@ func (bt *batcher) chunk(c *chunk) error {
 // batch when it is full.
 func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 	p := bt.p
-	m, h := bt.seen.of(f), bt.seen.hash(ind)
-	if ref, ok := m[h]; ok && bt.duplicate(f, ind, m, h, ref) {
+	sc, h := bt.seen.of(f), bt.seen.hash(ind)
+	if bt.duplicate(f, ind, sc, h) {
 		return nil
 	}
 	key := ind.Sub.Key
@@ -211,7 +214,7 @@ func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 		bt.order = append(bt.order, key)
 	}
 	n := len(b.files)
-	if !bt.seen.remember(m, h, b.sent, b.add(f, ind)) {
+	if !bt.seen.remember(sc, h, b.sent, b.add(f, ind)) {
 		bt.untracked++
 	}
 	p.progress.batched.Add(1)

@@ -28,11 +28,16 @@ const DefaultMaxRemembered = 2 << 20
 
 // sentItems is what the duplicates of a batch's items need once the
 // batch is gone: whether each item was delivered, and the duplicates that
-// ride on each. Guarded by the tracker's mutex once the batch closed.
+// ride on each (guarded by the tracker's mutex once the batch closed);
+// and, for the batcher, each item's hash and the scope it is remembered
+// in.
 type sentItems struct {
 	finished  bool
 	delivered []bool
 	riders    map[int32][]rider
+
+	hashes []uint64
+	scope  *scope
 }
 
 // A rider is a duplicate that settles with the item it rides on.
@@ -42,19 +47,29 @@ type rider struct {
 }
 
 // seenRef is where the batcher saw an indicator: item idx of the batch
-// whose sentItems is s; s nil means it was delivered.
+// whose sentItems is s.
 type seenRef struct {
 	s   *sentItems
 	idx int32
 }
 
-// seen holds the batcher's memory of indicators, by scope.
+// A scope is the memory duplicates are found in: the hashes of the
+// indicators delivered (no pointers: a large set costs the garbage
+// collector nothing), and where the others are, while their batch is open
+// or in flight.
+type scope struct {
+	done    map[uint64]struct{}
+	pending map[uint64]seenRef
+	gone    bool // forgotten: its file was batched to the end
+}
+
+// seen is the batcher's memory of indicators, by scope.
 type seen struct {
 	seed   maphash.Seed
 	across bool
 	max    int
-	n      int
-	byFile map[*fileState]map[uint64]seenRef
+	n      int // hashes held in every scope
+	scopes map[*fileState]*scope
 }
 
 func newSeen(opts Options) *seen {
@@ -62,20 +77,20 @@ func newSeen(opts Options) *seen {
 	if max == 0 {
 		max = DefaultMaxRemembered
 	}
-	return &seen{seed: maphash.MakeSeed(), across: opts.DedupAcrossFiles, max: max, byFile: map[*fileState]map[uint64]seenRef{}}
+	return &seen{seed: maphash.MakeSeed(), across: opts.DedupAcrossFiles, max: max, scopes: map[*fileState]*scope{}}
 }
 
-// of returns the memory f's indicators are looked up in.
-func (s *seen) of(f *fileState) map[uint64]seenRef {
+// of returns the scope f's indicators are looked up in.
+func (s *seen) of(f *fileState) *scope {
 	if s.across {
 		f = nil
 	}
-	m := s.byFile[f]
-	if m == nil {
-		m = map[uint64]seenRef{}
-		s.byFile[f] = m
+	sc := s.scopes[f]
+	if sc == nil {
+		sc = &scope{done: map[uint64]struct{}{}, pending: map[uint64]seenRef{}}
+		s.scopes[f] = sc
 	}
-	return m
+	return sc
 }
 
 // hash identifies an indicator within its scope.
@@ -90,17 +105,42 @@ func (s *seen) hash(in *ioc.Indicator) uint64 {
 	return h.Sum64()
 }
 
-// remember notes that in, hashed h, is item idx of the batch of s. It
-// reports false when the memory is full and in is not remembered.
-func (s *seen) remember(m map[uint64]seenRef, h uint64, sent *sentItems, idx int) bool {
-	if _, ok := m[h]; !ok {
+// remember notes that the indicator hashed h is item idx of the batch of
+// sent. It reports false when the memory is full and it is not
+// remembered.
+func (s *seen) remember(sc *scope, h uint64, sent *sentItems, idx int) bool {
+	sent.hashes = append(sent.hashes, h)
+	sent.scope = sc
+	if _, ok := sc.pending[h]; !ok {
 		if s.n >= s.max {
 			return false
 		}
 		s.n++
 	}
-	m[h] = seenRef{s: sent, idx: int32(idx)}
+	sc.pending[h] = seenRef{s: sent, idx: int32(idx)}
 	return true
+}
+
+// settled moves the items of a finished batch out of pending: a
+// delivered one's hash into done, a failed or refused one's forgotten
+// (its next duplicate is sent).
+func (s *seen) settled(sent *sentItems) {
+	sc := sent.scope
+	if sc == nil || sc.gone {
+		return
+	}
+	for i, h := range sent.hashes {
+		ref, ok := sc.pending[h]
+		if !ok || ref.s != sent || int(ref.idx) != i {
+			continue
+		}
+		delete(sc.pending, h)
+		if sent.delivered[i] {
+			sc.done[h] = struct{}{}
+		} else {
+			s.n--
+		}
+	}
 }
 
 // forget drops the memory of f's indicators once its last chunk was
@@ -109,18 +149,25 @@ func (s *seen) forget(f *fileState) {
 	if s.across {
 		return
 	}
-	s.n -= len(s.byFile[f])
-	delete(s.byFile, f)
+	if sc := s.scopes[f]; sc != nil {
+		s.n -= len(sc.done) + len(sc.pending)
+		sc.gone = true
+		delete(s.scopes, f)
+	}
 }
 
-// duplicate handles in, read from f, when its hash h was seen at ref: it
+// duplicate handles in, read from f, when its hash h is in scope sc: it
 // reports whether in was taken care of (merged, riding, or settled as
 // delivered), or must be sent.
-func (bt *batcher) duplicate(f *fileState, in *ioc.Indicator, m map[uint64]seenRef, h uint64, ref seenRef) bool {
+func (bt *batcher) duplicate(f *fileState, in *ioc.Indicator, sc *scope, h uint64) bool {
 	t := bt.p.tracker
-	if ref.s == nil {
+	if _, ok := sc.done[h]; ok {
 		t.ride(nil, 0, f, in)
 		return true
+	}
+	ref, ok := sc.pending[h]
+	if !ok {
+		return false
 	}
 	if b := bt.open[in.Sub.Key]; b != nil && b.sent == ref.s {
 		item := b.Items[ref.idx]
@@ -133,9 +180,6 @@ func (bt *batcher) duplicate(f *fileState, in *ioc.Indicator, m map[uint64]seenR
 		}
 		merge(item, in)
 	}
-	handled, delivered := t.ride(ref.s, ref.idx, f, in)
-	if delivered {
-		m[h] = seenRef{}
-	}
+	handled, _ := t.ride(ref.s, ref.idx, f, in)
 	return handled
 }

@@ -52,6 +52,19 @@ type tracker struct {
 
 	queue    []*queued // reports not delivered yet, oldest first
 	draining bool      // a goroutine is delivering the queue
+
+	// settledSent are the batches finished since the batcher last took
+	// them (takeSettled), for its memory of duplicates.
+	settledSent []*sentItems
+}
+
+// takeSettled returns the batches finished since its last call.
+func (t *tracker) takeSettled() []*sentItems {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.settledSent
+	t.settledSent = nil
+	return s
 }
 
 // queued is a report waiting for delivery, with its file.
@@ -418,6 +431,7 @@ func (t *tracker) finishItems(b *job, o sinkOutcome) {
 		}
 	}
 	b.sent.finished, b.sent.riders = true, nil
+	t.settledSent = append(t.settledSent, b.sent)
 	for _, f := range riders {
 		t.settle(f)
 	}

@@ -23,7 +23,7 @@ func (c *Client) Check(ctx context.Context) (note string, err error) {
 	}
 	var he *sinks.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusForbidden && c.cfg.Kind != KindWellKnown {
-		return fmt.Sprintf("credentials accepted; role trusted not granted (GET /definitions answered 403), which %s do not need", c.cfg.Kind), nil
+		return fmt.Sprintf("credentials accepted, without the role trusted (GET /definitions answered 403): kind %s needs only reporter", c.cfg.Kind), nil
 	}
 	if ferr := c.fatal(err); ferr != nil {
 		return "", ferr

@@ -70,7 +70,7 @@ func requeue(e *env, config, route string, files []string) error {
 		return nil
 	}
 	if len(moved) > 0 && !e.quiet {
-		fmt.Fprintln(e.stdout, pickedUpBy(rc.Inbox))
+		fmt.Fprintln(e.stdout, pickedUpBy(rc.Inbox, len(moved)))
 	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
@@ -86,14 +86,15 @@ func orFailed(status string) string {
 	return status
 }
 
-// pickedUpBy says who imports the files requeued into the inbox dir.
-func pickedUpBy(dir string) string {
+// pickedUpBy says who imports the n files requeued into the inbox dir.
+func pickedUpBy(dir string, n int) string {
+	them := verbFor(int64(n), "it", "them")
 	pid, watched, err := inbox.Watched(dir)
 	switch {
 	case err != nil:
-		return "the watch on " + printable(dir) + " picks them up (whether one runs is not known: " + printable(err.Error()) + ")"
+		return "a watch on " + printable(dir) + " picks " + them + " up (whether one runs is not known: " + printable(err.Error()) + ")"
 	case watched:
-		return fmt.Sprintf("the watch running on %s (process %d) picks them up", printable(dir), pid)
+		return fmt.Sprintf("the watch running on %s (process %d) picks %s up", printable(dir), pid, them)
 	}
-	return "no watch runs on " + printable(dir) + ": they are imported when one starts (iocpipe watch)"
+	return "no watch runs on " + printable(dir) + ": " + verbFor(int64(n), "it is", "they are") + " imported when one starts (iocpipe watch)"
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -85,8 +86,8 @@ type watchState struct {
 	PID int `json:"pid"`
 	// Age is how old its status file is, in seconds; Stale says it is
 	// older than staleAfter.
-	Age    float64 `json:"age_seconds"`
-	Stale bool `json:"stale"`
+	Age   float64 `json:"age_seconds"`
+	Stale bool    `json:"stale"`
 	// Status is what the watch wrote.
 	Status *inbox.Status `json:"status,omitempty"`
 	// Error is why its status file could not be read.
@@ -125,8 +126,8 @@ type sinkState struct {
 	URL string `json:"url,omitempty"`
 	// Checked says the call was made: false when the sink could not be
 	// built (its secrets are not in this environment, say: Error).
-	Checked   bool `json:"checked"`
-	Reachable bool `json:"reachable"`
+	Checked   bool   `json:"checked"`
+	Reachable bool   `json:"reachable"`
 	Note      string `json:"note,omitempty"`
 	Error     string `json:"error,omitempty"`
 }
@@ -210,7 +211,7 @@ func inboxStatus(rc *RouteConfig, now time.Time) routeStatus {
 		}
 		r.Watch.Status = &st
 		age := now.Sub(st.Updated)
-		r.Watch.Age, r.Watch.Stale = age.Seconds(), age > staleAfter
+		r.Watch.Age, r.Watch.Stale = math.Round(age.Seconds()*10)/10, age > staleAfter
 	}
 	return r
 }

@@ -86,7 +86,7 @@ func TestStatusNoWatch(t *testing.T) {
 	put(t, filepath.Join(dir, "failed", "bad.json"), "[", time.Time{})
 	put(t, filepath.Join(dir, "failed", "bad.json.report.json"), `{"file":"bad.json","status":"failed","error":"bad.json: invalid JSON"}`, now.Add(-time.Hour))
 	put(t, filepath.Join(dir, "done", "ok.csv"), "value\n", time.Time{})
-	put(t, filepath.Join(dir, "done", "ok.csv.report.json"), `{"file":"ok.csv","status":"imported","rows":5,"delivered":4,"rows_rejected":1}`, now.Add(-time.Second))
+	put(t, filepath.Join(dir, "done", "ok.csv.report.json"), `{"file":"ok.csv","status":"imported","rows":5,"delivered":4,"rows_rejected":1}`, now)
 
 	code, routes := statusJSON(t, cfg)
 	if code != 0 || len(routes) != 1 {
@@ -179,4 +179,36 @@ func cliRunEnv(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	code = run(context.Background(), &env{stdout: &o, stderr: &e}, args)
 	return code, o.String(), e.String()
+}
+
+// TestStatusWatchWaiting: with a watch running whose settle period is
+// long, a file dropped in waits; status counts it beside the failed and
+// done files, and reads the watch's status.
+func TestStatusWatchWaiting(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
+	t.Cleanup(srv.Close)
+	t.Setenv("TRUSTAR_API_KEY", watchKey)
+	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	dir := filepath.Join(t.TempDir(), "inbox")
+	cfg := watchConfig(t, srv.URL, dir, "    settle: 1h\n")
+	put(t, filepath.Join(dir, "failed", "f.csv"), "x", time.Time{})
+	put(t, filepath.Join(dir, "failed", "f.csv.report.json"), `{"file":"f.csv","status":"failed","error":"f.csv: broken"}`, time.Now().Add(time.Second))
+	put(t, filepath.Join(dir, "done", "d.csv.report.json"), `{"file":"d.csv","status":"imported","deleted":true}`, time.Now())
+	startWatch(t, cfg)
+	writeFile(t, filepath.Join(dir, "wait.csv"), "value\nwait.example.com\n")
+	var routes []routeStatus
+	watchWaitFor(t, 10*time.Second, "the watch's status", func() bool {
+		_, routes = statusJSON(t, cfg)
+		return routes[0].Watch != nil && routes[0].Watch.Status != nil
+	})
+	r := routes[0]
+	if want := (inbox.Listing{Waiting: 1, Failed: 1, DoneToday: 1}); r.Files == nil || *r.Files != want {
+		t.Errorf("files = %+v, want %+v", r.Files, want)
+	}
+	if l := r.LastImport; l == nil || l.File != "f.csv" || l.Status != "failed" || l.Error != "f.csv: broken" {
+		t.Errorf("last import = %+v, want f.csv failed", l)
+	}
+	if r.Ledger.From != "watch" {
+		t.Errorf("ledger = %+v, want the watch's", r.Ledger)
+	}
 }

@@ -152,7 +152,7 @@ func status(ctx context.Context, e *env, f *statusFlags) error {
 	now := time.Now()
 	routes := make([]routeStatus, len(cfg.Routes))
 	for i := range cfg.Routes {
-		routes[i] = inboxStatus(&cfg.Routes[i], now)
+		routes[i] = inboxStatus(cfg, &cfg.Routes[i], now)
 	}
 	fillLedgers(ctx, cfg, routes, log)
 	checkSinks(ctx, cfg, routes, f.timeout, log)
@@ -182,13 +182,16 @@ func inboxOptions(rc *RouteConfig) inbox.Options {
 }
 
 // inboxStatus lists a route's inbox and reads its watch's status.
-func inboxStatus(rc *RouteConfig, now time.Time) routeStatus {
+func inboxStatus(cfg *Config, rc *RouteConfig, now time.Time) routeStatus {
 	r := routeStatus{Name: rc.Name, Sink: rc.Sink, Inbox: rc.Inbox}
 	if rc.Inbox == "" {
 		return r
 	}
 	ls, err := inbox.List(inboxOptions(rc), now)
 	if err != nil {
+		if _, serr := os.Stat(rc.Inbox); serr != nil {
+			err = missingInbox(cfg, rc, serr)
+		}
 		r.Error = err.Error()
 		return r
 	}
@@ -220,7 +223,7 @@ func inboxStatus(rc *RouteConfig, now time.Time) routeStatus {
 // when one runs (it holds the ledger), else from the ledger file itself,
 // opened read-only.
 func fillLedgers(ctx context.Context, cfg *Config, routes []routeStatus, log *slog.Logger) {
-	path := ledgerPath(cfg)
+	path, _ := ledgerPath(cfg)
 	if path == "" {
 		return
 	}

@@ -118,6 +118,11 @@ func TestStatusNoWatch(t *testing.T) {
 		t.Errorf("status text: exit %d, want 0", code)
 	}
 
+	missing := watchConfig(t, srv.URL, dir+"-typo", "")
+	if code, routes := statusJSON(t, missing); code != 1 || routes[0].Files != nil || !strings.Contains(routes[0].Error, "does not exist: create it, or set create_inbox: true") {
+		t.Errorf("status of a missing inbox: exit %d, %+v; want 1 and the error", code, routes[0])
+	}
+
 	srv.Close()
 	code, routes = statusJSON(t, cfg)
 	if s := routes[0].SinkCheck; code != 1 || !s.Checked || s.Reachable || s.Error == "" {

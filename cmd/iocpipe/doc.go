@@ -12,6 +12,9 @@
 //	             writes the bodies a sink would send)
 //	inspect      show how a file will be read: format, mapping, first rows
 //	watch        import every file dropped into the routes' inbox folders
+//	status       show each route's inbox, files, last import, ledger and sink
+//	requeue      move files from a route's failed/ back into its inbox
+//	check        check the configuration and reach every sink
 //	emulate      serve the TruSTAR and ThreatWinds emulators
 //	definitions  print the ThreatWinds entity definitions
 //	version      print the version

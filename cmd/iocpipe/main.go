@@ -156,6 +156,7 @@ rejected; 1 something valid could not be delivered, or a fatal error;
 	root.AddCommand(newRunCmd(e), newValidateCmd(e), newEmulateCmd(e), newVersionCmd(e), newDefinitionsCmd(e))
 	root.AddCommand(newWatchCmd(e))
 	root.AddCommand(newInspectCmd(e))
+	root.AddCommand(newStatusCmd(e), newRequeueCmd(e), newCheckCmd(e))
 	return root
 }
 

@@ -216,6 +216,9 @@ func buildTruSTAR(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Obse
 	return trustar.New(trustar.Config{URL: t.URL, Key: key, Secret: secret, Logger: log, HTTP: h})
 }
 
+// apiURL is the URL check and status name for the API they reach.
+func (t *TruSTARConfig) apiURL() string { return t.URL }
+
 // threatWindsRoute checks a ThreatWinds route and fills its kind.
 func threatWindsRoute(c *Config, r *RouteConfig, key string) error {
 	switch r.Kind {
@@ -238,6 +241,9 @@ func threatWindsRoute(c *Config, r *RouteConfig, key string) error {
 	}
 	return nil
 }
+
+// apiURL is the URL check and status name for the API they reach.
+func (t *ThreatWindsConfig) apiURL() string { return t.URL }
 
 // buildThreatWinds returns a ThreatWinds client.
 func buildThreatWinds(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error) {

@@ -57,6 +57,13 @@
 // report, the file's result, with which it is filed away in the background
 // (writing rejected rows re-reads the file).
 //
+// While it watches, an Inbox publishes its state (Status: its counts, the
+// ledger's size, why it cannot claim, if so) in <inbox>/.iocpipe/status.json,
+// rewritten every StatusEvery: the watch holds the ledger and the inbox's
+// lock, so `iocpipe status` reads that file (Watched, ReadStatus) beside
+// what List finds in the folders. Requeue moves files from failed/ back
+// into the inbox, safely while a watch runs.
+//
 // Use: open a ledger (ledger.OpenBolt) and create an Inbox with New;
 // build the route's pipeline (Options.KeepRejects is not needed); run the pipeline
 // over a channel and call Watch with that channel until it is time to

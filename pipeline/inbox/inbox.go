@@ -77,24 +77,28 @@ type Options struct {
 // Stats are an Inbox's counts since it was created.
 type Stats struct {
 	// Claimed counts files claimed into work/ (resumed ones not included).
-	Claimed int64
+	Claimed int64 `json:"claimed"`
 	// Resumed counts files found in work/ at start-up.
-	Resumed int64
+	Resumed int64 `json:"resumed"`
 	// Done counts files imported; Duplicates files moved to done/ unsent
 	// because their content was imported before.
-	Done, Duplicates int64
+	Done       int64 `json:"done"`
+	Duplicates int64 `json:"duplicates"`
 	// Failed counts files moved to failed/ because they could not be read;
 	// Refused those moved there because they are not regular files.
-	Failed, Refused int64
+	Failed  int64 `json:"failed"`
+	Refused int64 `json:"refused"`
 	// Retried counts files fed again after a delivery failure.
-	Retried int64
+	Retried int64 `json:"retried"`
 	// Queued is the number of files ready or claimed and waiting for the
 	// pipeline; InProgress those handed to it and not finished.
-	Queued, InProgress int64
+	Queued     int64 `json:"queued"`
+	InProgress int64 `json:"in_progress"`
 	// ClaimErrors counts claims that failed (other than a file that went
 	// away); FilingErrors files that could not be filed away (a report, a
 	// rejects file or the move to done/ or failed/).
-	ClaimErrors, FilingErrors int64
+	ClaimErrors  int64 `json:"claim_errors"`
+	FilingErrors int64 `json:"filing_errors"`
 }
 
 // An Inbox watches one inbox folder for one route. Create it with New and
@@ -164,8 +168,9 @@ type job struct {
 
 // New checks opts, creates the folders and returns an Inbox.
 func New(opts Options) (*Inbox, error) {
-	if opts.Dir == "" {
-		return nil, errors.New("inbox: no folder")
+	dir, work, done, failed, err := opts.dirs()
+	if err != nil {
+		return nil, err
 	}
 	if opts.Settle <= 0 {
 		opts.Settle = DefaultSettle
@@ -182,20 +187,11 @@ func New(opts Options) (*Inbox, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	dir, err := filepath.Abs(opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("inbox %s: %w", opts.Dir, err)
-	}
-	if err := CheckDirs(dir, opts.WorkDir, opts.DoneDir, opts.FailedDir); err != nil {
-		return nil, fmt.Errorf("inbox %s: %w", dir, err)
-	}
 	ib := &Inbox{
 		opts: opts, dir: dir, key: ledger.Key(opts.Route, opts.Sink),
-		log:    opts.Logger.With("route", opts.Route, "inbox", dir),
-		work:   resolve(dir, opts.WorkDir, defaults[0]),
-		done:   resolve(dir, opts.DoneDir, defaults[1]),
-		failed: resolve(dir, opts.FailedDir, defaults[2]),
-		cands:  map[string]*cand{}, parts: map[string]partInfo{}, renamed: map[partInfo]time.Time{},
+		log:  opts.Logger.With("route", opts.Route, "inbox", dir),
+		work: work, done: done, failed: failed,
+		cands: map[string]*cand{}, parts: map[string]partInfo{}, renamed: map[partInfo]time.Time{},
 		told:   map[string]bool{},
 		active: map[string]*job{}, sums: map[string]*job{}, wake: make(chan struct{}, 1),
 	}
@@ -253,10 +249,11 @@ func (ib *Inbox) Stats() Stats {
 	}
 }
 
-// Close waits for the filing of files that finished in the background, and
-// releases the inbox's lock. Call it after the pipeline's Run returned.
+// Close waits for the filing of files that finished in the background,
+// removes the status file (see Status) and releases the inbox's lock. Call it after the pipeline's Run returned.
 func (ib *Inbox) Close() error {
 	ib.bg.Wait()
+	ib.unpublish()
 	ib.unlock()
 	return nil
 }

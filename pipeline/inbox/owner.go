@@ -7,11 +7,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // lockName is the lock file in <inbox>/.iocpipe/: whoever holds its flock
 // owns the inbox.
 const lockName = "lock"
+
+// lockTries and lockPause are how often and how long apart lock tries
+// again before the inbox is taken as owned.
+const (
+	lockTries = 5
+	lockPause = 20 * time.Millisecond
+)
 
 // ErrOwned is returned by New when another process (or Inbox) watches the
 // inbox: one inbox has one owner, or every file would be sent twice.
@@ -31,6 +39,12 @@ func (ib *Inbox) lock() error {
 		return fmt.Errorf("inbox %s: the lock: %w", ib.dir, err)
 	}
 	ok, err := lockFile(f)
+	// iocpipe status probes the lock for an instant (see Watched): try
+	// again for a moment before calling the inbox owned.
+	for i := 0; i < lockTries && err == nil && !ok; i++ {
+		time.Sleep(lockPause)
+		ok, err = lockFile(f)
+	}
 	if err != nil || !ok {
 		f.Close()
 		if err != nil {
@@ -95,6 +109,21 @@ func CheckDirs(dir, work, done, failed string) error {
 		}
 	}
 	return nil
+}
+
+// dirs returns the inbox folder (absolute) and its work, done and failed
+// folders, checked with CheckDirs.
+func (o Options) dirs() (dir, work, done, failed string, err error) {
+	if o.Dir == "" {
+		return "", "", "", "", errors.New("inbox: no folder")
+	}
+	if dir, err = filepath.Abs(o.Dir); err != nil {
+		return "", "", "", "", fmt.Errorf("inbox %s: %w", o.Dir, err)
+	}
+	if err := CheckDirs(dir, o.WorkDir, o.DoneDir, o.FailedDir); err != nil {
+		return "", "", "", "", fmt.Errorf("inbox %s: %w", dir, err)
+	}
+	return dir, resolve(dir, o.WorkDir, defaults[0]), resolve(dir, o.DoneDir, defaults[1]), resolve(dir, o.FailedDir, defaults[2]), nil
 }
 
 // defaults are the work, done and failed folders, relative to the inbox.

@@ -56,12 +56,17 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 	if err := w.Add(ib.dir); err != nil {
 		return fmt.Errorf("inbox %s: watching: %w", ib.dir, err)
 	}
+	started := time.Now().UTC()
+	ib.publish(started, false)
+	defer ib.publish(started, true)
 	ib.resume()
 	ib.scan(time.Now())
 	tick := time.NewTicker(min(max(ib.opts.Settle/4, 20*time.Millisecond), time.Second))
 	defer tick.Stop()
 	rescan := time.NewTicker(ib.opts.Rescan)
 	defer rescan.Stop()
+	status := time.NewTicker(StatusEvery)
+	defer status.Stop()
 	ib.log.Info("watching", "work", ib.work, "done", ib.done, "failed", ib.failed, "settle", ib.opts.Settle)
 	for {
 		ib.claimNext()
@@ -100,6 +105,8 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 		case now := <-rescan.C:
 			ib.heal(w, true)
 			ib.scan(now)
+		case <-status.C:
+			ib.publish(started, false)
 		case <-ib.wake:
 			ib.unpark()
 		case out <- next:

@@ -114,6 +114,7 @@ func uniteTags(a, b []ioc.Tag) []ioc.Tag {
 // keeps rows coming still fills whole submissions.
 func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *job) error {
 	b := &batcher{p: p, ctx: ctx, out: out, open: map[string]*job{}, seen: newSeen(p.opts), lastRows: time.Now()}
+	defer b.seen.free()
 	tick := time.NewTicker(max(p.opts.Linger/4, 10*time.Millisecond))
 	defer tick.Stop()
 	for {

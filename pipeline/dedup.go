@@ -7,8 +7,8 @@ import (
 )
 
 // DefaultMaxRemembered is how many indicators a run remembers by default
-// to find their duplicates (Options.MaxRemembered): 64-bit hashes, some
-// 30 bytes each.
+// to find their duplicates (Options.MaxRemembered): 64-bit hashes, 10 to
+// 14 bytes each (see hashSet).
 const DefaultMaxRemembered = 2 << 20
 
 // Duplicates. An indicator whose submission key, type and value were
@@ -58,7 +58,7 @@ type seenRef struct {
 // collector nothing), and where the others are, while their batch is open
 // or in flight.
 type scope struct {
-	done    map[uint64]struct{}
+	done    hashSet
 	pending map[uint64]seenRef
 	gone    bool // forgotten: its file was batched to the end
 }
@@ -87,7 +87,7 @@ func (s *seen) of(f *fileState) *scope {
 	}
 	sc := s.scopes[f]
 	if sc == nil {
-		sc = &scope{done: map[uint64]struct{}{}, pending: map[uint64]seenRef{}}
+		sc = &scope{pending: map[uint64]seenRef{}}
 		s.scopes[f] = sc
 	}
 	return sc
@@ -136,7 +136,7 @@ func (s *seen) settled(sent *sentItems) {
 		}
 		delete(sc.pending, h)
 		if sent.delivered[i] {
-			sc.done[h] = struct{}{}
+			sc.done.add(h)
 		} else {
 			s.n--
 		}
@@ -150,10 +150,21 @@ func (s *seen) forget(f *fileState) {
 		return
 	}
 	if sc := s.scopes[f]; sc != nil {
-		s.n -= len(sc.done) + len(sc.pending)
+		s.n -= sc.done.len() + len(sc.pending)
 		sc.gone = true
+		sc.done.free()
 		delete(s.scopes, f)
 	}
+}
+
+// free releases the memory of every scope: the batcher is done.
+func (s *seen) free() {
+	for f, sc := range s.scopes {
+		sc.gone = true
+		sc.done.free()
+		delete(s.scopes, f)
+	}
+	s.n = 0
 }
 
 // duplicate handles in, read from f, when its hash h is in scope sc: it
@@ -161,7 +172,7 @@ func (s *seen) forget(f *fileState) {
 // delivered), or must be sent.
 func (bt *batcher) duplicate(f *fileState, in *ioc.Indicator, sc *scope, h uint64) bool {
 	t := bt.p.tracker
-	if _, ok := sc.done[h]; ok {
+	if sc.done.has(h) {
 		t.ride(nil, 0, f, in)
 		return true
 	}

@@ -24,6 +24,9 @@ type Summary struct {
 	Batches int64 `json:"batches"`
 	// Extra holds sink-specific counts (scans, associations, ...).
 	Extra map[string]int64 `json:"extra,omitempty"`
+	// Skips counts the skipped rows a route setting decides, by the
+	// setting's key (formats.Row.SkipKey: misp_to_ids).
+	Skips map[string]int64 `json:"skips,omitempty"`
 	// SinkIDs are ids the sink returned (trace ids, task ids), capped.
 	SinkIDs  []string      `json:"sink_ids,omitempty"`
 	Duration time.Duration `json:"-"`
@@ -105,7 +108,7 @@ func (t *tracker) summary() Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.s
-	s.Extra = maps.Clone(t.s.Extra)
+	s.Extra, s.Skips = maps.Clone(t.s.Extra), maps.Clone(t.s.Skips)
 	return s
 }
 
@@ -148,6 +151,12 @@ func (t *tracker) row(f *fileState, r *Row) {
 	case r.skip != "":
 		c.RowsSkipped++
 		t.s.RowsSkipped++
+		if r.skipKey != "" {
+			if t.s.Skips == nil {
+				t.s.Skips = map[string]int64{}
+			}
+			t.s.Skips[r.skipKey]++
+		}
 		field, value := "", formats.Display(r.Get(formats.FieldValue))
 		if value != "" {
 			field = formats.FieldValue

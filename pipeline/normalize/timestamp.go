@@ -16,11 +16,15 @@ var (
 	// minEpoch is the earliest date a bare number is read as: below it, a
 	// number is more likely an id, a count or a date in another form.
 	minEpoch = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	// surelyNear is ten years after this code was written: an epoch time
+	// before it is within ten years of any now, so the clock (a system
+	// call on some machines) is read only for later ones.
+	surelyNear = time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 )
 
 // epochAhead is how far past now a bare number may fall and still be read
-// as an epoch time.
-const epochAhead = 10
+// as an epoch time: ten years, leap days included.
+const epochAhead = (10*365 + 3) * 24 * time.Hour
 
 var (
 	errTimeForm   = errors.New("not a timestamp: use RFC 3339, YYYY-MM-DD, YYYYMMDD, 'YYYY-MM-DD HH:MM:SS', a month and year (Jun-22, June 2022) or epoch seconds/ms/µs/ns")
@@ -160,7 +164,7 @@ func parseEpoch(s string, now func() time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if ms < minEpoch || ms > now().AddDate(epochAhead, 0, 0).UnixMilli() {
+	if ms < minEpoch || ms >= surelyNear && ms > now().Add(epochAhead).UnixMilli() {
 		return 0, errEpochRange
 	}
 	return ms, nil

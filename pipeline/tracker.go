@@ -128,6 +128,18 @@ func (t *tracker) reject(f *fileState, r ioc.Reject) {
 	}
 }
 
+// countSkip counts a skipped row under its key (Summary.Skips), when it
+// has one. t.mu is held.
+func (t *tracker) countSkip(key string) {
+	if key == "" {
+		return
+	}
+	if t.s.Skips == nil {
+		t.s.Skips = map[string]int64{}
+	}
+	t.s.Skips[key]++
+}
+
 // rejectedRow notes that row of f has a reject: it is settled, but never
 // acknowledged. t.mu is held.
 func (t *tracker) rejectedRow(f *fileState, row int) {
@@ -151,12 +163,7 @@ func (t *tracker) row(f *fileState, r *Row) {
 	case r.skip != "":
 		c.RowsSkipped++
 		t.s.RowsSkipped++
-		if r.skipKey != "" {
-			if t.s.Skips == nil {
-				t.s.Skips = map[string]int64{}
-			}
-			t.s.Skips[r.skipKey]++
-		}
+		t.countSkip(r.skipKey)
 		field, value := "", formats.Display(r.Get(formats.FieldValue))
 		if value != "" {
 			field = formats.FieldValue

@@ -2,6 +2,8 @@ package mispcsv_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,4 +86,38 @@ func TestWriteRows(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
+}
+
+// FuzzRead checks, for any input under MISP's header, that reading ends
+// (no panic, no hang), that every row has its line, that a rejected row
+// has a reason and that rows come in line order.
+func FuzzRead(f *testing.F) {
+	for _, s := range []string{
+		"u1,1,Network activity,ip-dst|port,198.51.100.1|443,\"a\nb\",1,20240105\n",
+		"u2,1,Payload delivery,filename|sha256,a.exe|ab,,0,\n\n\"u3\",\"1\",x,link,\"http://x\",\"\"\"q\"\"\",True,Jun-22\r\n",
+		"\"open\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got, err := formatstest.Lines(t, "e.csv", header+body, formats.Options{MaxLineBytes: 1024})
+		var fe *formats.FileError
+		if errors.As(err, &fe) {
+			return // refused as a whole (binary, UTF-16): with the reason
+		}
+		if err != nil {
+			t.Fatalf("read error: %v", err)
+		}
+		last := 1
+		for _, l := range got {
+			var line int
+			if _, err := fmt.Sscanf(l, "%d:", &line); err != nil || line <= last {
+				t.Fatalf("row %q: no line after %d", l, last)
+			}
+			last = line
+			if strings.HasPrefix(l[strings.Index(l, ":")+1:], "reject:") && strings.HasSuffix(l, "reject:") {
+				t.Fatalf("row %q: a reject without a reason", l)
+			}
+		}
+	})
 }

@@ -70,6 +70,9 @@ func (s *objectReader) row(o ioc.Origin, raw json.RawMessage) formats.Row {
 	if indicatorLike(typ) {
 		var ml mispLabels
 		if ml, obj = splitLabels(obj); ml.skip(&row, s.opts) {
+			if p := obj.Get("pattern").Str; p != "" {
+				row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(p)}})
+			}
 			return row
 		}
 	}

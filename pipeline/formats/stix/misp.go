@@ -15,6 +15,10 @@ import (
 // properties do in MISP JSON, and are no tags.
 type mispLabels struct {
 	typ, category, toIDs string
+	// observed says the object is an observed-data with MISP's labels:
+	// the converter writes the attributes whose to_ids is false so, and
+	// without a misp:to_ids label.
+	observed bool
 }
 
 // splitLabels takes the MISP converter's labels (every misp:key="value")
@@ -42,6 +46,7 @@ func splitLabels(obj schemas.Value) (mispLabels, schemas.Value) {
 	if len(keep) == len(labels) {
 		return ml, obj
 	}
+	ml.observed = obj.Get("type").Str == "observed-data"
 	members := make([]schemas.Member, 0, len(obj.Members()))
 	for _, m := range obj.Members() {
 		if m.Key == "labels" {
@@ -65,12 +70,20 @@ func (ml mispLabels) skip(row *formats.Row, opts formats.Options) bool {
 			return true
 		}
 	}
-	if ml.toIDs != "" && misptype.ToIDsSkip(misptype.Truth(ml.toIDs, true), opts) != "" {
+	switch {
+	case ml.toIDs != "" && misptype.ToIDsSkip(misptype.Truth(ml.toIDs, true), opts) != "":
 		row.Skip, row.SkipKey = misptype.ToIDsReason, formats.SkipMISPToIDs
+		return true
+	case ml.toIDs == "" && ml.observed && misptype.ToIDsSkip(false, opts) != "":
+		row.Skip, row.SkipKey = observedToIDs, formats.SkipMISPToIDs
 		return true
 	}
 	return false
 }
+
+// observedToIDs is the skip reason of an observed-data that MISP's
+// converter wrote: an attribute whose to_ids is false.
+const observedToIDs = "to_ids is false: MISP's converter writes such attributes as observed-data (misp_to_ids: any imports it)"
 
 // notIndicator says what a MISP type is when none of its parts is an
 // indicator; empty when one is.

@@ -77,7 +77,7 @@
 // denotes the same property as the unquoted one (ipv4-addr:'value').
 //
 // A leaf may also be an AND of comparisons (=, ==) on one object that
-// says one plain indicator, in either of two forms:
+// says plain indicators, in one of three forms:
 //
 //	X:<ref>.type = '<t>' AND X:<ref>.value = '<v>'
 //	    the object <ref> of X (network-traffic:src_ref, as MISP's converter
@@ -86,6 +86,10 @@
 //	    comparisons on plain properties of X itself with a string or an
 //	    integer (network-traffic:dst_port = '443', as MISP writes
 //	    ip-dst|port) are its Notes ("dst_port 443");
+//	domain-name:value = '<d>' AND domain-name:resolves_to_refs[*].value = '<a>'
+//	    a domain and what it resolves to (as MISP's converter writes
+//	    domain|ip): two Observables, the domain and the address (IPv4 or
+//	    IPv6, address or block, else a domain name, as its value says);
 //	file:hashes.<key> = '<h>' AND file:<property> = '<s>' AND ...
 //	    one file's hashes (each algorithm once) and plain properties
 //	    compared with a string or an integer (name, size, mime_type): one

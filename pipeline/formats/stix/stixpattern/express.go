@@ -5,6 +5,7 @@ package stixpattern
 // the first offending node determines the reason.
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -154,6 +155,10 @@ func collectComposite(e *cmpBinary, out *[]Observable) error {
 		*out = append(*out, o)
 		return nil
 	}
+	if obs, ok := domainResolves(leaves); ok {
+		*out = append(*out, obs...)
+		return nil
+	}
 	if obs, ok := fileComposite(leaves); ok {
 		*out = append(*out, obs...)
 		return nil
@@ -252,4 +257,50 @@ func fileComposite(leaves []*comparison) ([]Observable, bool) {
 		hashes[i].Notes = notes
 	}
 	return hashes, true
+}
+
+// domainResolves reads domain-name:value = '<d>' AND
+// domain-name:resolves_to_refs[*].value = '<a>' (as MISP's converter
+// writes domain|ip): the domain and the address, an IPv4 or IPv6 address
+// or block, or a domain name, as its value says.
+func domainResolves(leaves []*comparison) ([]Observable, bool) {
+	if len(leaves) != 2 {
+		return nil, false
+	}
+	var name, addr *comparison
+	for _, c := range leaves {
+		st := c.path.steps
+		switch {
+		case c.path.typ != "domain-name" || c.value.kind != tokString || c.value.val == "":
+			return nil, false
+		case len(st) == 1 && st[0].name == "value" && !st[0].isIndex:
+			name = c
+		case len(st) == 3 && st[0].name == "resolves_to_refs" && st[1].isIndex && st[2].name == "value":
+			addr = c
+		}
+	}
+	if name == nil || addr == nil {
+		return nil, false
+	}
+	kind := addressKind(addr.value.val)
+	return []Observable{
+		{Kind: Domain, Path: "domain-name:value", Value: name.value.val},
+		{Kind: kind, Path: string(kind) + ":value", Value: addr.value.val},
+	}, true
+}
+
+// addressKind is the kind of what a domain resolves to: an IPv4 or IPv6
+// address or block, else a domain name.
+func addressKind(v string) Kind {
+	a, err := netip.ParseAddr(v)
+	if p, perr := netip.ParsePrefix(v); perr == nil {
+		a, err = p.Addr(), nil
+	}
+	switch {
+	case err != nil:
+		return Domain
+	case a.Is4():
+		return IPv4
+	}
+	return IPv6
 }

@@ -169,7 +169,7 @@ func (p *Pipeline) pull(ctx context.Context, f *fileState, e *emitter, r formats
 		if err != nil {
 			return err
 		}
-		row := Row{Origin: fr.Origin, Fields: fr.Fields, skip: fr.Skip}
+		row := Row{Origin: fr.Origin, Fields: fr.Fields, skip: fr.Skip, skipKey: fr.SkipKey}
 		if fr.Link != "" && !p.opts.Associations {
 			row.skip = fmt.Sprintf("relationship %s: %s takes no associations (not applicable)", fr.Link, p.opts.SinkName)
 		}

@@ -278,7 +278,7 @@ func TestReadJSONFeeds(t *testing.T) {
 				"sha256 " + strings.Repeat("a", 64),
 				"url https://files.example.com/x",
 				`skip: MISP type "link" is a reference link, not an indicator`,
-				"skip: to_ids is false: MISP marks it as not for detection",
+				"skip: to_ids is false: MISP marks it as not for detection (misp_to_ids: any imports it)",
 				"skip: deleted in MISP",
 				`skip: MISP type "x509-fingerprint-sha1" is a fingerprint, not an indicator`,
 				`skip: MISP type "filename" is a file name, not an indicator`,

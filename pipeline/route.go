@@ -50,11 +50,14 @@ type Route struct {
 	// MaxLineBytes is the longest line, delimited record or JSON value
 	// read; 0 means formats.DefaultMaxLine.
 	MaxLineBytes int
+	// MISPToIDs is formats.MISPToIDsRequired or formats.MISPToIDsAny
+	// (see formats.Options.MISPToIDs); empty means required.
+	MISPToIDs string
 }
 
 // ReadOptions returns what the formats need of the route.
 func (r *Route) ReadOptions() formats.Options {
-	return formats.Options{Format: r.Format, Delimiter: r.Delimiter, Columns: r.Columns, JSONFields: r.JSONFields, MaxLineBytes: r.MaxLineBytes}
+	return formats.Options{Format: r.Format, Delimiter: r.Delimiter, Columns: r.Columns, JSONFields: r.JSONFields, MaxLineBytes: r.MaxLineBytes, MISPToIDs: r.MISPToIDs}
 }
 
 // JSONItems is the key of Route.JSONFields that names the path to the

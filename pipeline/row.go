@@ -16,6 +16,9 @@ type Row struct {
 	// pseudo-row, a STIX object of another kind): it is accounted as
 	// skipped, with the reason, and not rejected.
 	skip string
+	// skipKey names the summary count a skipped row adds to
+	// (Summary.Skips), when the reader gave one.
+	skipKey string
 	// rejects are the problems found with the row or with some of its
 	// values; a row with no indicators and rejects is a rejected row.
 	rejects []ioc.Reject

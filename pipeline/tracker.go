@@ -24,6 +24,9 @@ type Summary struct {
 	Batches int64 `json:"batches"`
 	// Extra holds sink-specific counts (scans, associations, ...).
 	Extra map[string]int64 `json:"extra,omitempty"`
+	// Skips counts the skipped rows a route setting decides, by the
+	// setting's key (formats.Row.SkipKey: misp_to_ids).
+	Skips map[string]int64 `json:"skips,omitempty"`
 	// SinkIDs are ids the sink returned (trace ids, task ids), capped.
 	SinkIDs  []string      `json:"sink_ids,omitempty"`
 	Duration time.Duration `json:"-"`
@@ -118,7 +121,7 @@ func (t *tracker) summary() Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.s
-	s.Extra = maps.Clone(t.s.Extra)
+	s.Extra, s.Skips = maps.Clone(t.s.Extra), maps.Clone(t.s.Skips)
 	return s
 }
 
@@ -136,6 +139,18 @@ func (t *tracker) reject(f *fileState, r ioc.Reject) {
 	if rep := t.report(f); rep != nil {
 		rep.Rejects = append(rep.Rejects, r)
 	}
+}
+
+// countSkip counts a skipped row under its key (Summary.Skips), when it
+// has one. t.mu is held.
+func (t *tracker) countSkip(key string) {
+	if key == "" {
+		return
+	}
+	if t.s.Skips == nil {
+		t.s.Skips = map[string]int64{}
+	}
+	t.s.Skips[key]++
 }
 
 // rejectedRow notes that row of f has a reject (or, with skipped, is not
@@ -176,6 +191,7 @@ func (t *tracker) row(f *fileState, r *Row) {
 	case r.skip != "":
 		c.RowsSkipped++
 		t.s.RowsSkipped++
+		t.countSkip(r.skipKey)
 		field, value := "", formats.Display(r.Get(formats.FieldValue))
 		if value != "" {
 			field = formats.FieldValue

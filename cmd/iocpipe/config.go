@@ -136,6 +136,10 @@ type RouteConfig struct {
 	// longer row is rejected (a JSON document with such a value fails);
 	// 0 means 1 MiB.
 	MaxLineBytes int `yaml:"max_line_bytes"`
+	// MISPToIDs says which MISP attributes are imported (MISP JSON, MISP
+	// CSV, STIX from MISP's converter): required (the default) skips those
+	// whose to_ids is false, any imports them all.
+	MISPToIDs MISPToIDs `yaml:"misp_to_ids"`
 
 	// Kind is what a ThreatWinds route sends: entities (default),
 	// well-known, or scan.
@@ -554,6 +558,7 @@ func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
 	}
 	pr.Delimiter, _ = delimiter(r.Delimiter)
 	pr.MaxLineBytes = r.MaxLineBytes
+	pr.MISPToIDs = string(r.MISPToIDs)
 	pr.Reputation = r.Reputation
 	pr.Columns, pr.JSONFields = mapping(r.Columns), mapping(r.JSONFields)
 	for _, e := range r.Enclaves {

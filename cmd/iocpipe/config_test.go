@@ -136,11 +136,15 @@ func TestConfigErrors(t *testing.T) {
 		{"sink checked before format", tsSection + "routes:\n  - name: r\n    sink: nope\n    format: xml\n",
 			`routes[0] (r).sink: unknown sink "nope" (known: trustar, threatwinds)`},
 		{"format after sink", tsSection + tsRoute + "    format: xml\n",
-			`routes[0] (r).format: unknown format "xml" (csv, json, jsonl, stix; empty detects)`},
+			`routes[0] (r).format: unknown format "xml" (csv, json, jsonl, misp-csv, stix; empty detects)`},
 		{"max_line_bytes small", tsSection + tsRoute + "    max_line_bytes: 100\n",
 			"routes[0] (r).max_line_bytes: 100 is out of range: give 1024 to 1073741824 bytes (0 means 1048576)"},
 		{"max_line_bytes negative", tsSection + tsRoute + "    max_line_bytes: -1\n",
 			"routes[0] (r).max_line_bytes: -1 is out of range: give 1024 to 1073741824 bytes (0 means 1048576)"},
+		{"misp_to_ids unknown", tsSection + tsRoute + "    misp_to_ids: sometimes\n",
+			`line 8: misp_to_ids: "sometimes" is not required or any (required, the default, skips MISP attributes whose to_ids is false; any imports them)`},
+		{"misp_to_ids not a scalar", tsSection + tsRoute + "    misp_to_ids: [any]\n",
+			`line 8: misp_to_ids: a list or map is not required or any (required, the default, skips MISP attributes whose to_ids is false; any imports them)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,9 +69,12 @@ type inspection struct {
 	Description *pipeline.Description `json:"description,omitempty"`
 	Error       string                `json:"error,omitempty"`
 	Counts      pipeline.Counts       `json:"counts"`
-	Stopped     bool                  `json:"stopped,omitempty"`
-	Indicators  []shownIndicator      `json:"indicators"`
-	Reasons     []reasonCount         `json:"reasons"`
+	// Skips counts the skipped rows a route setting decides
+	// (pipeline.Summary.Skips).
+	Skips      map[string]int64 `json:"skips,omitempty"`
+	Stopped    bool             `json:"stopped,omitempty"`
+	Indicators []shownIndicator `json:"indicators"`
+	Reasons    []reasonCount    `json:"reasons"`
 }
 
 type shownIndicator struct {
@@ -180,7 +183,7 @@ func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
 		return &exitError{code: exitFailed, err: runErr}
 	}
 	out.Stopped = stopped.Load()
-	out.Counts = sum.Counts
+	out.Counts, out.Skips = sum.Counts, sum.Skips
 	out.Indicators = sink.inds
 	out.Reasons = tally.list()
 	if f.json {
@@ -300,6 +303,9 @@ func printInspection(w io.Writer, in *inspection) {
 		stopped = " (stopped early: --max-rows)"
 	}
 	fmt.Fprintf(tw, "rows\t%d read: %d yielding indicators, %d rejected, %d skipped%s\n", c.Rows, c.RowsYielding, c.RowsRejected, c.RowsSkipped, stopped)
+	for _, l := range skipLines(in.Skips) {
+		fmt.Fprintf(tw, "\t%s\n", printable(l))
+	}
 	fmt.Fprintf(tw, "indicators\t%d: %d to send, %d merged duplicates, %d rejected\n", c.Indicators, c.Delivered, c.Merged, c.Rejected)
 	tw.Flush()
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -349,6 +350,9 @@ func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 		}
 	}
 	fmt.Fprintf(w, "rows read    %d (%s)\n", s.Rows, strings.Join(rowParts, ", "))
+	for _, l := range skipLines(s.Skips) {
+		fmt.Fprintf(w, "skipped      %s\n", l)
+	}
 	fmt.Fprintf(w, "indicators   %d (%d %s, %s, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb,
 		n(s.Merged, "merged duplicate", "merged duplicates"), s.Rejected, s.Failed)
 	fmt.Fprintf(w, "rejected     %s, %s, %s\n", n(s.RowsRejected, "row", "rows"), n(s.Rejected, "indicator", "indicators"),
@@ -368,6 +372,26 @@ func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 	}
 	fmt.Fprintf(w, "duration     %s\n", s.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "rate         %.0f indicators/s\n", perSecond(s))
+}
+
+// skipNotes say what the rows counted under a formats.Row.SkipKey are,
+// and which route setting imports them.
+var skipNotes = map[string][2]string{
+	formats.SkipMISPToIDs: {"MISP attribute", "with to_ids false (misp_to_ids: required; set misp_to_ids: any on the route to import them)"},
+}
+
+// skipLines are the lines the summary and inspect give the skipped rows a
+// route setting decided (pipeline.Summary.Skips), by key.
+func skipLines(skips map[string]int64) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(skips)) {
+		n, ok := skipNotes[k]
+		if !ok {
+			n = [2]string{"row", "by " + k}
+		}
+		out = append(out, plural(skips[k], n[0], n[0]+"s")+" "+n[1])
+	}
+	return out
 }
 
 // plural returns n and the noun, singular for 1.
@@ -399,5 +423,9 @@ func nothingIn(s pipeline.Summary, inputs, leftOut int) string {
 	case s.Rows == 0:
 		return fmt.Sprintf("%s, no rows", plural(int64(inputs), "file", "files"))
 	}
-	return fmt.Sprintf("%s read, no valid indicators", plural(s.Rows, "row", "rows"))
+	msg := fmt.Sprintf("%s read, no valid indicators", plural(s.Rows, "row", "rows"))
+	if lines := skipLines(s.Skips); len(lines) > 0 {
+		msg += "; skipped: " + strings.Join(lines, "; ")
+	}
+	return msg
 }

@@ -132,6 +132,7 @@ type jsonSummary struct {
 	Indicators  outcomeCounts    `json:"indicators"`
 	Submissions int64            `json:"submissions"`
 	Extra       map[string]int64 `json:"extra,omitempty"`
+	Skips       map[string]int64 `json:"skips,omitempty"`
 	DurationMS  int64            `json:"duration_ms"`
 	PerSecond   float64          `json:"indicators_per_second"`
 	WouldSend   []string         `json:"would_send,omitempty"`
@@ -144,7 +145,7 @@ func jsonSummaryOf(rc *RouteConfig, dry bool, s pipeline.Summary, files fileCoun
 			Skipped: s.RowsSkipped, Failed: s.RowsFailed, Resumed: s.RowsResumed},
 		Indicators: outcomeCounts{Read: s.Indicators, Delivered: s.Delivered, Merged: s.Merged,
 			Rejected: s.Rejected, Failed: s.Failed},
-		Submissions: s.Submissions, Extra: s.Extra,
+		Submissions: s.Submissions, Extra: s.Extra, Skips: s.Skips,
 		DurationMS: s.Duration.Milliseconds(), PerSecond: perSecond(s),
 	}
 }

@@ -3,7 +3,8 @@ package formats
 // A Description says how a file will be read under a route, for inspect:
 // what the format's reader learns from the file, the same way it reads it.
 type Description struct {
-	// Format is the detected format: csv, json, jsonl, stix, otx or misp.
+	// Format is the detected format: csv, json, jsonl, stix, otx, misp or
+	// misp-csv.
 	Format string `json:"format"`
 	// Shape says how the records are laid out, in words ("an array of
 	// items", "3 OTX pulses", "a MISP event").

@@ -90,6 +90,11 @@ type Row struct {
 	// pseudo-row, a STIX object of another kind): it is reported as
 	// skipped, with the reason, not as rejected.
 	Skip string
+	// SkipKey, on a skipped row, names the summary count the row adds to
+	// (pipeline.Summary.Skips): for skips a route setting decides, it is
+	// the setting's key (SkipMISPToIDs). Empty counts the row as skipped
+	// only.
+	SkipKey string
 	// Reject, when set, says the record as a whole cannot be read (a parse
 	// error, a line too long).
 	Reject *ioc.Reject
@@ -145,7 +150,23 @@ type Options struct {
 	// where the format cannot find the next row (one JSON document), the
 	// file fails. 0 means DefaultMaxLine (see MaxLine).
 	MaxLineBytes int
+	// MISPToIDs says which MISP attributes (MISP JSON, MISP CSV, STIX
+	// written by MISP's converter) are read: MISPToIDsRequired (also the
+	// empty string) skips those whose to_ids is false, MISPToIDsAny reads
+	// them all.
+	MISPToIDs string
 }
+
+// The values of Options.MISPToIDs, as the route key misp_to_ids takes
+// them.
+const (
+	MISPToIDsRequired = "required"
+	MISPToIDsAny      = "any"
+)
+
+// SkipMISPToIDs is the SkipKey of MISP attributes skipped for to_ids
+// false: the route key that imports them (misp_to_ids: any).
+const SkipMISPToIDs = "misp_to_ids"
 
 // JSONItems is the key of Options.JSONFields that names the path to the
 // array of items in a wrapper object.

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -12,14 +13,26 @@ import (
 var (
 	minTime = time.Date(1970, 1, 1, 0, 0, 0, 1e6, time.UTC).UnixMilli()
 	maxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	// minEpoch is the earliest date a bare number is read as: below it, a
+	// number is more likely an id, a count or a date in another form.
+	minEpoch = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	// surelyNear is ten years after this code was written: an epoch time
+	// before it is within ten years of any now, so the clock (a system
+	// call on some machines) is read only for later ones.
+	surelyNear = time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 )
 
+// epochAhead is how far past now a bare number may fall and still be read
+// as an epoch time: ten years, leap days included.
+const epochAhead = (10*365 + 3) * 24 * time.Hour
+
 var (
-	errTimeForm   = errors.New("not a timestamp: use RFC 3339, YYYY-MM-DD, 'YYYY-MM-DD HH:MM:SS' or epoch seconds/ms/µs/ns")
+	errTimeForm   = errors.New("not a timestamp: use RFC 3339, YYYY-MM-DD, YYYYMMDD, 'YYYY-MM-DD HH:MM:SS', a month and year (Jun-22, June 2022) or epoch seconds/ms/µs/ns")
 	errTimeRange  = errors.New("no such date or time (check the month, day, hour and minute)")
 	errTimeHuge   = errors.New("number too large for a timestamp")
 	errTimeBefore = errors.New("timestamp before 1970-01-01")
 	errTimeFuture = errors.New("timestamp after 2100-01-01")
+	errEpochRange = errors.New("a number is read as epoch seconds, ms, µs or ns only when that gives a date between 1990-01-01 and 10 years from now")
 )
 
 // ParseTime converts every timestamp form iocpipe accepts into epoch
@@ -28,23 +41,44 @@ var (
 //   - RFC 3339, with 'T' or a space between date and time, with or
 //     without fractional seconds, with a zone (Z, ±hh:mm, ±hhmm, ±hh, UTC,
 //     GMT) or without one, which means UTC; seconds may be left out;
-//   - a date alone, YYYY-MM-DD, meaning midnight UTC;
+//   - a date alone, YYYY-MM-DD or YYYYMMDD (eight digits are always a
+//     date, never epoch seconds), meaning midnight UTC;
+//   - a month and year (Jun-22, June 2022, Sep 2021, 2022-06), meaning
+//     the first of the month, midnight UTC; a two-digit year below 69 is
+//     20yy, else 19yy;
 //   - a whole or fractional number: epoch seconds, milliseconds,
-//     microseconds or nanoseconds, told apart by magnitude (below 1e11 is
-//     seconds — up to the year 5138 —, below 1e14 ms, below 1e17 µs).
+//     microseconds or nanoseconds, whichever of them gives a time between
+//     1990-01-01 and ten years from now (the ranges do not overlap); a
+//     number none of them places there is an error, never a wrong date.
 //
 // "0" (and an empty string) mean unknown and yield 0 with no error. A
-// time before 1970 or after 2100 is an error.
-func ParseTime(s string) (int64, error) {
+// date before 1970 or after 2100 is an error. ParseTime reads the clock
+// for the epoch bound; ParseTimeAt is the same function of a given now.
+func ParseTime(s string) (int64, error) { return parseTime(s, time.Now) }
+
+// ParseTimeAt is ParseTime with now as the present, for the upper bound of
+// epoch times.
+func ParseTimeAt(s string, now time.Time) (int64, error) {
+	return parseTime(s, func() time.Time { return now })
+}
+
+func parseTime(s string, now func() time.Time) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "0" {
 		return 0, nil
 	}
 	var ms int64
 	var err error
-	if c := s[0]; (c >= '0' && c <= '9' && !looksLikeDate(s)) || c == '-' || c == '+' {
-		ms, err = parseEpoch(s)
-	} else {
+	switch c := s[0]; {
+	case len(s) == 8 && allDigits(s):
+		ms, err = parseCompactDate(s)
+	case len(s) == 7 && s[4] == '-' && allDigits(s[:4]) && allDigits(s[5:]):
+		ms, err = monthStart(s[:4], s[5:])
+	case c >= '0' && c <= '9' && !looksLikeDate(s), c == '-', c == '+', c == '.':
+		return parseEpoch(s, now)
+	case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		ms, err = parseMonthYear(s)
+	default:
 		ms, err = parseDate(s)
 	}
 	if err != nil {
@@ -61,7 +95,84 @@ func ParseTime(s string) (int64, error) {
 
 func looksLikeDate(s string) bool { return len(s) >= 10 && s[4] == '-' && s[7] == '-' }
 
-func parseEpoch(s string) (int64, error) {
+func allDigits(s string) bool {
+	_, ok := digits(s)
+	return ok
+}
+
+// parseCompactDate parses YYYYMMDD.
+func parseCompactDate(s string) (int64, error) {
+	year, _ := digits(s[:4])
+	month, _ := digits(s[4:6])
+	day, _ := digits(s[6:8])
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) {
+		return 0, fmt.Errorf("%w: %s read as YYYYMMDD", errTimeRange, s)
+	}
+	return time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC).UnixMilli(), nil
+}
+
+// monthStart returns the first of month (1-12, as digits) of year (two
+// or four digits).
+func monthStart(year, month string) (int64, error) {
+	y, ok1 := digits(year)
+	m, ok2 := digits(month)
+	if !ok1 || !ok2 || len(year) != 2 && len(year) != 4 {
+		return 0, errTimeForm
+	}
+	if len(year) == 2 {
+		y += 2000
+		if y >= 2069 {
+			y -= 100
+		}
+	}
+	if m < 1 || m > 12 {
+		return 0, errTimeRange
+	}
+	return time.Date(y, time.Month(m), 1, 0, 0, 0, 0, time.UTC).UnixMilli(), nil
+}
+
+// months are the month names a month-year form may use: full, three
+// letters, and Sept.
+var months = map[string]int{
+	"jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
+	"may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8,
+	"sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+}
+
+// parseMonthYear parses a month name and a year: Jun-22, June 2022,
+// Sep, 2021, jun/2022.
+func parseMonthYear(s string) (int64, error) {
+	name, year, ok := strings.Cut(strings.Map(func(r rune) rune {
+		switch r {
+		case '-', '/', ',', '.', '\t':
+			return ' '
+		}
+		return r
+	}, s), " ")
+	year = strings.TrimSpace(year)
+	m, known := months[strings.ToLower(name)]
+	if !ok || !known {
+		return 0, errTimeForm
+	}
+	return monthStart(year, strconv.Itoa(m))
+}
+
+// parseEpoch reads a number as epoch seconds, ms, µs or ns: the unit that
+// places it between 1990-01-01 and epochAhead years from now.
+func parseEpoch(s string, now func() time.Time) (int64, error) {
+	ms, err := epochMillis(s)
+	if err != nil {
+		return 0, err
+	}
+	if ms < minEpoch || ms >= surelyNear && ms > now().Add(epochAhead).UnixMilli() {
+		return 0, errEpochRange
+	}
+	return ms, nil
+}
+
+// epochMillis scales a number to milliseconds by the first unit that
+// reaches minEpoch; a number no unit fits yields a value out of range.
+func epochMillis(s string) (int64, error) {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return scaleEpoch(float64(i), i)
 	}

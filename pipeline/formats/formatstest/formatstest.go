@@ -150,14 +150,16 @@ type row struct {
 	Ref    string `json:"ref,omitempty"`
 	Fields any    `json:"fields,omitempty"`
 	Skip   string `json:"skip,omitempty"`
-	Link   string `json:"link,omitempty"`
-	Reject string `json:"reject,omitempty"`
-	Field  string `json:"reject_field,omitempty"`
-	Value  string `json:"reject_value,omitempty"`
+	// SkipKey is the row's formats.Row.SkipKey.
+	SkipKey string `json:"skip_key,omitempty"`
+	Link    string `json:"link,omitempty"`
+	Reject  string `json:"reject,omitempty"`
+	Field   string `json:"reject_field,omitempty"`
+	Value   string `json:"reject_value,omitempty"`
 }
 
 func rowOf(r formats.Row) row {
-	out := row{Line: r.Origin.Line, Index: r.Origin.Index, Ref: r.Origin.Ref, Skip: r.Skip, Link: r.Link}
+	out := row{Line: r.Origin.Line, Index: r.Origin.Index, Ref: r.Origin.Ref, Skip: r.Skip, SkipKey: r.SkipKey, Link: r.Link}
 	if len(r.Fields.Members()) > 0 {
 		out.Fields = r.Fields.Any()
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
+	"github.com/iocpipe/iocpipe/pipeline/formats/misp/misptype"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
@@ -16,6 +17,7 @@ import (
 // but numbers and booleans where some versions write them.
 type attribute struct {
 	Type           string     `json:"type"`
+	Category       string     `json:"category"`
 	Value          flexString `json:"value"`
 	UUID           string     `json:"uuid"`
 	Comment        string     `json:"comment"`
@@ -53,53 +55,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 }
 
 // truth reads a MISP boolean (true, "1", "true"); def when unset.
-func (f flexString) truth(def bool) bool {
-	switch strings.ToLower(strings.TrimSpace(string(f))) {
-	case "":
-		return def
-	case "1", "true", "yes":
-		return true
-	}
-	return false
-}
-
-// mispTypes maps MISP attribute types to iocpipe's; MISP's vocabulary is
-// closed, so a type not here (nor an indicator type by name) is skipped.
-var mispTypes = map[string]ioc.Type{
-	"ip-dst": ioc.IP, "ip-src": ioc.IP, "domain": ioc.Domain, "hostname": ioc.Domain, "url": ioc.URL, "uri": ioc.URL,
-	"email": ioc.Email, "email-src": ioc.Email, "email-dst": ioc.Email, "email-reply-to": ioc.Email,
-	"md5": ioc.MD5, "sha1": ioc.SHA1, "sha256": ioc.SHA256, "sha512": ioc.SHA512,
-	"vulnerability": ioc.CVE, "btc": ioc.Bitcoin, "regkey": ioc.RegistryKey,
-}
-
-// mispNot names MISP types that share a name with an indicator type but
-// are none.
-var mispNot = map[string]string{
-	"link": "a reference link", "port": "a port", "text": "free text", "comment": "free text", "other": "free text",
-}
-
-// mispType resolves one MISP attribute type: the indicator type, or what
-// it is when it is none; port says it is a port.
-func mispType(t string) (typ ioc.Type, what string, port bool) {
-	t = strings.ToLower(strings.TrimSpace(t))
-	if it, ok := mispTypes[t]; ok {
-		return it, "", false
-	}
-	if t == "port" {
-		return "", "a port", true
-	}
-	if w, ok := mispNot[t]; ok {
-		return "", w, false
-	}
-	it, w, ok := normalize.LookupType(t)
-	switch {
-	case w != "":
-		return "", w, false
-	case ok && it != "" && it != normalize.FileType && !normalize.IsContext(it):
-		return it, "", false
-	}
-	return "", "a MISP type iocpipe does not send", false
-}
+func (f flexString) truth(def bool) bool { return misptype.Truth(string(f), def) }
 
 // attributeRow maps a MISP attribute onto a row. A composite type
 // ("filename|sha256", "ip-dst|port", "domain|ip") yields its indicator
@@ -113,7 +69,7 @@ func (rd *reader) attributeRow(o ioc.Origin, raw []byte, c jsonwalk.Context, obj
 	row.Origin.Ref = a.UUID
 	value := string(a.Value)
 	row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(value)}})
-	parts, notes, what, err := a.split()
+	parts, notes, what, err := misptype.Split(a.Type, value)
 	if err != nil {
 		return row.WithReject(formats.FieldValue, value, err.Error())
 	}
@@ -122,10 +78,13 @@ func (rd *reader) attributeRow(o ioc.Origin, raw []byte, c jsonwalk.Context, obj
 		row.Skip = "deleted in MISP"
 		return row
 	case len(parts) == 0 && what != "":
-		row.Skip = fmt.Sprintf("MISP type %q is %s, not an indicator", a.Type, what)
+		row.Skip = misptype.NotIndicator(a.Type, what)
 		return row
-	case len(parts) > 0 && !a.ToIDS.truth(true):
-		row.Skip = "to_ids is false: MISP marks it as not for detection"
+	case misptype.Reference(a.Category, a.Type) != "":
+		row.Skip = misptype.Reference(a.Category, a.Type)
+		return row
+	case misptype.ToIDsSkip(a.ToIDS.truth(true), rd.opts) != "":
+		row.Skip, row.SkipKey = misptype.ToIDsReason, formats.SkipMISPToIDs
 		return row
 	}
 	members := []schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(strings.Join(parts, formats.MultiSep))}}
@@ -148,41 +107,6 @@ func (rd *reader) attributeRow(o ioc.Origin, raw []byte, c jsonwalk.Context, obj
 		members = append(members, schemas.Member{Key: formats.FieldTags, Val: schemas.ArrayValue(tags)})
 	}
 	return formats.Row{Origin: row.Origin, Fields: schemas.ObjectValue(rd.feed.Inherit(members, c))}
-}
-
-// split splits the attribute's value by its (composite) type: the
-// indicator parts, each with its type hint; the other parts, as notes;
-// and what the first part that is no indicator is.
-func (a *attribute) split() (parts, notes []string, what string, err error) {
-	value := string(a.Value)
-	types := strings.Split(a.Type, "|")
-	if a.Type == "malware-sample" {
-		types = []string{"filename", "md5"}
-	}
-	values := []string{value}
-	if len(types) > 1 {
-		values = strings.SplitN(value, "|", len(types))
-		if len(values) != len(types) {
-			return nil, nil, "", fmt.Errorf("MISP composite type %q needs %d values separated by '|'", a.Type, len(types))
-		}
-	}
-	for i, t := range types {
-		it, w, port := mispType(t)
-		v := normalize.CleanText(values[i])
-		switch {
-		case v == "":
-		case port:
-			notes = append(notes, "port "+v)
-		case it != "":
-			parts = append(parts, string(it)+formats.TypeHintSep+v)
-		default:
-			notes = append(notes, t+" "+v)
-			if what == "" {
-				what = w
-			}
-		}
-	}
-	return parts, notes, what, nil
 }
 
 // times adds the attribute's first and last seen and its sightings: a

@@ -21,6 +21,7 @@ package misp
 import (
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
+	"github.com/iocpipe/iocpipe/pipeline/formats/misp/misptype"
 )
 
 // Name is the format's name.
@@ -33,7 +34,7 @@ type documents struct{}
 
 // OpenDocument implements jsonwalk.DocumentReader.
 func (documents) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
-	rd := &reader{src: src, doc: doc, feed: jsonwalk.NewFeed(doc), max: opts.MaxLine()}
+	rd := &reader{src: src, doc: doc, feed: jsonwalk.NewFeed(doc), max: opts.MaxLine(), opts: opts}
 	rd.Pulled = formats.Pull(rd.walk)
 	return rd, nil
 }
@@ -60,7 +61,7 @@ func (documents) DescribeDocument(d *formats.Description, head []byte, opts form
 		{Field: formats.FieldNotes, From: []string{"comment", "the object's name and other attributes"}},
 		{Field: formats.FieldTags, From: []string{"Tag[].name"}},
 	}
-	d.Inherited = []string{"notes ← the event's info", "source ← the event's Orgc.name", jsonwalk.TagRule(len(doc.Contexts), "event"),
-		"skipped: to_ids false, deleted, types that are no indicator"}
+	d.Inherited = []string{"notes ← the event's info", "source ← the event's Orgc.name", jsonwalk.TagRule(len(doc.Contexts), "event")}
+	d.Inherited = append(d.Inherited, misptype.Rules(opts, "deleted")...)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
+	"github.com/iocpipe/iocpipe/pipeline/formats/misp/misptype"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
@@ -23,6 +24,7 @@ type reader struct {
 	ctx   context.Context
 	yield func(formats.Row) bool
 	max   int // the longest JSON value read
+	opts  formats.Options
 }
 
 // walk emits the attributes of every event: its own and its objects'.
@@ -123,7 +125,7 @@ func (rd *reader) object(raw []byte, line int, c jsonwalk.Context) error {
 	oc := &objectContext{deleted: o.Deleted.truth(false)}
 	var parts []string
 	for _, a := range o.Attribute {
-		if t, _, _ := mispType(a.Type); t == "" && a.Value != "" {
+		if t, _, _ := misptype.Resolve(a.Type); t == "" && a.Value != "" {
 			rel := a.ObjectRelation
 			if rel == "" {
 				rel = a.Type

@@ -44,6 +44,7 @@ type objectReader struct {
 	name   string
 	ix     *index
 	schema *schemas.Schema
+	opts   formats.Options
 }
 
 // row turns one object into a row.
@@ -65,6 +66,15 @@ func (s *objectReader) row(o ioc.Origin, raw json.RawMessage) formats.Row {
 	if obj.Get("revoked").Str == "true" {
 		row.Skip = fmt.Sprintf("STIX %s is revoked", typ)
 		return row
+	}
+	if indicatorLike(typ) {
+		var ml mispLabels
+		if ml, obj = splitLabels(obj); ml.skip(&row, s.opts) {
+			if p := obj.Get("pattern").Str; p != "" {
+				row.Fields = schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(p)}})
+			}
+			return row
+		}
 	}
 	switch {
 	case typ == "indicator":
@@ -121,19 +131,22 @@ func (s *objectReader) indicator(row formats.Row, obj schemas.Value) formats.Row
 		return row.WithReject("pattern", pattern, err.Error())
 	}
 	values := make([]hinted, 0, len(obs))
+	var notes []string
 	for _, o := range obs {
 		values = append(values, hinted{patternKinds[o.Kind], o.Value})
-	}
-	first := obj.Get("valid_from").Str
-	last := obj.Get("valid_until").Str
-	if last == "" {
-		last = obj.Get("modified").Str
+		if o.Notes != "" && !slices.Contains(notes, o.Notes) {
+			notes = append(notes, o.Notes)
+		}
 	}
 	tags := obj.Get("indicator_types")
 	if len(tags.Items()) == 0 {
 		tags = obj.Get("labels")
 	}
-	return s.fill(row, obj, values, first, last, tags, 0)
+	row = s.fill(row, obj, values, obj.Get("valid_from").Str, obj.Get("valid_until").Str, tags, 0)
+	if len(notes) > 0 && row.Reject == nil {
+		row.Fields = addNotes(row.Fields, strings.Join(notes, "; "))
+	}
+	return row
 }
 
 // observable fills a row from an SCO.
@@ -207,7 +220,7 @@ func (s *objectReader) fill(row formats.Row, obj schemas.Value, values []hinted,
 		}
 	}
 	if firstMS > 0 && lastMS > 0 && lastMS < firstMS {
-		// valid_until (or modified) before valid_from: keep the start.
+		// valid_until before valid_from: keep the start.
 		lastMS = 0
 	}
 	num := func(n int64) schemas.Value { return schemas.Value{Kind: schemas.Number, Str: strconv.FormatInt(n, 10)} }

@@ -27,6 +27,7 @@ type reader struct {
 	links  bool
 	assocs []*ioc.Association
 	max    int // the longest line or JSON value read
+	opts   formats.Options
 }
 
 // Links implements formats.Linker.
@@ -54,7 +55,7 @@ func (rd *reader) walk(ctx context.Context, yield func(formats.Row) bool) error 
 		return err
 	}
 	rd.links = len(ix.ends) > 0
-	or := &objectReader{name: rd.src.Name, ix: ix, schema: schema}
+	or := &objectReader{name: rd.src.Name, ix: ix, schema: schema, opts: rd.opts}
 	err = eachObject(ctx, r, rd.layout, rd.max, func(raw json.RawMessage, line, index int) error {
 		o := ioc.Origin{Line: line, Index: -1}
 		if raw == nil {

@@ -24,6 +24,7 @@ package stix
 import (
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
+	"github.com/iocpipe/iocpipe/pipeline/formats/misp/misptype"
 )
 
 // Name is the format's name.
@@ -36,7 +37,7 @@ type documents struct{}
 
 // OpenDocument implements jsonwalk.DocumentReader.
 func (documents) OpenDocument(src *formats.Source, opts formats.Options, doc *jsonwalk.Doc) (formats.Reader, error) {
-	rd := &reader{src: src, layout: doc.STIXLayout, max: opts.MaxLine()}
+	rd := &reader{src: src, layout: doc.STIXLayout, max: opts.MaxLine(), opts: opts}
 	rd.Pulled = formats.Pull(rd.walk)
 	return rd, nil
 }
@@ -56,10 +57,11 @@ func (documents) DescribeDocument(d *formats.Description, head []byte, opts form
 	d.Mapping = []formats.FieldMapping{
 		{Field: formats.FieldValue, From: []string{"indicator patterns", "observables (SCOs)", "observed-data"}},
 		{Field: formats.FieldFirstSeen, From: []string{"valid_from", "sightings"}},
-		{Field: formats.FieldLastSeen, From: []string{"valid_until", "modified", "sightings"}},
-		{Field: formats.FieldNotes, From: []string{"name", "description"}},
-		{Field: formats.FieldTags, From: []string{"indicator_types", "labels"}},
+		{Field: formats.FieldLastSeen, From: []string{"valid_until", "sightings' last_seen"}},
+		{Field: formats.FieldNotes, From: []string{"name", "description", "a file composite's other comparisons (file:name)"}},
+		{Field: formats.FieldTags, From: []string{"indicator_types", "labels (but MISP's misp:type, misp:category, misp:to_ids)"}},
 		{Field: formats.FieldSource, From: []string{"created_by_ref identity name"}},
 	}
+	d.Inherited = append([]string{"MISP converter labels: misp:type and misp:category skip what is no indicator"}, misptype.Rules(opts)...)
 	return nil
 }

@@ -76,6 +76,30 @@
 // names are otherwise case-sensitive, as in STIX; a quoted property name
 // denotes the same property as the unquoted one (ipv4-addr:'value').
 //
+// A leaf may also be an AND of comparisons (=, ==) on one object that
+// says plain indicators, in one of three forms:
+//
+//	X:<ref>.type = '<t>' AND X:<ref>.value = '<v>'
+//	    the object <ref> of X (network-traffic:src_ref, as MISP's converter
+//	    writes ip-src and ip-dst), where <t> is one of the object types
+//	    above: one Observable of that kind, with the path <t>:value;
+//	    comparisons on plain properties of X itself with a string or an
+//	    integer (network-traffic:dst_port = '443', as MISP writes
+//	    ip-dst|port) are its Notes ("dst_port 443");
+//	domain-name:value = '<d>' AND domain-name:resolves_to_refs[*].value = '<a>'
+//	    a domain and what it resolves to (as MISP's converter writes
+//	    domain|ip): two Observables, the domain and the address (IPv4 or
+//	    IPv6, address or block, else a domain name, as its value says);
+//	file:hashes.<key> = '<h>' AND file:<property> = '<s>' AND ...
+//	    one file's hashes (each algorithm once) and plain properties
+//	    compared with a string or an integer (name, size, mime_type): one
+//	    Observable per hash, whose Notes hold the other comparisons
+//	    ("name a.exe; size 1024").
+//
+// An AND across objects (ipv4-addr:value = ... AND network-traffic:
+// dst_port = ...), of two values of one object, without a hash, or
+// holding an OR, NOT or another operator uses AND.
+//
 // Each leaf yields one Observable per string, in order of appearance;
 // duplicates are kept. Values are returned unescaped but otherwise exactly as
 // given: '198.51.100.0/24' is returned as is, and deciding that it is a CIDR
@@ -85,7 +109,7 @@
 // Anything else is a *NotExpressibleError. The tree is checked top-down and
 // left to right, and the reason names the first offending construct found:
 //
-//	uses AND                      AND at either level
+//	uses AND                      AND at either level (but the composites above)
 //	uses FOLLOWEDBY
 //	uses qualifier WITHIN         also REPEATS and START/STOP
 //	uses NOT

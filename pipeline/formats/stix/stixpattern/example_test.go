@@ -25,7 +25,7 @@ func ExampleParse() {
 
 func ExampleParse_refused() {
 	for _, p := range []string{
-		`[file:hashes.MD5 = 'cead3f77f6cda6ec00f57d76c9a6879f' AND file:name = 'a.exe']`,
+		`[ipv4-addr:value = '198.51.100.1' AND network-traffic:dst_port = 443]`,
 		`[url:value = 'http://example.com/'] WITHIN 300 SECONDS`,
 		`[ipv4-addr:value = '198.51.100.1'`,
 	} {

@@ -37,7 +37,8 @@ const (
 )
 
 // Observable is one plain indicator expressed by a pattern: one leaf
-// comparison <path> = '<value>' (or one member of <path> IN (...)).
+// comparison <path> = '<value>' (or one member of <path> IN (...)), or
+// one composite of comparisons on one object (see the package doc).
 type Observable struct {
 	// Kind is the kind of indicator, derived from Path.
 	Kind Kind
@@ -48,6 +49,10 @@ type Observable struct {
 	// Value is the string constant with its escapes (\' and \\) resolved,
 	// otherwise exactly as given: no trimming, case folding or validation.
 	Value string
+	// Notes are, for a file composite, its comparisons that are no hash,
+	// as "property value" joined by "; " ("name a.exe; size 1024"); empty
+	// otherwise.
+	Notes string
 }
 
 // SyntaxError reports a pattern that is not valid STIX patterning: a lexical

@@ -93,8 +93,8 @@ type FileReport struct {
 // sink), skipped (not an indicator), failed (not delivered), resumed
 // (acknowledged by an earlier run). RowsYielding counts the rows that
 // yielded an indicator, whatever became of it. Likewise Indicators =
-// Delivered + Merged + Rejected + Failed: a value found but invalid is a
-// rejected indicator (of a rejected row).
+// Delivered + Merged + Rejected + Failed + Skipped: a value found but
+// invalid is a rejected indicator (of a rejected row).
 type Counts struct {
 	Rows          int64 `json:"rows"`
 	RowsYielding  int64 `json:"rows_yielding"`
@@ -109,6 +109,9 @@ type Counts struct {
 	Merged        int64 `json:"merged"`
 	Rejected      int64 `json:"rejected"`
 	Failed        int64 `json:"failed"`
+	// Skipped counts the indicators of rows that yielded others, skipped
+	// for being on a warninglist.
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // fileState is a file on its way through the pipeline. Readers set the

@@ -127,6 +127,36 @@ func (n *normalizer) row(f *fileState, r *Row) {
 		}
 		r.inds = nil
 		r.rowRejected = true
+		return
+	}
+	n.warn(r)
+}
+
+// warn takes the row's indicators that are on a warninglist out of it:
+// the row is skipped when they all are, else each is reported skipped.
+func (n *normalizer) warn(r *Row) {
+	if n.route.Warninglists == nil || len(r.inds) == 0 {
+		return
+	}
+	keep := r.inds[:0]
+	var warned []ioc.Reject
+	for _, in := range r.inds {
+		l, ok := n.route.Warninglists.Match(in.Type, in.Value)
+		if !ok {
+			keep = append(keep, in)
+			continue
+		}
+		rej := ioc.NewReject(in.Origin, formats.FieldValue, in.Value, fmt.Sprintf("on the warninglist %q: not sent", l.Name))
+		rej.Skipped = true
+		warned = append(warned, rej)
+	}
+	r.inds = keep
+	switch {
+	case len(warned) == 0:
+	case len(keep) == 0 && len(r.rejects) == 0:
+		r.skip, r.skipKey = warned[0].Reason, SkipWarninglists
+	default:
+		r.warned = warned
 	}
 }
 

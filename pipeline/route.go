@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/warninglist"
 )
 
 // A Route says how files are read and normalized: the route section of the
@@ -50,10 +51,18 @@ type Route struct {
 	// MaxLineBytes is the longest line, delimited record or JSON value
 	// read; 0 means formats.DefaultMaxLine.
 	MaxLineBytes int
+	// Warninglists are the lists an indicator must not be on to be sent:
+	// one that is, is skipped with the list's name (SkipWarninglists);
+	// nil checks none.
+	Warninglists *warninglist.Set
 	// MISPToIDs is formats.MISPToIDsRequired or formats.MISPToIDsAny
 	// (see formats.Options.MISPToIDs); empty means required.
 	MISPToIDs string
 }
+
+// SkipWarninglists is the Summary.Skips key of the rows and indicators
+// skipped for being on one of the route's warninglists.
+const SkipWarninglists = "warninglists"
 
 // ReadOptions returns what the formats need of the route.
 func (r *Route) ReadOptions() formats.Options {

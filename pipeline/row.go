@@ -26,6 +26,9 @@ type Row struct {
 	// a bad field), as opposed to some of its values.
 	rowRejected bool
 	inds        []*ioc.Indicator
+	// warned are the skipped-value reports of indicators of the row that
+	// are on a warninglist, when others of the row are not.
+	warned []ioc.Reject
 	// sub overrides the file's submission for this row (row enclaves).
 	sub *ioc.Submission
 }

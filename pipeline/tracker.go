@@ -226,11 +226,13 @@ func (t *tracker) row(f *fileState, r *Row) {
 	if len(r.inds) == 0 {
 		t.rejectedRow(f, r.Row, false)
 	}
-	n := int64(len(r.inds) + valueRejects)
-	c.Indicators += n
-	t.s.Indicators += n
-	c.Rejected += int64(valueRejects)
-	t.s.Rejected += int64(valueRejects)
+	for _, rej := range r.warned {
+		t.reject(f, rej)
+		t.countSkip(SkipWarninglists)
+	}
+	count(&c.Indicators, &t.s.Indicators, int64(len(r.inds)+valueRejects+len(r.warned)))
+	count(&c.Rejected, &t.s.Rejected, int64(valueRejects))
+	count(&c.Skipped, &t.s.Skipped, int64(len(r.warned)))
 }
 
 func (t *tracker) merged(f *fileState) {

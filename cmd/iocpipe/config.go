@@ -19,6 +19,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
+	"github.com/iocpipe/iocpipe/pipeline/warninglist"
 	"github.com/iocpipe/iocpipe/sinks"
 )
 
@@ -140,6 +141,12 @@ type RouteConfig struct {
 	// CSV, STIX from MISP's converter): required (the default) skips those
 	// whose to_ids is false, any imports them all.
 	MISPToIDs MISPToIDs `yaml:"misp_to_ids"`
+	// Warninglists are MISP warninglists (files, folders of them, or
+	// "builtin") an indicator must not be on to be sent; relative paths
+	// are relative to the config file's folder. Empty checks none.
+	Warninglists []string `yaml:"warninglists"`
+	// warn is Warninglists loaded (validate).
+	warn *warninglist.Set
 
 	// Kind is what a ThreatWinds route sends: entities (default),
 	// well-known, or scan.
@@ -444,7 +451,10 @@ func (c *Config) validateRoute(i int) error {
 	if err := c.validateMapping(key+".columns", r.Columns, false); err != nil {
 		return err
 	}
-	return c.validateMapping(key+".json_fields", r.JSONFields, true)
+	if err := c.validateMapping(key+".json_fields", r.JSONFields, true); err != nil {
+		return err
+	}
+	return c.loadWarninglists(r, key+".warninglists")
 }
 
 // validateMapping checks a route's columns (json false) or json_fields
@@ -559,6 +569,7 @@ func (c *Config) PipelineRoute(r *RouteConfig) *pipeline.Route {
 	pr.Delimiter, _ = delimiter(r.Delimiter)
 	pr.MaxLineBytes = r.MaxLineBytes
 	pr.MISPToIDs = string(r.MISPToIDs)
+	pr.Warninglists = r.warn
 	pr.Reputation = r.Reputation
 	pr.Columns, pr.JSONFields = mapping(r.Columns), mapping(r.JSONFields)
 	for _, e := range r.Enclaves {

@@ -6,6 +6,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
+	"github.com/iocpipe/iocpipe/pipeline/formats/misp/misptype"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
+	"github.com/iocpipe/iocpipe/pipeline/warninglist"
 )
 
 // MISPToIDs is a route's misp_to_ids: required or any. The zero value
@@ -24,4 +27,28 @@ func (m *MISPToIDs) UnmarshalYAML(n *yaml.Node) error {
 		what = "a list or map is"
 	}
 	return fmt.Errorf("line %d: misp_to_ids: %s not required or any (required, the default, skips MISP attributes whose to_ids is false; any imports them)", n.Line, what)
+}
+
+// loadWarninglists loads route r's warninglists, its paths relative to
+// the config file's folder; matching_attributes are read as MISP types.
+func (c *Config) loadWarninglists(r *RouteConfig, key string) error {
+	if len(r.Warninglists) == 0 {
+		return nil
+	}
+	paths := make([]string, len(r.Warninglists))
+	for i, p := range r.Warninglists {
+		paths[i] = p
+		if p != warninglist.Builtin {
+			paths[i] = c.relPath(p)
+		}
+	}
+	set, err := warninglist.Load(paths, func(t string) (ioc.Type, bool) {
+		typ, _, _ := misptype.Resolve(t)
+		return typ, typ != ""
+	})
+	if err != nil {
+		return c.errorf(key, "%v", err)
+	}
+	r.warn = set
+	return nil
 }

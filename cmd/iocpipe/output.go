@@ -377,7 +377,8 @@ func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 // skipNotes say what the rows counted under a formats.Row.SkipKey are,
 // and which route setting imports them.
 var skipNotes = map[string][2]string{
-	formats.SkipMISPToIDs: {"MISP attribute", "with to_ids false (misp_to_ids: required; set misp_to_ids: any on the route to import them)"},
+	formats.SkipMISPToIDs:     {"MISP attribute", "with to_ids false (misp_to_ids: required; set misp_to_ids: any on the route to import them)"},
+	pipeline.SkipWarninglists: {"indicator", "on a warninglist (the route's warninglists; the rejects file names the list)"},
 }
 
 // skipLines are the lines the summary and inspect give the skipped rows a

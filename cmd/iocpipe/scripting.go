@@ -144,7 +144,7 @@ func jsonSummaryOf(rc *RouteConfig, dry bool, s pipeline.Summary, files fileCoun
 		Rows: outcomeCounts{Read: s.Rows, Delivered: s.RowsDelivered, Merged: s.RowsMerged, Rejected: s.RowsRejected,
 			Skipped: s.RowsSkipped, Failed: s.RowsFailed, Resumed: s.RowsResumed},
 		Indicators: outcomeCounts{Read: s.Indicators, Delivered: s.Delivered, Merged: s.Merged,
-			Rejected: s.Rejected, Failed: s.Failed},
+			Rejected: s.Rejected, Skipped: s.Skipped, Failed: s.Failed},
 		Submissions: s.Submissions, Extra: s.Extra, Skips: s.Skips,
 		DurationMS: s.Duration.Milliseconds(), PerSecond: perSecond(s),
 	}

@@ -407,7 +407,7 @@ func checkMetricCounts(t *testing.T, metrics string) {
 		t.Errorf("rows_total: read %v, outcomes add up to %v (%v)", rows["read"], sum, rows)
 	}
 	inds := values("indicators_total")
-	if sum := inds["delivered"] + inds["merged"] + inds["rejected"] + inds["failed"]; inds["read"] == 0 || sum != inds["read"] {
+	if sum := inds["delivered"] + inds["merged"] + inds["rejected"] + inds["failed"] + inds["skipped"]; inds["read"] == 0 || sum != inds["read"] {
 		t.Errorf("indicators_total: read %v, outcomes add up to %v (%v)", inds["read"], sum, inds)
 	}
 }

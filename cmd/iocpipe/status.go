@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
@@ -79,6 +81,8 @@ type routeStatus struct {
 	SinkCheck  sinkState   `json:"sink_check"`
 	// Error is why the inbox could not be read.
 	Error string `json:"error,omitempty"`
+	// Note says what the inbox is when it is not there yet, and no error.
+	Note string `json:"note,omitempty"`
 }
 
 // watchState is a running watch, from its status file.
@@ -96,15 +100,13 @@ type watchState struct {
 
 // lastImport is the file filed last, from its report.
 type lastImport struct {
-	File      string    `json:"file"`
-	Status    string    `json:"status"`
-	Folder    string    `json:"folder"`
-	At        time.Time `json:"at"`
-	Rows      int64     `json:"rows"`
-	Delivered int64     `json:"delivered"`
-	Rejected  int64     `json:"rejected"`
-	Failed    int64     `json:"failed"`
-	Error     string    `json:"error,omitempty"`
+	File   string    `json:"file"`
+	Status string    `json:"status"`
+	Folder string    `json:"folder"`
+	At     time.Time `json:"at"`
+	// The file's counts: each row in one outcome, each indicator too.
+	pipeline.Counts
+	Error string `json:"error,omitempty"`
 }
 
 // ledgerState is the ledger, as the watch or the file says.
@@ -189,7 +191,12 @@ func inboxStatus(cfg *Config, rc *RouteConfig, now time.Time) routeStatus {
 	}
 	ls, err := inbox.List(inboxOptions(rc), now)
 	if err != nil {
-		if _, serr := os.Stat(rc.Inbox); serr != nil {
+		_, serr := os.Stat(rc.Inbox)
+		switch {
+		case serr != nil && rc.CreateInbox:
+			r.Note = "not created yet: watch creates it (create_inbox: true)"
+			return r
+		case serr != nil:
 			err = missingInbox(cfg, rc, serr)
 		}
 		r.Error = err.Error()
@@ -197,8 +204,7 @@ func inboxStatus(cfg *Config, rc *RouteConfig, now time.Time) routeStatus {
 	}
 	r.Files = &ls
 	if l := ls.Last; l != nil {
-		r.LastImport = &lastImport{File: l.File, Status: l.Status, Folder: l.Folder, At: l.At, Rows: l.Rows,
-			Delivered: l.Delivered, Rejected: l.Rejected + l.RowsRejected, Failed: l.Failed, Error: l.Err}
+		r.LastImport = &lastImport{File: l.File, Status: l.Status, Folder: l.Folder, At: l.At, Counts: l.Counts, Error: l.Err}
 		r.Files.Last = nil
 	}
 	pid, watched, err := inbox.Watched(rc.Inbox)
@@ -290,7 +296,10 @@ func checkSinks(ctx context.Context, cfg *Config, routes []routeStatus, timeout 
 // printRouteStatus prints one route's status for a person.
 func printRouteStatus(w io.Writer, r *routeStatus, now time.Time) {
 	fmt.Fprintf(w, "%s → %s\n", printable(r.Name), printable(r.Sink))
-	if r.Inbox != "" {
+	switch {
+	case r.Inbox != "" && r.Note != "":
+		fmt.Fprintf(w, "  inbox   %s: %s\n", printable(r.Inbox), printable(r.Note))
+	case r.Inbox != "":
 		fmt.Fprintf(w, "  inbox   %s: %s\n", printable(r.Inbox), watchText(r.Watch, r.Error))
 	}
 	if fl := r.Files; fl != nil {
@@ -346,7 +355,13 @@ func lastText(l *lastImport, now time.Time) string {
 	if l.Error != "" {
 		return text + ": " + printable(l.Error)
 	}
-	return text + fmt.Sprintf(": %s, %d delivered, %d rejected, %d failed", plural(l.Rows, "row", "rows"), l.Delivered, l.Rejected, l.Failed)
+	var parts []string
+	for _, o := range rowOutcomes(l.Counts) {
+		if o.n > 0 || o.name == "delivered" {
+			parts = append(parts, fmt.Sprintf("%d %s", o.n, o.name))
+		}
+	}
+	return text + fmt.Sprintf(": %s (%s); %s delivered", plural(l.Rows, "row", "rows"), strings.Join(parts, ", "), plural(l.Delivered, "indicator", "indicators"))
 }
 
 // ledgerText describes the ledger.

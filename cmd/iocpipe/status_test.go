@@ -86,7 +86,7 @@ func TestStatusNoWatch(t *testing.T) {
 	put(t, filepath.Join(dir, "failed", "bad.json"), "[", time.Time{})
 	put(t, filepath.Join(dir, "failed", "bad.json.report.json"), `{"file":"bad.json","status":"failed","error":"bad.json: invalid JSON"}`, now.Add(-time.Hour))
 	put(t, filepath.Join(dir, "done", "ok.csv"), "value\n", time.Time{})
-	put(t, filepath.Join(dir, "done", "ok.csv.report.json"), `{"file":"ok.csv","status":"imported","rows":5,"delivered":4,"rows_rejected":1}`, now)
+	put(t, filepath.Join(dir, "done", "ok.csv.report.json"), `{"file":"ok.csv","status":"imported","rows":5,"rows_delivered":4,"rows_rejected":1,"delivered":4}`, now)
 
 	code, routes := statusJSON(t, cfg)
 	if code != 0 || len(routes) != 1 {
@@ -97,7 +97,7 @@ func TestStatusNoWatch(t *testing.T) {
 	if r.Name != "feeds" || r.Sink != "trustar" || r.Watch != nil || r.Files == nil || *r.Files != wantFiles {
 		t.Errorf("route = %+v (files %+v), want feeds, no watch, files %+v", r, r.Files, wantFiles)
 	}
-	if l := r.LastImport; l == nil || l.File != "ok.csv" || l.Status != "imported" || l.Delivered != 4 || l.Rejected != 1 {
+	if l := r.LastImport; l == nil || l.File != "ok.csv" || l.Status != "imported" || l.RowsDelivered != 4 || l.RowsRejected != 1 || l.Delivered != 4 {
 		t.Errorf("last import = %+v, want ok.csv imported, 4 delivered, 1 rejected", r.LastImport)
 	}
 	if r.Ledger.Path != ledgerFile || r.Ledger.From != "file" || r.Ledger.Entries != 1 || r.Ledger.Size == 0 {
@@ -109,7 +109,7 @@ func TestStatusNoWatch(t *testing.T) {
 
 	code, stdout, _ := cliRunEnv(t, "status", "--config", cfg)
 	for _, want := range []string{"feeds → trustar\n", dir + ": no watch runs", "1 waiting, 1 being written, 0 in work, 1 failed, 1 done today",
-		"ok.csv: imported ", "5 rows, 4 delivered, 1 rejected", srv.URL + ": reachable (token issued)", "ledger " + ledgerFile + ": 1 entry"} {
+		"ok.csv: imported ", "5 rows (4 delivered, 1 rejected); 4 indicators delivered", srv.URL + ": reachable (token issued)", "ledger " + ledgerFile + ": 1 entry"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status text lacks %q:\n%s", want, stdout)
 		}

@@ -9,4 +9,5 @@ import (
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/misp"
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/otx"
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/stix"
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/text"
 )

@@ -321,6 +321,9 @@ func printDescription(tw io.Writer, d *formats.Description) {
 		}
 	}
 	fmt.Fprintf(tw, "format\t%s\n", format)
+	if d.Why != "" {
+		fmt.Fprintf(tw, "why\t%s: read as %s\n", printable(d.Why), d.Format)
+	}
 	if d.Shape != "" {
 		shape := d.Shape
 		if d.Truncated {
@@ -350,6 +353,11 @@ func printDescription(tw io.Writer, d *formats.Description) {
 	}
 	for _, s := range d.Inherited {
 		fmt.Fprintf(tw, "inherited\t%s\n", printable(s))
+	}
+	label = "read"
+	for _, s := range d.Samples {
+		fmt.Fprintf(tw, "%s\t%s\n", label, cut(s, 120))
+		label = ""
 	}
 }
 

@@ -63,6 +63,8 @@ var notIndicators = map[string]string{
 	"filenamesha256": "a file name", "filenamemd5": "a file name", "filenamesha1": "a file name",
 	"registryvalue": "a registry value", "regvalue": "a registry value", "registrykeyvalue": "a registry value", "registrypathkeyvalue": "a registry value",
 	"size": "a size", "sizeinbytes": "a size", "mimetype": "a MIME type", "filetype": "a file type",
+	"serial": "a certificate serial number", "serialnumber": "a certificate serial number", "serialno": "a certificate serial number",
+	"certificateserial": "a certificate serial number", "certificateserialnumber": "a certificate serial number",
 }
 
 // notIndicatorStems recognize the vendor type names that are no indicator

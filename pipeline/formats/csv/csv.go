@@ -31,13 +31,15 @@ type Format struct{}
 func (Format) Name() string { return "csv" }
 
 // Sniff implements formats.Format: a delimited file's extension makes it
-// sure; anything else is read as delimited text as a last resort.
+// sure; anything else is read as delimited text, before the text format
+// (which reads what Open hands over, formats.ErrFallback: no header and
+// no column of indicators).
 func (Format) Sniff(name string, head []byte) int {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".csv", ".tsv", ".psv", ".tab":
 		return 10
 	}
-	return 1
+	return 2
 }
 
 // Open implements formats.Format.

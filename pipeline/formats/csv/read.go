@@ -340,7 +340,7 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 		return err1
 	}
 	if len(first) > 0 && !named(cols) {
-		if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(first[0]))); err == nil {
+		if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(first[0]))); err == nil && (len(cols) > 0 || lay.firstColumnData()) {
 			// No header: the first column holds the indicators, the
 			// others are notes.
 			proj := []projection{{field: formats.FieldValue, cols: []int{0}, hints: []ioc.Type{""}, labels: []string{""}, names: []string{""}}}
@@ -358,7 +358,27 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 	if err1 != nil {
 		return err1
 	}
+	if len(cols) == 0 {
+		// No header, and the first column holds no list of indicators:
+		// free text (a report's list, a title line), for the text format.
+		return fmt.Errorf("no header and no column of indicators (the first line is %q): %w", ioc.Clip(strings.Join(first, string(lay.delim))), formats.ErrFallback)
+	}
 	return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip), or map it with the route's columns", strings.Join(first, string(lay.delim)))
+}
+
+// firstColumnData reports whether the first cells of most sampled data
+// lines are indicators: a headerless list of indicators, not free text
+// that happens to start with one.
+func (lay *csvLayout) firstColumnData() bool {
+	n := 0
+	for _, l := range lay.sample {
+		if f := lay.split(l); len(f) > 0 {
+			if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(f[0]))); err == nil {
+				n++
+			}
+		}
+	}
+	return 2*n > len(lay.sample)
 }
 
 func (s *table) headerless(first []string, line int, proj []projection) {
@@ -745,6 +765,8 @@ type csvLayout struct {
 	candidates []headerCandidate
 	// dataFields is the number of fields of the first data line.
 	dataFields int
+	// sample is the first data lines (at most 20).
+	sample []string
 }
 
 type headerCandidate struct {
@@ -799,6 +821,7 @@ func layoutCSV(head []byte, opts formats.Options) csvLayout {
 	if len(data) == 0 {
 		return lay
 	}
+	lay.sample = data
 	if lay.delim != '\t' && lay.delim != ' ' {
 		lay.pad = padding(data, lay.delim)
 		if lay.pad > 0 {

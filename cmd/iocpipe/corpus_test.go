@@ -336,8 +336,8 @@ func TestInspect(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "x.csv")
 		os.WriteFile(path, []byte("a,b\nc,d\n"), 0o600)
 		var stdout, stderr bytes.Buffer
-		run(context.Background(), &env{stdout: &stdout, stderr: &stderr}, []string{"inspect", "--format", "csv", path})
-		if !bytes.Contains(stdout.Bytes(), []byte("error       line 1: no header and no column of indicators")) {
+		run(context.Background(), &env{stdout: &stdout, stderr: &stderr}, []string{"inspect", path})
+		if !bytes.Contains(stdout.Bytes(), []byte("error       line 1: no indicator column")) {
 			t.Errorf("output:\n%s", stdout.String())
 		}
 	})
@@ -352,7 +352,7 @@ func TestInspect(t *testing.T) {
 		}
 		for _, w := range []string{
 			"format      text",
-			`why         csv: line 1: no header and no column of indicators (the first line is "Ransomware Incident IOCs,Other context"): read as text`,
+			`why         csv: line 1: no header and no column of indicators (the first line is "Ransomware Incident IOCs,Other context"), but indicators in the text: read as text`,
 			"read        line 2: url https://lvshilc.com/KeePass-2.56-Setup.exe (notes: Ransomware Incident IOCs: Final redirect",
 			"  7     domain  keepass-info.aenys.com                                        -           -          -     Ransomware Incident IOCs: Malvertised domain",
 			"skipped   a section title, no indicator",

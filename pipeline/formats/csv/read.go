@@ -282,6 +282,7 @@ func newRecords(br *bufio.Reader, lay *csvLayout, max int) recordReader {
 func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvLayout, error) {
 	head, _ := br.Peek(br.Size())
 	lay := layoutCSV(head, opts)
+	lay.indicators = len(opts.Columns) == 0 && holdsIndicators(head)
 	r := newRecords(br, &lay, opts.MaxLine())
 	src := &table{r: r, name: name}
 	first, err := r.Read()
@@ -293,6 +294,10 @@ func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvL
 	}
 	if err != nil {
 		var pe *stdcsv.ParseError
+		if errors.As(err, &pe) && len(opts.Columns) == 0 && lay.indicators {
+			// A first line that does not parse as CSV is rather text.
+			return nil, &lay, &formats.FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s: %w", describeCSVError(pe), formats.ErrFallback)}
+		}
 		if errors.As(err, &pe) {
 			return nil, &lay, &formats.FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s", describeCSVError(pe))}
 		}
@@ -358,10 +363,11 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 	if err1 != nil {
 		return err1
 	}
-	if len(cols) == 0 {
-		// No header, and the first column holds no list of indicators:
-		// free text (a report's list, a title line), for the text format.
-		return fmt.Errorf("no header and no column of indicators (the first line is %q): %w", ioc.Clip(strings.Join(first, string(lay.delim))), formats.ErrFallback)
+	if len(cols) == 0 && lay.indicators {
+		// No header, and the first column holds no list of indicators,
+		// but the file holds some: free text (a report's list under a
+		// title line), which the text format reads.
+		return fmt.Errorf("no header and no column of indicators (the first line is %q), but indicators in the text: %w", ioc.Clip(strings.Join(first, string(lay.delim))), formats.ErrFallback)
 	}
 	return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip), or map it with the route's columns", strings.Join(first, string(lay.delim)))
 }
@@ -767,6 +773,28 @@ type csvLayout struct {
 	dataFields int
 	// sample is the first data lines (at most 20).
 	sample []string
+	// indicators says a word of the head is an indicator, wherever it
+	// stands (holdsIndicators).
+	indicators bool
+}
+
+// holdsIndicators reports whether a word of head (split at white space
+// and the usual separators) is an indicator other than a bitcoin-like
+// word: a file with no header worth reading as text.
+func holdsIndicators(head []byte) bool {
+	for line := range bytes.Lines(head) {
+		for _, w := range bytes.FieldsFunc(line, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == ',' || r == ';' || r == '|' || r == '"' || r == '\''
+		}) {
+			if len(w) < 4 || len(w) > 2048 {
+				continue
+			}
+			if t, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(string(w)))); err == nil && t != ioc.Bitcoin {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type headerCandidate struct {

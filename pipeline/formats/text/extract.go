@@ -286,13 +286,21 @@ func notesOf(rest []string, found []found) string {
 	return ""
 }
 
-// clean trims separators, and brackets that do not close, off the ends
-// of notes.
+// clean drops the brackets of notes that the cutting out of indicators
+// left unpaired ("C2 (see"), and trims separators off their ends.
 func clean(s string) string {
+	for _, pair := range [...]string{"()", "[]"} {
+		if strings.Count(s, pair[:1]) != strings.Count(s, pair[1:]) {
+			s = strings.NewReplacer(pair[:1]+" ", "", pair[:1], "", " "+pair[1:], "", pair[1:], "").Replace(s)
+		}
+	}
 	for {
 		t := strings.Trim(s, " \t-\u2013\u2014:,;|\"'=")
-		if strings.HasPrefix(t, "(") && !strings.Contains(t, ")") || strings.HasPrefix(t, "[") && !strings.Contains(t, "]") {
-			t = t[1:]
+		for _, w := range [...]string{"and", "or", "&"} {
+			t = strings.TrimSuffix(strings.TrimPrefix(t, w+" "), " "+w)
+			if t == w {
+				t = ""
+			}
 		}
 		if t == s {
 			return t

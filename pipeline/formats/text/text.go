@@ -65,6 +65,10 @@ type Reader struct {
 	section string // the title of the section being read
 	// ahead holds the rows Describe read ahead, still to give.
 	ahead []formats.Row
+	// raw is the last row's line as written, kept when keepRaw (for
+	// WriteRows).
+	raw     string
+	keepRaw bool
 }
 
 // File implements formats.Reader.
@@ -91,6 +95,9 @@ func (r *Reader) read(ctx context.Context) (formats.Row, error) {
 			return formats.Row{}, err
 		}
 		o := ioc.Origin{Line: r.lines.n, Index: -1}
+		if r.keepRaw {
+			r.raw = string(raw)
+		}
 		if long {
 			return formats.RejectRow(o, "", formats.TooLong("line", r.max)), nil
 		}

@@ -15,6 +15,7 @@ import (
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/csv" // the files it hands over
 	"github.com/iocpipe/iocpipe/pipeline/formats/formatstest"
 	"github.com/iocpipe/iocpipe/pipeline/formats/text"
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.jsonl")
@@ -100,7 +101,7 @@ func TestLines(t *testing.T) {
 		{"thumbprint", "Thumbprint: " + strings.ToUpper(h40) + ",", "1: sha1 " + strings.ToUpper(h40) + " | Thumbprint"},
 		{"defanged zip", "evil[.]zip", "1: domain evil.zip"},
 		{"bitcoin wallet", "BTC wallet: 1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "1: btc 1BoatSLRHtKNngkdXEeobR76b53LETtpyT | BTC wallet"},
-		{"duplicate in line", "evil[.]com and evil.com", "1: domain evil.com | and"},
+		{"duplicate in line", "evil[.]com and evil.com", "1: domain evil.com"},
 
 		{"file names", "drops invoice.exe, update.js and verify-captcha-v2.html", "1: " + prose},
 		{"file names 2", "then TreeSizeFreeSetup.zip runs run.py and install.sh", "1: " + prose},
@@ -199,7 +200,8 @@ func TestFallback(t *testing.T) {
 		{"first line an indicator, then prose", "a.txt", h64 + "\nsome prose here\nmore prose\n", formats.Options{}, "text", ""},
 		{"headerless list", "a.txt", "198.51.100.1\n198.51.100.2 ; note\nevil.example.com\n", formats.Options{}, "csv", ""},
 		{"header", "a.csv", "url,notes\nhttp://evil.example/a,x\n", formats.Options{}, "csv", ""},
-		{"forced csv", "a.csv", "a,b\nc,d\n", formats.Options{Format: "csv"}, "", "no header and no column of indicators"},
+		{"forced csv", "a.csv", "a,b\nevil.example.com x,d\n", formats.Options{Format: "csv"}, "", "no header and no column of indicators"},
+		{"no indicator anywhere", "a.txt", "this is not a feed\njust some text\n", formats.Options{}, "", "no indicator column in the header"},
 		{"mapped columns", "a.csv", "a,b\nc,d\n", formats.Options{Columns: map[string][]string{"value": {"x"}}}, "", `no column "x"`},
 	}
 	for _, tt := range tests {
@@ -258,4 +260,23 @@ func FuzzText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWriteRows writes the rejected lines back as they were written.
+func TestWriteRows(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "in.txt")
+	in := "Title:\r\n" + h64[:63] + " - Tool\r\n\r\nevil[.]com\r\n" + h64[:30] + "0\r\n"
+	if err := os.WriteFile(p, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var rows ioc.Ranges
+	rows.Add(1)
+	rows.Add(3)
+	var b strings.Builder
+	if err := formats.WriteRows(p, text.Name, formats.Options{}, rows, &b); err != nil {
+		t.Fatal(err)
+	}
+	if want := h64[:63] + " - Tool\n" + h64[:30] + "0\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
 }

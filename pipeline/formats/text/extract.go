@@ -191,23 +191,23 @@ func pieces(w string) []piece {
 // end of p that no bracket in it opens ("(see evil.com)", but
 // "?[REDACTED]=[REDACTED]" whole).
 func trimClosing(p string) string {
+	const opens, closes = "([{", ")]}"
+	var open, closed [3]int
+	for i := 0; i < len(p); i++ {
+		if k := strings.IndexByte(opens, p[i]); k >= 0 {
+			open[k]++
+		} else if k := strings.IndexByte(closes, p[i]); k >= 0 {
+			closed[k]++
+		}
+	}
 	for p != "" {
 		c := p[len(p)-1]
-		var open byte
-		switch c {
-		case ']':
-			open = '['
-		case ')':
-			open = '('
-		case '}':
-			open = '{'
-		case '.', ',', ':', ';', '!', '?':
-			p = p[:len(p)-1]
-			continue
+		k := strings.IndexByte(closes, c)
+		switch {
+		case strings.IndexByte(".,:;!?", c) >= 0:
+		case k >= 0 && closed[k] > open[k]:
+			closed[k]--
 		default:
-			return p
-		}
-		if strings.Count(p, string(open)) >= strings.Count(p, string(c)) {
 			return p
 		}
 		p = p[:len(p)-1]
@@ -230,7 +230,7 @@ func joinSpaced(words []string) []string {
 	out := words[:0:0]
 	for i := 0; i < len(words); i++ {
 		s, j := words[i], i
-		for j+2 < len(words) && spacedSep(words[j+1]) != "" {
+		for j+2 < len(words) && j-i < 2*maxSpaced && spacedSep(words[j+1]) != "" {
 			s += spacedSep(words[j+1]) + words[j+2]
 			j += 2
 		}
@@ -245,6 +245,11 @@ func joinSpaced(words []string) []string {
 	}
 	return out
 }
+
+// maxSpaced is the most separators joinSpaced joins into one value: a
+// host name has few labels, and a line of "a dot a dot ..." costs no
+// more than that per word.
+const maxSpaced = 8
 
 // spacedSep returns what a word standing between two parts of a value
 // stands for ("." for "dot" and "[dot]", "@" for "[at]"), or "".
@@ -294,7 +299,7 @@ func clean(s string) string {
 			s = strings.NewReplacer(pair[:1]+" ", "", pair[:1], "", " "+pair[1:], "", pair[1:], "").Replace(s)
 		}
 	}
-	for {
+	for range 8 {
 		t := strings.Trim(s, " \t-\u2013\u2014:,;|\"'=")
 		for _, w := range [...]string{"and", "or", "&"} {
 			t = strings.TrimSuffix(strings.TrimPrefix(t, w+" "), " "+w)
@@ -303,10 +308,11 @@ func clean(s string) string {
 			}
 		}
 		if t == s {
-			return t
+			break
 		}
 		s = t
 	}
+	return s
 }
 
 // titleOf returns the line as a section title ("Captcha landing pages:",

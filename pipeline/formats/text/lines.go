@@ -26,8 +26,7 @@ func (l *lines) next() (line []byte, long bool, err error) {
 	l.buf = l.buf[:0]
 	read := false
 	for {
-		b, err := l.br.Peek(1)
-		if err != nil {
+		if _, err := l.br.Peek(1); err != nil {
 			if read {
 				l.n++
 				return l.buf, len(l.buf) > l.max, nil
@@ -38,7 +37,7 @@ func (l *lines) next() (line []byte, long bool, err error) {
 			return nil, false, err
 		}
 		read = true
-		b, _ = l.br.Peek(l.br.Buffered())
+		b, _ := l.br.Peek(l.br.Buffered())
 		i := bytes.IndexAny(b, "\r\n")
 		if i < 0 {
 			l.buf = formats.AppendCapped(l.buf, b, l.max+1)

@@ -138,12 +138,12 @@ func LookupType(name string) (t ioc.Type, notIndicator string, ok bool) {
 // ColumnType says what a column header (or JSON key) named after a type
 // holds: the type of its values, with ok false when the name is no
 // indicator type, a generic one or a context type (malware families).
-// "host" and "address" hold IPs or domains alike: their values are
+// "host", "address" and "C2" hold IPs or domains alike: their values are
 // detected (t empty, ok true).
 func ColumnType(name string) (t ioc.Type, ok bool) {
 	k := Key(name)
 	switch k {
-	case "host", "address", "addr", "hosts":
+	case "host", "address", "addr", "hosts", "c2", "c2host", "cnc":
 		return "", true
 	}
 	t, ok = typeNames[k]

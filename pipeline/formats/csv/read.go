@@ -282,7 +282,9 @@ func newRecords(br *bufio.Reader, lay *csvLayout, max int) recordReader {
 func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvLayout, error) {
 	head, _ := br.Peek(br.Size())
 	lay := layoutCSV(head, opts)
-	lay.indicators = len(opts.Columns) == 0 && holdsIndicators(head)
+	if len(opts.Columns) == 0 {
+		lay.head = bytes.Clone(head) // for the text fallback, when no header is found
+	}
 	r := newRecords(br, &lay, opts.MaxLine())
 	src := &table{r: r, name: name}
 	first, err := r.Read()
@@ -294,7 +296,7 @@ func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvL
 	}
 	if err != nil {
 		var pe *stdcsv.ParseError
-		if errors.As(err, &pe) && len(opts.Columns) == 0 && lay.indicators {
+		if errors.As(err, &pe) && lay.indicators() {
 			// A first line that does not parse as CSV is rather text.
 			return nil, &lay, &formats.FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s: %w", describeCSVError(pe), formats.ErrFallback)}
 		}
@@ -323,7 +325,8 @@ func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvL
 func (s *table) findHeader(first []string, line int, lay *csvLayout, opts formats.Options) error {
 	cols := opts.Columns
 	proj, err1 := mapColumns(first, cols)
-	if err1 == nil && hasValue(proj) && (positional(cols) || !looksData(first)) {
+	title := len(cols) == 0 && len(first) == 1 && strings.HasSuffix(strings.TrimSpace(first[0]), ":")
+	if err1 == nil && hasValue(proj) && !title && (positional(cols) || !looksData(first)) {
 		if positional(cols) && holdsIndicator(first, proj) {
 			s.headerless(first, line, proj)
 			return nil
@@ -363,7 +366,7 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 	if err1 != nil {
 		return err1
 	}
-	if len(cols) == 0 && lay.indicators {
+	if len(cols) == 0 && lay.indicators() {
 		// No header, and the first column holds no list of indicators,
 		// but the file holds some: free text (a report's list under a
 		// title line), which the text format reads.
@@ -372,19 +375,25 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 	return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip), or map it with the route's columns", strings.Join(first, string(lay.delim)))
 }
 
-// firstColumnData reports whether the first cells of most sampled data
-// lines are indicators: a headerless list of indicators, not free text
-// that happens to start with one.
+// firstColumnData reports whether the sampled data lines are a
+// headerless list: none has a first cell that is no indicator yet holds
+// one among its words ("1b38…2dfa – GoTokenTheft", free text that
+// happens to start with an indicator, for the text format).
 func (lay *csvLayout) firstColumnData() bool {
-	n := 0
 	for _, l := range lay.sample {
-		if f := lay.split(l); len(f) > 0 {
-			if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(f[0]))); err == nil {
-				n++
-			}
+		f := lay.split(l)
+		if len(f) == 0 {
+			continue
+		}
+		cell := normalize.CleanText(f[0])
+		if _, _, _, err := normalize.Detect(normalize.Refang(cell)); err == nil {
+			continue
+		}
+		if holdsIndicators([]byte(cell)) {
+			return false
 		}
 	}
-	return 2*n > len(lay.sample)
+	return true
 }
 
 func (s *table) headerless(first []string, line int, proj []projection) {
@@ -609,8 +618,13 @@ func (m *mapping) typed() {
 	}
 	if p := m.byField[formats.FieldNotes]; p == nil || !p.explicit {
 		for i, name := range m.h {
-			if !m.used[i] && normalize.IsPort(normalize.Key(normalize.CleanText(name))) {
+			key := normalize.Key(normalize.CleanText(name))
+			switch {
+			case m.used[i]:
+			case normalize.IsPort(key):
 				m.add(formats.FieldNotes, i, "", "port", false)
+			case formats.IsContext(key):
+				m.add(formats.FieldNotes, i, "", normalize.CleanText(name), false)
 			}
 		}
 	}
@@ -773,10 +787,13 @@ type csvLayout struct {
 	dataFields int
 	// sample is the first data lines (at most 20).
 	sample []string
-	// indicators says a word of the head is an indicator, wherever it
-	// stands (holdsIndicators).
-	indicators bool
+	// head is the file's head, kept when the route maps no columns.
+	head []byte
 }
+
+// indicators reports whether a word of the head is an indicator,
+// wherever it stands (holdsIndicators); false when no head was kept.
+func (lay *csvLayout) indicators() bool { return holdsIndicators(lay.head) }
 
 // holdsIndicators reports whether a word of head (split at white space
 // and the usual separators) is an indicator other than a bitcoin-like

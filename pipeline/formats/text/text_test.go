@@ -197,8 +197,10 @@ func TestFallback(t *testing.T) {
 	}{
 		{"title line", "a.csv", "Ransomware Incident IOCs,Other context\nevil[.]com,C2\n", formats.Options{}, "text", ""},
 		{"report txt", "a.txt", h64 + " \u2013 Tool\n" + h64 + " - Tool\n", formats.Options{}, "text", ""},
-		{"first line an indicator, then prose", "a.txt", h64 + "\nsome prose here\nmore prose\n", formats.Options{}, "text", ""},
-		{"headerless list", "a.txt", "198.51.100.1\n198.51.100.2 ; note\nevil.example.com\n", formats.Options{}, "csv", ""},
+		{"first line an indicator, then indicators in text", "a.txt", h64 + "\n" + h64 + " \u2013 Tool\n", formats.Options{}, "text", ""},
+		{"first line an indicator, then bad values", "a.csv", "evil.example.com\nnot valid\n???\n", formats.Options{}, "csv", ""},
+		{"headerless list", "a.txt", "198.51.100.1\n198.51.100.2,note\nevil.example.com\n", formats.Options{}, "csv", ""},
+		{"headerless list with notes after spaces", "a.txt", "198.51.100.1\n198.51.100.2 ; note\n", formats.Options{}, "text", ""},
 		{"header", "a.csv", "url,notes\nhttp://evil.example/a,x\n", formats.Options{}, "csv", ""},
 		{"forced csv", "a.csv", "a,b\nevil.example.com x,d\n", formats.Options{Format: "csv"}, "", "no header and no column of indicators"},
 		{"no indicator anywhere", "a.txt", "this is not a feed\njust some text\n", formats.Options{}, "", "no indicator column in the header"},

@@ -283,7 +283,7 @@ func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvL
 	head, _ := br.Peek(br.Size())
 	lay := layoutCSV(head, opts)
 	if len(opts.Columns) == 0 {
-		lay.head = bytes.Clone(head) // for the text fallback, when no header is found
+		lay.head = bytes.Clone(head[:min(len(head), formats.HeadSize)]) // for the text fallback, when no header is found
 	}
 	r := newRecords(br, &lay, opts.MaxLine())
 	src := &table{r: r, name: name}

@@ -42,22 +42,33 @@ type piece struct {
 	defanged bool
 }
 
-// extract finds the indicators of one line.
-func extract(line string) extraction {
+// An around is what the line around a candidate says about it.
+type around struct {
+	// prev are the words before the candidate's.
+	prev []string
+	// btc says the line speaks of bitcoin; cites, that its section cites
+	// sources ("References").
+	btc, cites bool
+}
+
+// extract finds the indicators of one line, in the section titled
+// section.
+func extract(line, section string) extraction {
 	line = normalize.CleanText(line)
 	if !strings.ContainsFunc(line, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
 		return extraction{empty: true}
 	}
 	var x extraction
 	words := joinSpaced(strings.FieldsFunc(line, unicode.IsSpace))
-	btc := mentionsBitcoin(line)
+	ctx := around{btc: mentionsBitcoin(line), cites: citing(strings.Fields(section))}
 	rest := make([]string, 0, len(words))
 	seen := map[string]bool{}
 	for i, w := range words {
 		var left []string
 		hit := false
 		for _, p := range pieces(w) {
-			f, c := classify(p, words[:i], btc)
+			ctx.prev = words[:i]
+			f, c := classify(p, ctx)
 			switch {
 			case f != nil:
 				hit = true
@@ -99,20 +110,28 @@ func extract(line string) extraction {
 // like one.
 type classification struct{ skip, bad string }
 
-// classify says whether p, the candidate of the word after prev, is an
-// indicator.
-func classify(p piece, prev []string, btc bool) (*found, classification) {
+// classify says whether p, a candidate in ctx, is an indicator.
+func classify(p piece, ctx around) (*found, classification) {
+	prev := ctx.prev
 	if len(p.text) < 3 {
 		return nil, classification{}
 	}
 	t, canon, _, err := normalize.Value("", p.text)
+	if k, v, ok := strings.Cut(p.text, "="); err != nil && ok && k != "" && labelKey(k) {
+		// md5=…, ip=…: a key naming the value's type.
+		p.text = v
+		t, canon, _, err = normalize.Value("", v)
+	}
 	if err != nil {
 		if n := hexRun(p.text); n >= 24 {
 			return nil, classification{bad: fmt.Sprintf("looks like a hash, but has %d hex digits (MD5 has 32, SHA-1 40, SHA-256 64, SHA-512 128)", n)}
 		}
 		return nil, classification{}
 	}
-	if !kept(t, canon, p, prev, btc) {
+	if t == ioc.URL && !p.defanged && (ctx.cites || citing(prev[max(0, len(prev)-3):]) || referenceHost(canon)) {
+		return nil, classification{skip: "a reference link (not defanged, cited as a source), not an indicator"}
+	}
+	if !kept(t, canon, p, prev, ctx.btc) {
 		return nil, classification{}
 	}
 	switch t {
@@ -122,6 +141,46 @@ func classify(p piece, prev []string, btc bool) (*found, classification) {
 		}
 	}
 	return &found{typ: t, value: p.text, canon: canon}, classification{}
+}
+
+// citing reports whether words cite a source: the words before a link
+// ("See", "Source:"), a section's title ("References").
+func citing(words []string) bool {
+	for _, w := range words {
+		switch normalize.Key(w) {
+		case "see", "source", "sources", "reference", "references", "ref", "refs", "blog", "blogpost", "article",
+			"writeup", "published", "credit", "credits", "via", "readmore", "moreinfo", "link", "links":
+			return true
+		}
+	}
+	return false
+}
+
+// referenceHosts are the sites whose links a report cites (sandboxes,
+// scanners, ATT&CK, CVE databases): not defanged, they are references.
+var referenceHosts = []string{
+	"virustotal.com", "attack.mitre.org", "cve.mitre.org", "nvd.nist.gov", "twitter.com", "x.com", "github.com",
+	"any.run", "hybrid-analysis.com", "shodan.io", "censys.io", "otx.alienvault.com", "urlscan.io", "bazaar.abuse.ch",
+	"urlhaus.abuse.ch", "threatfox.abuse.ch", "joesandbox.com", "tria.ge", "malpedia.caad.fkie.fraunhofer.de",
+}
+
+// referenceHost reports whether the URL u points at a reference site.
+func referenceHost(u string) bool {
+	_, rest, _ := strings.Cut(u, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	for _, h := range referenceHosts {
+		if host == h || strings.HasSuffix(host, "."+h) {
+			return true
+		}
+	}
+	return false
+}
+
+// labelKey reports whether k, in front of "=", names an indicator type
+// or an indicator ("md5", "ip", "ioc").
+func labelKey(k string) bool {
+	t, what, ok := normalize.LookupType(k)
+	return ok && what == "" && t != normalize.FileType
 }
 
 // kept applies what the line around a valid value says: a file name, a
@@ -135,7 +194,12 @@ func kept(t ioc.Type, canon string, p piece, prev []string, btc bool) bool {
 		}
 		raw := strings.TrimSuffix(p.text, ".")
 		rawTLD := raw[strings.LastIndexByte(raw, '.')+1:]
-		// invoice.zip, run.py and ASP.NET are file names and code.
+		// invoice.zip, run.py, ASP.NET and window.top are file names and
+		// code.
+		first, _, _ := strings.Cut(canon, ".")
+		if strings.Count(canon, ".") == 1 && codeNames[first] {
+			return false
+		}
 		return !fileExtensions[tld] && strings.ToLower(rawTLD) == rawTLD
 	case ioc.IP, ioc.IPv6, ioc.CIDR:
 		if len(prev) > 0 && versionWords[normalize.Key(prev[len(prev)-1])] {
@@ -277,6 +341,9 @@ var stopWords = map[string]bool{
 // labels in front that name a hash ("SHA256 hash:") or the type of the
 // line's indicators ("URL:").
 func notesOf(rest []string, found []found) string {
+	if len(rest) > 0 && listMarker(rest[0]) {
+		rest = rest[1:]
+	}
 	for len(rest) > 0 {
 		k := normalize.Key(rest[0])
 		t, _, _ := normalize.LookupType(k)
@@ -291,6 +358,17 @@ func notesOf(rest []string, found []found) string {
 	return ""
 }
 
+// listMarker reports whether w is the marker of a list item ("1.",
+// "2)", "-", "*", "•").
+func listMarker(w string) bool {
+	switch w {
+	case "-", "*", "+", "\u2022", "\u2013", "\u2014", ">":
+		return true
+	}
+	d := strings.TrimRight(w, ".)")
+	return d != w && d != "" && strings.Trim(d, "0123456789") == ""
+}
+
 // clean drops the brackets of notes that the cutting out of indicators
 // left unpaired ("C2 (see"), and trims separators off their ends.
 func clean(s string) string {
@@ -301,6 +379,9 @@ func clean(s string) string {
 	}
 	for range 8 {
 		t := strings.Trim(s, " \t-\u2013\u2014:,;|\"'=")
+		if len(t) > 2 && t[0] == '(' && t[len(t)-1] == ')' && strings.Count(t, "(") == 1 {
+			t = t[1 : len(t)-1] // "(C2)"
+		}
 		for _, w := range [...]string{"and", "or", "&"} {
 			t = strings.TrimSuffix(strings.TrimPrefix(t, w+" "), " "+w)
 			if t == w {
@@ -423,6 +504,15 @@ var fileExtensions = map[string]bool{
 	"exe": true, "dll": true, "js": true, "html": true, "htm": true, "php": true, "txt": true, "json": true,
 	"bat": true, "ps1": true, "vbs": true, "lnk": true, "name": true, "rar": true, "doc": true, "pdf": true,
 	"tar": true, "gz": true, "bin": true, "dat": true, "log": true, "ini": true, "cfg": true,
+}
+
+// codeNames are the objects of code whose properties read as two-label
+// domains (window.top, document.domain, this.name): undefanged, no host.
+var codeNames = map[string]bool{
+	"window": true, "document": true, "this": true, "self": true, "console": true, "navigator": true,
+	"location": true, "math": true, "json": true, "object": true, "string": true, "array": true, "system": true,
+	"os": true, "sys": true, "req": true, "res": true, "request": true, "response": true, "process": true,
+	"module": true, "exports": true, "config": true, "settings": true, "app": true, "args": true, "obj": true,
 }
 
 // versionWords are the words before a dotted number that make it a

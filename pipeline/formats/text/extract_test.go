@@ -18,7 +18,7 @@ func FuzzExtract(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		x := extract(line)
+		x := extract(line, "")
 		for _, fd := range x.found {
 			if fd.typ == "" || fd.value == "" || fd.canon == "" {
 				t.Fatalf("%q: found %+v", line, fd)
@@ -37,6 +37,6 @@ func FuzzExtract(f *testing.F) {
 func BenchmarkExtract(b *testing.B) {
 	line := `5.62.58[.]11 port 8989 - evil.ddns[.]net, see mshta "hxxps[://]papad[.]b-cdn[.]net/popad" and 1b3856e5d8c6a4cec1c09a68e0f87a5319c1bd4c8726586fd3ea1b3434e22dfa`
 	for b.Loop() {
-		extract(line)
+		extract(line, "")
 	}
 }

@@ -110,7 +110,7 @@ func (r *Reader) read(ctx context.Context) (formats.Row, error) {
 // row makes the row of one line; ok false says the line is no row
 // (blank, or separators only).
 func (r *Reader) row(o ioc.Origin, line string) (formats.Row, bool) {
-	x := extract(line)
+	x := extract(line, r.section)
 	switch {
 	case x.empty:
 		return formats.Row{}, false

@@ -103,6 +103,13 @@ func TestLines(t *testing.T) {
 		{"bitcoin wallet", "BTC wallet: 1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "1: btc 1BoatSLRHtKNngkdXEeobR76b53LETtpyT | BTC wallet"},
 		{"duplicate in line", "evil[.]com and evil.com", "1: domain evil.com"},
 
+		{"key=value", "md5=" + h32 + " ip=198.51.100.3", "1: md5 " + h32 + ", ip 198.51.100.3"},
+		{"numbered list", "1. evil[.]com", "1: domain evil.com"},
+		{"bullet", "\u2022 198.51.100.4 (C2)", "1: ip 198.51.100.4 | C2"},
+		{"code object", `if (window.top != window.self) document.domain = "a";`, "1: " + prose},
+		{"reference link", "See https://www.vendor-blog.com/2024/06/report.html for details.", `1: skip: a reference link (not defanged, cited as a source), not an indicator`},
+		{"sandbox link", "https://www.virustotal.com/gui/file/" + h64, `1: skip: a reference link (not defanged, cited as a source), not an indicator`},
+		{"defanged link in a cited line", "see hxxps://evil[.]com/x", "1: url https://evil.com/x | see"},
 		{"file names", "drops invoice.exe, update.js and verify-captcha-v2.html", "1: " + prose},
 		{"file names 2", "then TreeSizeFreeSetup.zip runs run.py and install.sh", "1: " + prose},
 		{"code", "built on ASP.NET with System.Net.WebClient", "1: " + prose},
@@ -136,12 +143,13 @@ func TestLines(t *testing.T) {
 // TestSections checks that a title names the section of the lines under
 // it, until the next title.
 func TestSections(t *testing.T) {
-	in := "IoC list\nC2 servers:\nevil[.]com - panel\n\n198.51.100.7\nHashes\n" + h64 + "\n"
+	in := "IoC list\nC2 servers:\nevil[.]com - panel\n\n198.51.100.7\nHashes\n" + h64 + "\nReferences\nhttps://blog.example.com/post\n"
 	got, _, err := read(t, "in.txt", in, formats.Options{Format: text.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"1: " + title, "2: " + title, "3: domain evil.com | C2 servers: panel", "5: ip 198.51.100.7 | C2 servers", "6: " + title, "7: sha256 " + h64 + " | Hashes"}
+	want := []string{"1: " + title, "2: " + title, "3: domain evil.com | C2 servers: panel", "5: ip 198.51.100.7 | C2 servers", "6: " + title, "7: sha256 " + h64 + " | Hashes",
+		"8: " + title, "9: skip: a reference link (not defanged, cited as a source), not an indicator"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

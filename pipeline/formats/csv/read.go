@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
@@ -159,11 +161,31 @@ func (s *table) next(rec *record) error {
 		if why := s.pseudoReason(raw); why != "" {
 			rec.problem, rec.skip = "", why
 		}
+	} else if len(raw) > 1 && rec.problem == "" && sectionRow(raw) {
+		rec.skip = "a section title (one cell of words, the others empty), no indicator"
 	}
 	for i := range s.proj {
 		rec.fields = append(rec.fields, s.proj[i].pick(raw))
 	}
 	return nil
+}
+
+// sectionRow reports whether rec is the title of a section of a table
+// ("Network indicators,,"): its first cell capitalised words with no
+// indicator among them, every other cell empty. Cheap for data rows,
+// whose other cells are not all empty.
+func sectionRow(rec []string) bool {
+	for _, f := range rec[1:] {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	t := normalize.CleanText(rec[0])
+	if !strings.ContainsRune(strings.TrimRight(t, ":"), ' ') && !strings.HasSuffix(t, ":") || len(t) > 80 || len(strings.Fields(t)) > 8 {
+		return false
+	}
+	first, _ := utf8.DecodeRuneInString(t)
+	return unicode.IsUpper(first) && !holdsIndicators([]byte(t))
 }
 
 // pseudo reports, cheaply, whether rec may be a pseudo-row: the header

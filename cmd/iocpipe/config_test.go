@@ -136,7 +136,7 @@ func TestConfigErrors(t *testing.T) {
 		{"sink checked before format", tsSection + "routes:\n  - name: r\n    sink: nope\n    format: xml\n",
 			`routes[0] (r).sink: unknown sink "nope" (known: trustar, threatwinds)`},
 		{"format after sink", tsSection + tsRoute + "    format: xml\n",
-			`routes[0] (r).format: unknown format "xml" (csv, json, jsonl, misp-csv, stix; empty detects)`},
+			`routes[0] (r).format: unknown format "xml" (csv, json, jsonl, misp-csv, stix, text; empty detects)`},
 		{"max_line_bytes small", tsSection + tsRoute + "    max_line_bytes: 100\n",
 			"routes[0] (r).max_line_bytes: 100 is out of range: give 1024 to 1073741824 bytes (0 means 1048576)"},
 		{"max_line_bytes negative", tsSection + tsRoute + "    max_line_bytes: -1\n",

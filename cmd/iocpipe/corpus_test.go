@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,8 +128,41 @@ func runCorpus(t *testing.T, srv *trustartest.Server, files map[string]string) {
 				t.Fatal(err)
 			}
 			compareGolden(t, filepath.Join(corpusExpect, name+".expect.json"), b.Bytes())
+			checkDelivered(t, name, path, string(extra), got)
 		})
 	}
+}
+
+// checkDelivered compares every indicator a corpus file delivers, with
+// its type and line, with the committed <dir>__<file>.delivered.txt, for
+// the files that have one and for every file read as text (-update writes
+// those): what inspect shows is what run sends, so inspect lists them.
+func checkDelivered(t *testing.T, name, path, route string, got corpusResult) {
+	t.Helper()
+	want := filepath.Join(corpusExpect, name+".delivered.txt")
+	if _, err := os.Stat(want); err != nil && !(*update && got.Format == "text") {
+		return
+	}
+	args := []string{"inspect", "--json", "--rows", "100000"}
+	if route != "" {
+		args = append(args, "--config", testConfig(t, "http://127.0.0.1:1", route), "--route", "case")
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), &env{stdout: &stdout, stderr: &stderr}, append(args, path)); code != exitOK {
+		t.Fatalf("inspect: exit %d: %s", code, stderr.String())
+	}
+	var in inspection
+	if err := json.Unmarshal(stdout.Bytes(), &in); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, s := range in.Indicators {
+		fmt.Fprintf(&b, "%d\t%s\t%s\n", s.Line, s.Type, s.Value)
+	}
+	if int64(len(in.Indicators)) != got.Delivered {
+		t.Errorf("inspect shows %d indicators, run delivered %d", len(in.Indicators), got.Delivered)
+	}
+	compareGolden(t, want, []byte(b.String()))
 }
 
 // importCorpusFile runs iocpipe on one file and collects the result.
@@ -311,6 +345,27 @@ func TestInspect(t *testing.T) {
 		run(context.Background(), &env{stdout: &stdout, stderr: &stderr}, []string{"inspect", path})
 		if !bytes.Contains(stdout.Bytes(), []byte("error       line 1: no indicator column")) {
 			t.Errorf("output:\n%s", stdout.String())
+		}
+	})
+	t.Run("text", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), &env{stdout: &stdout, stderr: &stderr}, []string{"inspect", filepath.Join(sharedCorpus, "withsecure-iocs", "keeloader_iocs.csv")})
+		if _, err := os.Stat(sharedCorpus); err != nil {
+			t.Skipf("%s is not present: %v", sharedCorpus, err)
+		}
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		for _, w := range []string{
+			"format      text",
+			`why         csv: line 1: no header and no column of indicators (the first line is "Ransomware Incident IOCs,Other context"), but indicators in the text: read as text`,
+			"read        line 2: url https://lvshilc.com/KeePass-2.56-Setup.exe (notes: Ransomware Incident IOCs: Final redirect",
+			"  7     domain  keepass-info.aenys.com                                        -           -          -     Ransomware Incident IOCs: Malvertised domain",
+			"skipped   a section title, no indicator",
+		} {
+			if !bytes.Contains(stdout.Bytes(), []byte(w)) {
+				t.Errorf("output lacks %q:\n%s", w, stdout.String())
+			}
 		}
 	})
 }

@@ -10,4 +10,5 @@ import (
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/mispcsv"
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/otx"
 	_ "github.com/iocpipe/iocpipe/pipeline/formats/stix"
+	_ "github.com/iocpipe/iocpipe/pipeline/formats/text"
 )

@@ -26,6 +26,7 @@ type inspectFlags struct {
 	rows    int
 	maxRows int64
 	json    bool
+	format  string
 }
 
 func newInspectCmd(e *env) *cobra.Command {
@@ -59,6 +60,7 @@ reason is shown); 2 a usage or configuration error.`,
 	cmd.Flags().IntVar(&f.rows, "rows", 10, "how many indicators to show")
 	cmd.Flags().Int64Var(&f.maxRows, "max-rows", 100000, "stop reading after this many rows (0: read the whole file)")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the inspection as JSON")
+	cmd.Flags().StringVar(&f.format, "format", "", "read the file in this format (csv, json, jsonl, stix, text), as a route's format: does (default: the route's, else detected)")
 	return cmd
 }
 
@@ -205,6 +207,19 @@ func inspect(ctx context.Context, e *env, f *inspectFlags, path string) error {
 // inspectRoute is the route inspect reads with: the configured one, or
 // the built-in defaults.
 func inspectRoute(f *inspectFlags) (*pipeline.Route, error) {
+	r, err := inspectConfigRoute(f)
+	if err != nil || f.format == "" {
+		return r, err
+	}
+	if _, ok := formats.Lookup(f.format); !ok {
+		return nil, usageErrorf("--format: unknown format %q (%s)", f.format, strings.Join(formats.Names(), ", "))
+	}
+	r.Format = f.format
+	return r, nil
+}
+
+// inspectConfigRoute is the configured route, or the built-in defaults.
+func inspectConfigRoute(f *inspectFlags) (*pipeline.Route, error) {
 	if f.config == "" {
 		if f.route != "" {
 			return nil, usageErrorf("--route needs --config")
@@ -327,6 +342,9 @@ func printDescription(tw io.Writer, d *formats.Description) {
 		}
 	}
 	fmt.Fprintf(tw, "format\t%s\n", format)
+	if d.Why != "" {
+		fmt.Fprintf(tw, "why\t%s: read as %s\n", printable(d.Why), d.Format)
+	}
 	if d.Shape != "" {
 		shape := d.Shape
 		if d.Truncated {
@@ -356,6 +374,11 @@ func printDescription(tw io.Writer, d *formats.Description) {
 	}
 	for _, s := range d.Inherited {
 		fmt.Fprintf(tw, "inherited\t%s\n", printable(s))
+	}
+	label = "read"
+	for _, s := range d.Samples {
+		fmt.Fprintf(tw, "%s\t%s\n", label, cut(s, 120))
+		label = ""
 	}
 }
 

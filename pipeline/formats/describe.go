@@ -4,8 +4,12 @@ package formats
 // what the format's reader learns from the file, the same way it reads it.
 type Description struct {
 	// Format is the detected format: csv, json, jsonl, stix, otx, misp or
-	// misp-csv.
+	// misp-csv or text.
 	Format string `json:"format"`
+	// Why says why the file is read in this format rather than the one
+	// its name or head suggested (a CSV with no header and no column of
+	// indicators, read as text); empty when it is the first choice.
+	Why string `json:"why,omitempty"`
 	// Shape says how the records are laid out, in words ("an array of
 	// items", "3 OTX pulses", "a MISP event").
 	Shape string `json:"shape,omitempty"`
@@ -29,6 +33,9 @@ type Description struct {
 	// Inherited says what indicators take from their container (an OTX
 	// pulse, a MISP event) when they lack it.
 	Inherited []string `json:"inherited,omitempty"`
+	// Samples are the first records with what the reader found in them
+	// (free text: a line, its indicators and notes).
+	Samples []string `json:"samples,omitempty"`
 	// Truncated says the head read did not hold the whole document, so
 	// the shape was judged from its beginning.
 	Truncated bool `json:"truncated,omitempty"`

@@ -86,6 +86,19 @@ var headerRank = map[string]int{
 	"notes": -3, "description": -2, "title": 1,
 }
 
+// contextNames are the column headers (by normalize.Key) of context about
+// an indicator that no field names: a delimited file's such columns go
+// to the notes, each with its header as label ("Malware Family: Emotet").
+var contextNames = map[string]bool{
+	"malware": true, "malwarefamily": true, "family": true, "associatedmalware": true, "malwarename": true,
+	"signature": true, "threat": true, "threattype": true, "threatname": true, "role": true, "category": true,
+	"campaign": true, "actor": true, "threatactor": true, "tool": true,
+}
+
+// IsContext reports whether a column header, by its normalize.Key, names
+// context about an indicator that goes to the notes.
+func IsContext(key string) bool { return contextNames[key] }
+
 // FieldOf returns the canonical field a column header or JSON key is an
 // alias of, compared by normalize.Key, or "" for none.
 func FieldOf(name string) string { return headerNames[normalize.Key(name)] }

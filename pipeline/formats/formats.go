@@ -317,6 +317,14 @@ func contentOnly(f Format) bool {
 	return ok
 }
 
+// ErrFallback, wrapped in the error of a Format's Open, says the file is
+// not in that format after all, though its Sniff said it may be: a
+// delimited file whose first line is no header and none of whose columns
+// holds indicators. When the format was detected, not forced, Open and
+// Describe then open the file with the next format by Sniff (the text
+// format, which reads any text), and Describe says why.
+var ErrFallback = errors.New("not in this format")
+
 // Detect picks the format of a file: the one forced by name (Lookup),
 // else the one whose Sniff is surest (ties go to the format registered first).
 func Detect(name string, head []byte, forced string) (Format, error) {
@@ -327,17 +335,32 @@ func Detect(name string, head []byte, forced string) (Format, error) {
 		}
 		return f, nil
 	}
-	mu.RLock()
-	defer mu.RUnlock()
-	var best Format
-	score := 0
-	for _, f := range registry {
-		if s := f.Sniff(name, head); s > score {
-			best, score = f, s
-		}
-	}
-	if best == nil {
+	ranked := rank(name, head)
+	if len(ranked) == 0 {
 		return nil, errors.New("no registered format reads this file")
 	}
-	return best, nil
+	return ranked[0], nil
+}
+
+// rank returns the formats whose Sniff reads the file, the surest first
+// (ties in the order of registration).
+func rank(name string, head []byte) []Format {
+	mu.RLock()
+	defer mu.RUnlock()
+	type scored struct {
+		f Format
+		s int
+	}
+	var out []scored
+	for _, f := range registry {
+		if s := f.Sniff(name, head); s > 0 {
+			out = append(out, scored{f, s})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b scored) int { return b.s - a.s })
+	fs := make([]Format, len(out))
+	for i, o := range out {
+		fs[i] = o.f
+	}
+	return fs
 }

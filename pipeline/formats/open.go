@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // An Opened is a file opened for reading: its source, the format Detect
@@ -41,14 +42,12 @@ func Open(path, name string, opts Options, wrap func(io.Reader) io.Reader) (*Ope
 	if err != nil {
 		return nil, err
 	}
-	f, err := Detect(src.Name, src.Head, opts.Format)
+	f, r, _, err := openDetected(src, opts)
 	if err != nil {
 		src.file.Close()
-		return nil, &FileError{File: name, Err: err}
-	}
-	r, err := f.Open(src, opts)
-	if err != nil {
-		src.file.Close()
+		if f == nil {
+			return nil, &FileError{File: name, Err: err}
+		}
 		var fe *FileError
 		if !errors.As(err, &fe) {
 			fe = &FileError{File: name, Err: err}
@@ -57,6 +56,46 @@ func Open(path, name string, opts Options, wrap func(io.Reader) io.Reader) (*Ope
 		return nil, fe
 	}
 	return &Opened{Source: src, Format: f, Reader: r}, nil
+}
+
+// openDetected detects the format of src under opts and opens its
+// Reader; a detected format whose Open gives up with ErrFallback hands
+// the file to the next one by Sniff, and why says what it gave up on.
+// On error, f is the format that failed (nil when none was found).
+func openDetected(src *Source, opts Options) (f Format, r Reader, why string, err error) {
+	if opts.Format != "" {
+		if f, err = Detect(src.Name, src.Head, opts.Format); err != nil {
+			return nil, nil, "", err
+		}
+		r, err = f.Open(src, opts)
+		return f, r, "", err
+	}
+	ranked := rank(src.Name, src.Head)
+	if len(ranked) == 0 {
+		return nil, nil, "", errors.New("no registered format reads this file")
+	}
+	for i, f := range ranked {
+		if i > 0 {
+			if _, err := src.Rewind(); err != nil {
+				return f, nil, why, err
+			}
+		}
+		r, err = f.Open(src, opts)
+		if err == nil || !errors.Is(err, ErrFallback) || i == len(ranked)-1 {
+			return f, r, why, err
+		}
+		why = f.Name() + ": " + fallbackReason(err)
+	}
+	panic("unreachable")
+}
+
+// fallbackReason is the reason of an ErrFallback error, without it.
+func fallbackReason(err error) string {
+	var fe *FileError
+	if errors.As(err, &fe) && fe.Line > 0 {
+		return fmt.Sprintf("line %d: %s", fe.Line, strings.TrimSuffix(fe.Err.Error(), ": "+ErrFallback.Error()))
+	}
+	return strings.TrimSuffix(err.Error(), ": "+ErrFallback.Error())
 }
 
 // openSource opens the file and reads its head.
@@ -124,12 +163,11 @@ func Describe(path string, opts Options) (*Description, error) {
 		return nil, err
 	}
 	defer src.file.Close()
-	f, err := Detect(path, src.Head, opts.Format)
-	if err != nil {
+	f, r, why, err := openDetected(src, opts)
+	if f == nil {
 		return nil, err
 	}
-	d := &Description{Format: f.Name()}
-	r, err := f.Open(src, opts)
+	d := &Description{Format: f.Name(), Why: why}
 	if err != nil {
 		var fe *FileError
 		switch {

@@ -63,6 +63,8 @@ var notIndicators = map[string]string{
 	"filenamesha256": "a file name", "filenamemd5": "a file name", "filenamesha1": "a file name",
 	"registryvalue": "a registry value", "regvalue": "a registry value", "registrykeyvalue": "a registry value", "registrypathkeyvalue": "a registry value",
 	"size": "a size", "sizeinbytes": "a size", "mimetype": "a MIME type", "filetype": "a file type",
+	"serial": "a certificate serial number", "serialnumber": "a certificate serial number", "serialno": "a certificate serial number",
+	"certificateserial": "a certificate serial number", "certificateserialnumber": "a certificate serial number",
 }
 
 // notIndicatorStems recognize the vendor type names that are no indicator
@@ -136,12 +138,12 @@ func LookupType(name string) (t ioc.Type, notIndicator string, ok bool) {
 // ColumnType says what a column header (or JSON key) named after a type
 // holds: the type of its values, with ok false when the name is no
 // indicator type, a generic one or a context type (malware families).
-// "host" and "address" hold IPs or domains alike: their values are
+// "host", "address" and "C2" hold IPs or domains alike: their values are
 // detected (t empty, ok true).
 func ColumnType(name string) (t ioc.Type, ok bool) {
 	k := Key(name)
 	switch k {
-	case "host", "address", "addr", "hosts":
+	case "host", "address", "addr", "hosts", "c2", "c2host", "cnc":
 		return "", true
 	}
 	t, ok = typeNames[k]

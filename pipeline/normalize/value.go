@@ -40,14 +40,32 @@ func CleanText(s string) string {
 
 var fangs = strings.NewReplacer(
 	"[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".", "{dot}", ".", "[DOT]", ".", "(DOT)", ".", `\.`, ".",
+	"[,]", ".", "(,)", ".", "{,}", ".",
 	"[:]", ":", "[://]", "://", "[:/]", ":/", "[/]", "/", "[//]", "//",
 	"[@]", "@", "(@)", "@", "[at]", "@", "(at)", "@", "[AT]", "@", "{at}", "@",
+	// Broken defangs, a bracket missing: bombay.com[.ar, evil.]com.
+	"[.", ".", ".]", ".",
+)
+
+// spacedFangs are the defangs written with white space around them
+// ("evil dot com", "user [at] evil [dot] com"): undone only when nothing
+// else in the value is white space.
+var spacedFangs = strings.NewReplacer(
+	" [dot] ", ".", " (dot) ", ".", " {dot} ", ".", " [.] ", ".", " dot ", ".", " DOT ", ".",
+	" [at] ", "@", " (at) ", "@", " [@] ", "@", " {at} ", "@",
 )
 
 // Refang undoes the usual defanging: hxxp, hxxps, fxp, [.], (.), [dot],
-// [:], [://], [@], [at] and the like.
+// [,], [:], [://], [@], [at] and the like, a defang missing one of its
+// brackets (bombay.com[.ar), and the spaced forms of a whole value
+// ("evil dot example dot com").
 func Refang(s string) string {
-	if strings.ContainsAny(s, `[({\`) {
+	if strings.IndexByte(s, ' ') > 0 {
+		if r := spacedFangs.Replace(s); r != s && !strings.ContainsAny(r, " \t") {
+			s = r
+		}
+	}
+	if strings.ContainsAny(s, `[({\]`) {
 		s = fangs.Replace(s)
 	}
 	if len(s) > 4 && (s[0] == 'h' || s[0] == 'H' || s[0] == 'f' || s[0] == 'F') {
@@ -100,12 +118,10 @@ func Detect(v string) (t ioc.Type, canon, note string, err error) {
 			return ioc.Email, c, "", nil
 		}
 	}
-	// ip:port, [v6]:port
-	if host, port, ok := splitHostPort(v); ok {
-		if a, err := netip.ParseAddr(host); err == nil {
-			t, c, _, err := ipType(a)
-			return t, c, "port " + port, err
-		}
+	// ip:port, [v6]:port, v6:port where the whole is no address
+	if host, port, ok := splitAddrPort(v); ok {
+		t, c, _, err := ipType(host)
+		return t, c, "port " + port, err
 	}
 	// A schemeless URL: host[:port]/path.
 	if i := strings.IndexByte(v, '/'); i > 0 {
@@ -144,11 +160,9 @@ func canonical(t ioc.Type, v string) (canon, note string, err error) {
 			}
 			return c, "", err
 		}
-		if host, port, ok := splitHostPort(v); ok {
-			if a, err := netip.ParseAddr(host); err == nil {
-				_, c, _, err := ipType(a)
-				return c, "port " + port, err
-			}
+		if host, port, ok := splitAddrPort(v); ok {
+			_, c, _, err := ipType(host)
+			return c, "port " + port, err
 		}
 		if p, err := netip.ParsePrefix(v); err == nil {
 			return p.String(), "", nil
@@ -257,6 +271,10 @@ func canonURL(v string) (string, error) {
 	if strings.ContainsAny(v, " \t\r\n") {
 		return "", errors.New("URL contains white space")
 	}
+	if scheme == "file" {
+		// file://host@SSL/share: a WebDAV path, kept as written.
+		return scheme + "://" + rest, nil
+	}
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		if a.Zone() != "" {
 			return "", errIPv6Zone
@@ -274,6 +292,33 @@ func canonURL(v string) (string, error) {
 		host = h
 	}
 	return scheme + "://" + userinfo + host + port + tail, nil
+}
+
+// splitAddrPort splits an address and a numeric port: "ip:port",
+// "[v6]:port", and "v6:port" without brackets when that is unambiguous,
+// the whole being no address ("2a02:cf40:1::5:40669").
+func splitAddrPort(v string) (netip.Addr, string, bool) {
+	if host, port, ok := splitHostPort(v); ok {
+		a, err := netip.ParseAddr(host)
+		return a, port, err == nil
+	}
+	i := strings.LastIndexByte(v, ':')
+	if i <= 0 || strings.Count(v, ":") < 3 || v[i-1] == ':' {
+		return netip.Addr{}, "", false
+	}
+	if _, err := netip.ParseAddr(v); err == nil {
+		return netip.Addr{}, "", false
+	}
+	host, port := v[:i], v[i+1:]
+	n, ok := digits(port)
+	if !ok || len(port) > 5 || n > 65535 {
+		return netip.Addr{}, "", false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return netip.Addr{}, "", false
+	}
+	return a, port, true
 }
 
 // splitHostPort splits "host:port" and "[v6]:port" with a numeric port.

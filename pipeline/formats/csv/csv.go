@@ -12,6 +12,8 @@
 package csv
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"path/filepath"
@@ -31,18 +33,24 @@ type Format struct{}
 func (Format) Name() string { return "csv" }
 
 // Sniff implements formats.Format: a delimited file's extension makes it
-// sure; anything else is read as delimited text as a last resort.
+// sure; anything else is read as delimited text, before the text format
+// (which reads what Open hands over, formats.ErrFallback: no header and
+// no column of indicators).
 func (Format) Sniff(name string, head []byte) int {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".csv", ".tsv", ".psv", ".tab":
 		return 10
 	}
-	return 1
+	return 2
 }
 
 // Open implements formats.Format.
 func (Format) Open(src *formats.Source, opts formats.Options) (formats.Reader, error) {
-	t, lay, err := openCSV(src.Name, src.R, opts)
+	br := src.R
+	if crOnly(src.Head) {
+		br = bufio.NewReaderSize(crToLF{src.R}, formats.HeadSize)
+	}
+	t, lay, err := openCSV(src.Name, br, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -124,4 +132,23 @@ func (r *Reader) row(rec *csvRecord, meta *record) formats.Row {
 		}
 	}
 	return formats.Row{Origin: o, Fields: r.slab.Object(m)}
+}
+
+// crOnly reports whether a file's head ends its lines with CR alone
+// (classic Mac files): CRs and no LF.
+func crOnly(head []byte) bool {
+	return bytes.IndexByte(head, '\r') >= 0 && bytes.IndexByte(head, '\n') < 0
+}
+
+// crToLF reads a file whose lines end with CR as if they ended with LF.
+type crToLF struct{ r io.Reader }
+
+func (c crToLF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
@@ -159,11 +161,31 @@ func (s *table) next(rec *record) error {
 		if why := s.pseudoReason(raw); why != "" {
 			rec.problem, rec.skip = "", why
 		}
+	} else if len(raw) > 1 && rec.problem == "" && sectionRow(raw) {
+		rec.skip = "a section title (one cell of words, the others empty), no indicator"
 	}
 	for i := range s.proj {
 		rec.fields = append(rec.fields, s.proj[i].pick(raw))
 	}
 	return nil
+}
+
+// sectionRow reports whether rec is the title of a section of a table
+// ("Network indicators,,"): its first cell capitalised words with no
+// indicator among them, every other cell empty. Cheap for data rows,
+// whose other cells are not all empty.
+func sectionRow(rec []string) bool {
+	for _, f := range rec[1:] {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	t := normalize.CleanText(rec[0])
+	if !strings.ContainsRune(strings.TrimRight(t, ":"), ' ') && !strings.HasSuffix(t, ":") || len(t) > 80 || len(strings.Fields(t)) > 8 {
+		return false
+	}
+	first, _ := utf8.DecodeRuneInString(t)
+	return unicode.IsUpper(first) && !holdsIndicators([]byte(t))
 }
 
 // pseudo reports, cheaply, whether rec may be a pseudo-row: the header
@@ -282,6 +304,9 @@ func newRecords(br *bufio.Reader, lay *csvLayout, max int) recordReader {
 func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvLayout, error) {
 	head, _ := br.Peek(br.Size())
 	lay := layoutCSV(head, opts)
+	if len(opts.Columns) == 0 {
+		lay.head = bytes.Clone(head[:min(len(head), formats.HeadSize)]) // for the text fallback, when no header is found
+	}
 	r := newRecords(br, &lay, opts.MaxLine())
 	src := &table{r: r, name: name}
 	first, err := r.Read()
@@ -293,6 +318,10 @@ func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvL
 	}
 	if err != nil {
 		var pe *stdcsv.ParseError
+		if errors.As(err, &pe) && lay.indicators() {
+			// A first line that does not parse as CSV is rather text.
+			return nil, &lay, &formats.FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s: %w", describeCSVError(pe), formats.ErrFallback)}
+		}
 		if errors.As(err, &pe) {
 			return nil, &lay, &formats.FileError{File: name, Line: pe.StartLine, Err: fmt.Errorf("header: %s", describeCSVError(pe))}
 		}
@@ -318,7 +347,8 @@ func openCSV(name string, br *bufio.Reader, opts formats.Options) (*table, *csvL
 func (s *table) findHeader(first []string, line int, lay *csvLayout, opts formats.Options) error {
 	cols := opts.Columns
 	proj, err1 := mapColumns(first, cols)
-	if err1 == nil && hasValue(proj) && (positional(cols) || !looksData(first)) {
+	title := len(cols) == 0 && len(first) == 1 && strings.HasSuffix(strings.TrimSpace(first[0]), ":")
+	if err1 == nil && hasValue(proj) && !title && (positional(cols) || !looksData(first)) {
 		if positional(cols) && holdsIndicator(first, proj) {
 			s.headerless(first, line, proj)
 			return nil
@@ -340,7 +370,7 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 		return err1
 	}
 	if len(first) > 0 && !named(cols) {
-		if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(first[0]))); err == nil {
+		if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(first[0]))); err == nil && (len(cols) > 0 || lay.firstColumnData()) {
 			// No header: the first column holds the indicators, the
 			// others are notes.
 			proj := []projection{{field: formats.FieldValue, cols: []int{0}, hints: []ioc.Type{""}, labels: []string{""}, names: []string{""}}}
@@ -358,7 +388,34 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 	if err1 != nil {
 		return err1
 	}
+	if len(cols) == 0 && lay.indicators() {
+		// No header, and the first column holds no list of indicators,
+		// but the file holds some: free text (a report's list under a
+		// title line), which the text format reads.
+		return fmt.Errorf("no header and no column of indicators (the first line is %q), but indicators in the text: %w", ioc.Clip(strings.Join(first, string(lay.delim))), formats.ErrFallback)
+	}
 	return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip), or map it with the route's columns", strings.Join(first, string(lay.delim)))
+}
+
+// firstColumnData reports whether the sampled data lines are a
+// headerless list: none has a first cell that is no indicator yet holds
+// one among its words ("1b38…2dfa – GoTokenTheft", free text that
+// happens to start with an indicator, for the text format).
+func (lay *csvLayout) firstColumnData() bool {
+	for _, l := range lay.sample {
+		f := lay.split(l)
+		if len(f) == 0 {
+			continue
+		}
+		cell := normalize.CleanText(f[0])
+		if _, _, _, err := normalize.Detect(normalize.Refang(cell)); err == nil {
+			continue
+		}
+		if holdsIndicators([]byte(cell)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *table) headerless(first []string, line int, proj []projection) {
@@ -583,8 +640,13 @@ func (m *mapping) typed() {
 	}
 	if p := m.byField[formats.FieldNotes]; p == nil || !p.explicit {
 		for i, name := range m.h {
-			if !m.used[i] && normalize.IsPort(normalize.Key(normalize.CleanText(name))) {
+			key := normalize.Key(normalize.CleanText(name))
+			switch {
+			case m.used[i]:
+			case normalize.IsPort(key):
 				m.add(formats.FieldNotes, i, "", "port", false)
+			case formats.IsContext(key):
+				m.add(formats.FieldNotes, i, "", normalize.CleanText(name), false)
 			}
 		}
 	}
@@ -745,6 +807,33 @@ type csvLayout struct {
 	candidates []headerCandidate
 	// dataFields is the number of fields of the first data line.
 	dataFields int
+	// sample is the first data lines (at most 20).
+	sample []string
+	// head is the file's head, kept when the route maps no columns.
+	head []byte
+}
+
+// indicators reports whether a word of the head is an indicator,
+// wherever it stands (holdsIndicators); false when no head was kept.
+func (lay *csvLayout) indicators() bool { return holdsIndicators(lay.head) }
+
+// holdsIndicators reports whether a word of head (split at white space
+// and the usual separators) is an indicator other than a bitcoin-like
+// word: a file with no header worth reading as text.
+func holdsIndicators(head []byte) bool {
+	for line := range bytes.Lines(head) {
+		for _, w := range bytes.FieldsFunc(line, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == ',' || r == ';' || r == '|' || r == '"' || r == '\''
+		}) {
+			if len(w) < 4 || len(w) > 2048 {
+				continue
+			}
+			if t, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(string(w)))); err == nil && t != ioc.Bitcoin {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type headerCandidate struct {
@@ -799,6 +888,7 @@ func layoutCSV(head []byte, opts formats.Options) csvLayout {
 	if len(data) == 0 {
 		return lay
 	}
+	lay.sample = data
 	if lay.delim != '\t' && lay.delim != ' ' {
 		lay.pad = padding(data, lay.delim)
 		if lay.pad > 0 {

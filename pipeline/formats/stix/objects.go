@@ -11,6 +11,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/formats/json/jsonwalk"
 	"github.com/iocpipe/iocpipe/pipeline/formats/stix/stixpattern"
+	"github.com/iocpipe/iocpipe/pipeline/formats/text"
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 	"github.com/iocpipe/iocpipe/pipeline/normalize"
 	"github.com/iocpipe/iocpipe/schemas"
@@ -97,8 +98,39 @@ func (s *objectReader) row(o ioc.Origin, raw json.RawMessage) formats.Row {
 		row.Skip, row.Link = s.relationshipReason(obj)
 		return row
 	}
-	row.Skip = fmt.Sprintf("STIX %s object is not an indicator", typ)
+	return s.described(row, obj, typ)
+}
+
+// described reads a STIX object that is no indicator (malware, report,
+// campaign, ...): the addresses and file hashes its name and description
+// write become its row's indicators, with the object named in the notes
+// (vendors list sample hashes and C2 addresses there); an object that
+// writes none is skipped.
+func (s *objectReader) described(row formats.Row, obj schemas.Value, typ string) formats.Row {
+	name, desc := obj.Get("name").Str, obj.Get("description").Str
+	var values []hinted
+	for _, f := range text.Find(name+"\n"+desc, proseTypes) {
+		values = append(values, hinted{f.Type, f.Value})
+	}
+	if len(values) == 0 {
+		row.Skip = fmt.Sprintf("STIX %s object is not an indicator", typ)
+		return row
+	}
+	row = s.fill(row, obj, values, "", "", obj.Get("labels"), 0)
+	if row.Reject == nil {
+		row.Fields = addNotes(row.Fields, strings.TrimSpace(fmt.Sprintf("written in the description of STIX %s %s", typ, name)))
+	}
 	return row
+}
+
+// proseTypes are the indicator types taken from descriptions: addresses
+// and file hashes, which prose cannot be mistaken for.
+func proseTypes(t ioc.Type) bool {
+	switch t {
+	case ioc.IP, ioc.IPv6, ioc.MD5, ioc.SHA1, ioc.SHA256, ioc.SHA512:
+		return true
+	}
+	return false
 }
 
 // hinted is a value with the type its STIX object says it has.

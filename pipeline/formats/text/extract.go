@@ -527,3 +527,27 @@ var schemes = map[string]bool{
 	"http": true, "https": true, "ftp": true, "ftps": true, "sftp": true, "file": true, "ws": true, "wss": true,
 	"tcp": true, "udp": true, "smb": true, "ssh": true, "telnet": true, "rdp": true, "irc": true, "ldap": true,
 }
+
+// A Found is one indicator Find found in prose.
+type Found struct {
+	// Type is its type; Value the refanged text that holds it.
+	Type  ioc.Type
+	Value string
+}
+
+// Find returns the indicators written in s, prose such as a STIX
+// object's description, whose type keep takes, each once, in the order
+// they appear: the same reading as the text format's, line by line.
+func Find(s string, keep func(ioc.Type) bool) []Found {
+	var out []Found
+	seen := map[string]bool{}
+	for line := range strings.Lines(s) {
+		for _, f := range extract(line, "").found {
+			if keep(f.typ) && !seen[f.canon] {
+				seen[f.canon] = true
+				out = append(out, Found{Type: f.typ, Value: f.value})
+			}
+		}
+	}
+	return out
+}

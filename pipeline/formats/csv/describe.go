@@ -46,6 +46,9 @@ func (r *Reader) Describe(d *formats.Description) error {
 			}
 		}
 		d.Shape = "delimited text with a header"
+		if src.sampled != "" {
+			d.Why = src.sampled
+		}
 	} else {
 		d.Shape = "delimited text without a header"
 	}

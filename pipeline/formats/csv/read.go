@@ -104,6 +104,9 @@ type table struct {
 	// headerComment says it was a comment line.
 	headerLine    int
 	headerComment bool
+	// sampled says why a column the header does not name as the value
+	// is (findHeader), for inspect.
+	sampled string
 }
 
 // A record is one record projected onto the canonical fields (in the
@@ -369,6 +372,17 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 	if err1 != nil && !positional(cols) {
 		return err1
 	}
+	if err1 == nil && len(cols) == 0 && len(first) > 1 && !looksData(first) {
+		if j, n, of := lay.indicatorColumn(); j >= 0 && j < len(first) {
+			// A header whose names map no value column, over a column
+			// that holds indicators: that column is the value.
+			name := normalize.CleanText(first[j])
+			proj = append(proj, projection{field: formats.FieldValue, cols: []int{j}, hints: []ioc.Type{""}, labels: []string{""}, names: []string{name}})
+			s.header, s.proj, s.headerLine = first, proj, line
+			s.sampled = fmt.Sprintf("column %q is the value: %d of its %d sampled cells are indicators", name, n, of)
+			return nil
+		}
+	}
 	if len(first) > 0 && !named(cols) {
 		if _, _, _, err := normalize.Detect(normalize.Refang(normalize.CleanText(first[0]))); err == nil && (len(cols) > 0 || lay.firstColumnData()) {
 			// No header: the first column holds the indicators, the
@@ -395,6 +409,42 @@ func (s *table) findHeader(first []string, line int, lay *csvLayout, opts format
 		return fmt.Errorf("no header and no column of indicators (the first line is %q), but indicators in the text: %w", ioc.Clip(strings.Join(first, string(lay.delim))), formats.ErrFallback)
 	}
 	return fmt.Errorf("no indicator column in the header %q: name it value, indicator or ioc (or after a type, such as url or ip), or map it with the route's columns", strings.Join(first, string(lay.delim)))
+}
+
+// indicatorColumn finds, in the sampled data lines after the first (the
+// header), the one column at least 95% of whose non-empty cells are
+// indicators, with at least 3 such cells; -1 when there is none or more
+// than one (which one is the value would be a guess). n of of is its
+// count. A feed's column is all indicators; a report's first column,
+// with titles and labels between them, is not (the text format reads
+// those).
+func (lay *csvLayout) indicatorColumn() (col, n, of int) {
+	if len(lay.sample) < 2 {
+		return -1, 0, 0
+	}
+	hits, cells := map[int]int{}, map[int]int{}
+	for _, l := range lay.sample[1:] {
+		for j, f := range lay.split(l) {
+			cell := normalize.CleanText(f)
+			if cell == "" {
+				continue
+			}
+			cells[j]++
+			if _, _, _, err := normalize.Detect(normalize.Refang(cell)); err == nil {
+				hits[j]++
+			}
+		}
+	}
+	col = -1
+	for j, h := range hits {
+		if h >= 3 && h*20 >= cells[j]*19 {
+			if col >= 0 {
+				return -1, 0, 0
+			}
+			col, n, of = j, h, cells[j]
+		}
+	}
+	return col, n, of
 }
 
 // firstColumnData reports whether the sampled data lines are a

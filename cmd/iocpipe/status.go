@@ -142,12 +142,7 @@ func status(ctx context.Context, e *env, f *statusFlags) error {
 	if f.timeout <= 0 {
 		return usageErrorf("--timeout must be positive")
 	}
-	path, from, err := findConfig(f.config)
-	if err != nil {
-		return err
-	}
-	log.Info("configuration", "file", path, "from", from)
-	cfg, err := LoadConfig(path)
+	cfg, err := discoverConfig(f.config, log)
 	if err != nil {
 		return err
 	}

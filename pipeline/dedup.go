@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"hash/maphash"
+	"slices"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
@@ -29,15 +30,28 @@ const DefaultMaxRemembered = 2 << 20
 // sentItems is what the duplicates of a batch's items need once the
 // batch is gone: whether each item was delivered, and the duplicates that
 // ride on each (guarded by the tracker's mutex once the batch closed);
-// and, for the batcher, each item's hash and the scope it is remembered
-// in.
+// and, for the batcher, each item's hash, an index of them built when a
+// duplicate first looks for one, and the scope they are remembered in.
 type sentItems struct {
 	finished  bool
 	delivered []bool
 	riders    map[int32][]rider
 
 	hashes []uint64
+	index  map[uint64]int32
 	scope  *scope
+}
+
+// find returns the index of the last item hashed h.
+func (s *sentItems) find(h uint64) (int32, bool) {
+	if s.index == nil {
+		s.index = make(map[uint64]int32, len(s.hashes))
+		for i, x := range s.hashes {
+			s.index[x] = int32(i)
+		}
+	}
+	i, ok := s.index[h]
+	return i, ok
 }
 
 // A rider is a duplicate that settles with the item it rides on.
@@ -46,21 +60,16 @@ type rider struct {
 	in *ioc.Indicator
 }
 
-// seenRef is where the batcher saw an indicator: item idx of the batch
-// whose sentItems is s.
-type seenRef struct {
-	s   *sentItems
-	idx int32
-}
-
-// A scope is the memory duplicates are found in: the hashes of the
-// indicators delivered (no pointers: a large set costs the garbage
-// collector nothing), and where the others are, while their batch is open
-// or in flight.
+// A scope is the memory duplicates are found in: the hashes of every
+// indicator remembered, in a set without pointers (a large one costs the
+// garbage collector nothing and a lookup a probe or two), the batches
+// not settled yet whose items a duplicate may merge into or ride on, and
+// the hashes whose last item failed or was refused (sent again).
 type scope struct {
-	done    hashSet
-	pending map[uint64]seenRef
-	gone    bool // forgotten: its file was batched to the end
+	set    hashSet
+	live   []*sentItems
+	failed map[uint64]struct{}
+	gone   bool // forgotten: its file was batched to the end
 }
 
 // seen is the batcher's memory of indicators, by scope.
@@ -87,7 +96,7 @@ func (s *seen) of(f *fileState) *scope {
 	}
 	sc := s.scopes[f]
 	if sc == nil {
-		sc = &scope{pending: map[uint64]seenRef{}}
+		sc = &scope{failed: map[uint64]struct{}{}}
 		s.scopes[f] = sc
 	}
 	return sc
@@ -106,41 +115,45 @@ func (s *seen) hash(in *ioc.Indicator) uint64 {
 }
 
 // remember notes that the indicator hashed h is item idx of the batch of
-// sent. It reports false when the memory is full and it is not
-// remembered.
+// sent (its first item makes the batch live). It reports false when the
+// memory is full and it is not remembered.
 func (s *seen) remember(sc *scope, h uint64, sent *sentItems, idx int) bool {
+	if sent.scope == nil {
+		sent.scope = sc
+		sc.live = append(sc.live, sent)
+	}
 	sent.hashes = append(sent.hashes, h)
-	sent.scope = sc
-	if _, ok := sc.pending[h]; !ok {
-		if s.n >= s.max {
-			return false
-		}
+	if sent.index != nil {
+		sent.index[h] = int32(idx)
+	}
+	switch {
+	case sc.set.has(h):
+		delete(sc.failed, h) // sent again after a failure
+	case s.n >= s.max:
+		return false
+	default:
+		sc.set.add(h)
 		s.n++
 	}
-	sc.pending[h] = seenRef{s: sent, idx: int32(idx)}
 	return true
 }
 
-// settled moves the items of a finished batch out of pending: a
-// delivered one's hash into done, a failed or refused one's forgotten
-// (its next duplicate is sent).
+// settled takes a finished batch out of its scope's live ones; the
+// hashes of its items that were not delivered are sent again.
 func (s *seen) settled(sent *sentItems) {
 	sc := sent.scope
 	if sc == nil || sc.gone {
 		return
 	}
 	for i, h := range sent.hashes {
-		ref, ok := sc.pending[h]
-		if !ok || ref.s != sent || int(ref.idx) != i {
-			continue
-		}
-		delete(sc.pending, h)
-		if sent.delivered[i] {
-			sc.done.add(h)
-		} else {
-			s.n--
+		if !sent.delivered[i] {
+			sc.failed[h] = struct{}{}
 		}
 	}
+	if i := slices.Index(sc.live, sent); i >= 0 {
+		sc.live = slices.Delete(sc.live, i, i+1)
+	}
+	sent.index, sent.hashes = nil, nil
 }
 
 // forget drops the memory of f's indicators once its last chunk was
@@ -150,9 +163,9 @@ func (s *seen) forget(f *fileState) {
 		return
 	}
 	if sc := s.scopes[f]; sc != nil {
-		s.n -= sc.done.len() + len(sc.pending)
+		s.n -= sc.set.len()
 		sc.gone = true
-		sc.done.free()
+		sc.set.free()
 		delete(s.scopes, f)
 	}
 }
@@ -161,36 +174,43 @@ func (s *seen) forget(f *fileState) {
 func (s *seen) free() {
 	for f, sc := range s.scopes {
 		sc.gone = true
-		sc.done.free()
+		sc.set.free()
 		delete(s.scopes, f)
 	}
 	s.n = 0
 }
 
-// duplicate handles in, read from f, when its hash h is in scope sc: it
-// reports whether in was taken care of (merged, riding, or settled as
+// duplicate handles in, read from f, when its hash h may be in scope sc:
+// it reports whether in was taken care of (merged, riding, or settled as
 // delivered), or must be sent.
 func (bt *batcher) duplicate(f *fileState, in *ioc.Indicator, sc *scope, h uint64) bool {
-	t := bt.p.tracker
-	if sc.done.has(h) {
-		t.ride(nil, 0, f, in)
-		return true
-	}
-	ref, ok := sc.pending[h]
-	if !ok {
+	if !sc.set.has(h) {
 		return false
 	}
-	if b := bt.open[in.Sub.Key]; b != nil && b.sent == ref.s {
-		item := b.Items[ref.idx]
-		if b.fileAt(int(ref.idx)) == f {
-			merge(item, in)
-			item.MergedRows = append(item.MergedRows, in.Origin.Row)
-			item.MergedRows = append(item.MergedRows, in.MergedRows...)
-			t.merged(f)
-			return true
-		}
-		merge(item, in)
+	if _, ok := sc.failed[h]; ok {
+		return false
 	}
-	handled, _ := t.ride(ref.s, ref.idx, f, in)
-	return handled
+	t := bt.p.tracker
+	for k := len(sc.live) - 1; k >= 0; k-- {
+		s := sc.live[k]
+		idx, ok := s.find(h)
+		if !ok {
+			continue
+		}
+		if b := bt.open[in.Sub.Key]; b != nil && b.sent == s {
+			item := b.Items[idx]
+			if b.fileAt(int(idx)) == f {
+				merge(item, in)
+				item.MergedRows = append(item.MergedRows, in.Origin.Row)
+				item.MergedRows = append(item.MergedRows, in.MergedRows...)
+				t.merged(f)
+				return true
+			}
+			merge(item, in)
+		}
+		handled, _ := t.ride(s, idx, f, in)
+		return handled
+	}
+	t.ride(nil, 0, f, in) // delivered, its batch settled
+	return true
 }

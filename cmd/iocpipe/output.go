@@ -175,6 +175,10 @@ func expand(paths []string, pf pathFilter, log *slog.Logger) (out []pipeline.Inp
 			return nil
 		})
 	}
+	if leftOut > 0 {
+		log.Info(fmt.Sprintf("left out %s found in folders that %s not data (list them with --log-level debug; choose with --include, --exclude)",
+			plural(int64(leftOut), "file", "files"), verbFor(int64(leftOut), "is", "are")))
+	}
 	out, repeated := once(out, log)
 	return out, total - repeated, leftOut
 }

@@ -114,22 +114,13 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	defer rejects.Close()
 
 	inputs, total, leftOut := expand(st.paths, st.filter, log)
-	if leftOut > 0 {
-		log.Info(fmt.Sprintf("left out %s found in folders that %s not data (list them with --log-level debug; choose with --include, --exclude)",
-			plural(int64(leftOut), "file", "files"), verbFor(int64(leftOut), "is", "are")))
-	}
 	results := reportInto(inputs, st.nameOf, rejects, log)
-	var led *runLedger
-	if !dry {
-		if led, err = attachLedger(ctx, cfg, rc, f.reimport, log); err != nil {
-			if ce := (*ConfigError)(nil); errors.As(err, &ce) {
-				return err
-			}
-			return &exitError{code: exitFailed, err: err}
-		}
-		defer led.close()
-		inputs = led.prepare(ctx, inputs)
+	led, err := runLedgerOf(ctx, cfg, rc, f.reimport, dry, log)
+	if err != nil {
+		return err
 	}
+	defer led.close()
+	inputs = led.prepare(ctx, inputs)
 	opts := pipelineOptions(cfg, rc, out.sink, log)
 	opts.DedupAcrossFiles = true // one run: a duplicate in another file is not sent again
 	p, err := pipeline.New(opts)
@@ -176,6 +167,20 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		printJSONSummary(e, log, rc, dry, sum, files, exit, out)
 	}
 	return exit
+}
+
+// runLedgerOf attaches the configuration's ledger to a run; a dry run
+// (validate) and a configuration without a ledger get a nil *runLedger,
+// which changes nothing.
+func runLedgerOf(ctx context.Context, cfg *Config, rc *RouteConfig, reimport, dry bool, log *slog.Logger) (*runLedger, error) {
+	if dry {
+		return nil, nil
+	}
+	led, err := attachLedger(ctx, cfg, rc, reimport, log)
+	if ce := (*ConfigError)(nil); err != nil && !errors.As(err, &ce) {
+		err = &exitError{code: exitFailed, err: err}
+	}
+	return led, err
 }
 
 // A runSetup is what a run knows before it opens anything: its logger,

@@ -136,36 +136,11 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	m.setLedger(ledger)
 	var ws []*watched
 	for _, rc := range routes {
-		health := m.sinkHealth(rc.Sink, time.Duration(cfg.Delivery(rc).UnhealthyAfter))
-		s, err := newObservedSink(cfg, rc, log, health)
+		w, err := watchRoute(cfg, rc, m, ledger, f.reimport, log)
 		if err != nil {
 			return err
 		}
-		route := cfg.PipelineRoute(rc)
-		ib, err := inbox.New(inbox.Options{
-			Dir: rc.Inbox, MustExist: !rc.CreateInbox, WorkDir: rc.WorkDir, DoneDir: rc.DoneDir, FailedDir: rc.FailedDir,
-			Settle: time.Duration(rc.Settle), Rescan: time.Duration(rc.Rescan), DeleteDone: rc.DeleteDone,
-			GiveUpAfter: time.Duration(rc.GiveUpAfter),
-			Ledger:      ledger, Route: rc.Name, Sink: rc.Sink, Reimport: f.reimport, Reader: route,
-			Logger: log,
-		})
-		if errors.Is(err, fs.ErrNotExist) {
-			return missingInbox(cfg, rc, err)
-		}
-		if err != nil {
-			return &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
-		}
-		opts := pipelineOptions(cfg, rc, m.instrument(rc.Name, rc.Sink, s), log.With("route", rc.Name))
-		// The inbox streams each file's rejects to disk from its reports:
-		// the pipeline keeps none (a file of a million invalid rows would
-		// hold a million rejects).
-		opts.Route = route
-		p, err := pipeline.New(opts)
-		if err != nil {
-			return err
-		}
-		m.addRoute(rc.Name, rc.Sink, p, ib, s.Retries)
-		ws = append(ws, &watched{rc: rc, p: p, ib: ib, feed: make(chan pipeline.Input)})
+		ws = append(ws, w)
 	}
 
 	stopped := make(chan struct{})
@@ -183,6 +158,39 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		return &exitError{code: exitFailed, err: failure}
 	}
 	return nil
+}
+
+// watchRoute sets up one route of watch: its sink (observed for health),
+// its inbox and its pipeline, with their metrics.
+func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, reimport bool, log *slog.Logger) (*watched, error) {
+	health := m.sinkHealth(rc.Sink, time.Duration(cfg.Delivery(rc).UnhealthyAfter))
+	s, err := newObservedSink(cfg, rc, log, health)
+	if err != nil {
+		return nil, err
+	}
+	route := cfg.PipelineRoute(rc)
+	o := inboxOptions(rc)
+	o.MustExist, o.Settle, o.Rescan = !rc.CreateInbox, time.Duration(rc.Settle), time.Duration(rc.Rescan)
+	o.DeleteDone, o.GiveUpAfter = rc.DeleteDone, time.Duration(rc.GiveUpAfter)
+	o.Ledger, o.Reimport, o.Reader, o.Logger = l, reimport, route, log
+	ib, err := inbox.New(o)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, missingInbox(cfg, rc, err)
+	}
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
+	}
+	opts := pipelineOptions(cfg, rc, m.instrument(rc.Name, rc.Sink, s), log.With("route", rc.Name))
+	// The inbox streams each file's rejects to disk from its reports: the
+	// pipeline keeps none (a file of a million invalid rows would hold a
+	// million rejects).
+	opts.Route = route
+	p, err := pipeline.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	m.addRoute(rc.Name, rc.Sink, p, ib, s.Retries)
+	return &watched{rc: rc, p: p, ib: ib, feed: make(chan pipeline.Input)}, nil
 }
 
 // checkInbox returns a configuration error when rc's inbox folder does

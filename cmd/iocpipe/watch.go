@@ -126,11 +126,14 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		}
 	}
 	ledger, err := openLedger(ctx, cfg, log)
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+		return err
+	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
 	defer closeLedger(ledger, log)
-	log.Info("ledger", "path", ledger.Path())
+	log.Info("ledger", "path", ledgerName(ledger))
 
 	m := newMetrics()
 	m.setLedger(ledger)
@@ -211,7 +214,7 @@ func missingInbox(cfg *Config, rc *RouteConfig, err error) error {
 }
 
 // closeLedger writes what the ledger has not written yet, and closes it.
-func closeLedger(l *ledger.Bolt, log *slog.Logger) {
+func closeLedger(l ledger.Ledger, log *slog.Logger) {
 	if err := l.Close(); err != nil {
 		log.Error("closing the ledger", "error", err)
 	}

@@ -206,7 +206,9 @@ func TestLedgerRedrop(t *testing.T) {
 	contract(t, func(t *testing.T, open func(t *testing.T) Ledger) {
 		l := open(t)
 		for i, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) { testRedrop(t, l, fmt.Sprint("k", i), tt.undelivered, tt.reimport, tt.want, tt.wantAcked) })
+			t.Run(tt.name, func(t *testing.T) {
+				testRedrop(t, l, fmt.Sprint("k", i), tt.undelivered, tt.reimport, tt.want, tt.wantAcked)
+			})
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
@@ -232,3 +233,25 @@ func (l *Postgres) put(ctx context.Context, ws []write) error {
 }
 
 var _ Ledger = (*Postgres)(nil)
+
+// undefinedTable is PostgreSQL's SQLSTATE for a table that does not exist.
+const undefinedTable = "42P01"
+
+// StatPostgres returns the entries and size of the PostgreSQL ledger of
+// dsn, changing nothing (iocpipe status); missing says no instance has
+// created its table yet.
+func StatPostgres(ctx context.Context, dsn string) (entries int, size int64, missing bool, err error) {
+	pool, name, err := connect(ctx, dsn)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer pool.Close()
+	err = pool.QueryRow(ctx, "SELECT count(*), pg_total_relation_size('iocpipe_ledger') FROM iocpipe_ledger").Scan(&entries, &size)
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == undefinedTable {
+		return 0, 0, true, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("ledger %s: %w", name, err)
+	}
+	return entries, size, false, nil
+}

@@ -41,9 +41,16 @@ start() {
       useradd --system --no-create-home --shell /usr/sbin/nologin "$PGUSER_OS" || die "cannot create user $PGUSER_OS"
     fi
   fi
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/iocpipe-pg.XXXXXX")
-  [ "$(id -u)" -eq 0 ] && chown "$PGUSER_OS" "$dir"
-  as test -w "$dir" || { rmdir "$dir"; die "user $PGUSER_OS cannot write $dir (set TMPDIR to a folder it can reach)"; }
+  # In $TMPDIR, else /tmp when the server's user cannot reach $TMPDIR.
+  local base
+  dir=
+  for base in "${TMPDIR:-/tmp}" /tmp; do
+    dir=$(mktemp -d "$base/iocpipe-pg.XXXXXX")
+    if [ "$(id -u)" -eq 0 ]; then chown "$PGUSER_OS" "$dir"; fi
+    as test -w "$dir" && break
+    rmdir "$dir"; dir=
+  done
+  [ -n "$dir" ] || die "user $PGUSER_OS cannot write a folder in ${TMPDIR:-/tmp} or /tmp"
   log="$dir/initdb.log"
   if ! as "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$log" 2>&1; then
     cat "$log" >&2; rm -rf "$dir"; die "initdb failed"

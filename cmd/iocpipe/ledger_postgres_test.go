@@ -115,6 +115,13 @@ func TestPostgresLedgerConfig(t *testing.T) {
 		}
 	}
 
+	boltCfg := runLedgerConfig(t, srv.URL, "ledger: state/ledger.db", "")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), &env{stdout: &stdout, stderr: &stderr}, []string{"ledger", "migrate", "--config", boltCfg})
+	if want := "state/ledger.db: bbolt, no migrations\n"; code != 0 || !strings.HasSuffix(stdout.String(), want) {
+		t.Errorf("ledger migrate on bbolt: exit %d, printed %q, want 0 and ...%q\n%s", code, stdout.String(), want, stderr.String())
+	}
+
 	bad := []struct{ name, top, want string }{
 		{"unknown key", "ledger:\n  mysql: {}\n", `unknown key "mysql"`},
 		{"unknown postgres key", "ledger:\n  postgres:\n    dsn: x\n", `unknown key "dsn"`},

@@ -56,8 +56,8 @@ for a .jsonl file) when rows were rejected. A file that cannot be read goes to
 <inbox>/failed/ with its report. Nothing there is ever overwritten: a name
 already taken gets -2, -3, ... before its extension.
 
-The ledger (ledger: in the config, else <inbox>/.iocpipe/ledger.db of the
-first route with an inbox) records the acknowledged rows of every file by
+The ledger (ledger: in the config, a file or {postgres: {dsn_env: VAR}},
+else <inbox>/.iocpipe/ledger.db of the first route with an inbox) records the acknowledged rows of every file by
 its content, committed by one writer in grouped, fsynced transactions:
 after a crash or a restart, files in work/ resume and send again only the
 rows acknowledged after the last commit (at least once, never lost), and a

@@ -91,34 +91,3 @@ func TestBoltOpensOldLedgers(t *testing.T) {
 		t.Errorf("an old imported entry: %+v, %v", st, err)
 	}
 }
-
-// BenchmarkLedgerRecord measures acknowledgements into one file's record,
-// each adding rows to its ranges, until they are durable (Close waits for
-// the last write): Record does not wait for the disk, and the registrar
-// writes many records in one commit.
-func BenchmarkLedgerRecord(b *testing.B) {
-	for _, gaps := range []int{1, 100} {
-		b.Run(fmt.Sprintf("ranges=%d", gaps), func(b *testing.B) {
-			l, err := OpenBolt(filepath.Join(b.TempDir(), "ledger.db"), BoltOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := l.Begin(context.Background(), "r/s", Content{Sum: "abc", Name: "a.csv", Size: 1}, false); err != nil {
-				b.Fatal(err)
-			}
-			acked := make(ioc.Ranges, 0, gaps)
-			for i := range gaps - 1 {
-				acked = append(acked, [2]int{i * 20000, i*20000 + 10000})
-			}
-			l.Record("r/s", "abc", acked)
-			next := (gaps-1)*20000 + 10000
-			for b.Loop() {
-				l.Record("r/s", "abc", ioc.Ranges{{next, next + 1}})
-				next++
-			}
-			if err := l.Close(); err != nil {
-				b.Fatal(err)
-			}
-		})
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
@@ -283,4 +284,89 @@ func TestLedgerConcurrent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkLedgerRecord measures acknowledgements into one file's record,
+// each adding rows to its ranges, until they are durable (Close waits for
+// the last write), on each implementation: Record does not wait for the
+// disk or the server, and the registrar writes many records in one
+// commit.
+func BenchmarkLedgerRecord(b *testing.B) {
+	opens := map[string]func(b *testing.B) Ledger{
+		"bolt": func(b *testing.B) Ledger {
+			l, err := OpenBolt(filepath.Join(b.TempDir(), "ledger.db"), BoltOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return l
+		},
+		"postgres": func(b *testing.B) Ledger {
+			l, err := OpenPostgres(b.Context(), pg.Database(b), PostgresOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return l
+		},
+	}
+	for _, name := range []string{"bolt", "postgres"} {
+		for _, gaps := range []int{1, 100} {
+			b.Run(fmt.Sprintf("%s/ranges=%d", name, gaps), func(b *testing.B) {
+				l := opens[name](b)
+				if _, err := l.Begin(context.Background(), "r/s", Content{Sum: "abc", Name: "a.csv", Size: 1}, false); err != nil {
+					b.Fatal(err)
+				}
+				acked := make(ioc.Ranges, 0, gaps)
+				for i := range gaps - 1 {
+					acked = append(acked, [2]int{i * 20000, i*20000 + 10000})
+				}
+				l.Record("r/s", "abc", acked)
+				next := (gaps-1)*20000 + 10000
+				for b.Loop() {
+					l.Record("r/s", "abc", ioc.Ranges{{next, next + 1}})
+					next++
+				}
+				if err := l.Close(); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkLedgerFiles measures whole small imports (Begin, one Record,
+// Finish as imported) from 8 goroutines, on each implementation: the
+// registrar groups the Finishes of concurrent files into shared commits.
+func BenchmarkLedgerFiles(b *testing.B) {
+	for _, bk := range []string{"bolt", "postgres"} {
+		b.Run(bk, func(b *testing.B) {
+			var l Ledger
+			var err error
+			if bk == "bolt" {
+				l, err = OpenBolt(filepath.Join(b.TempDir(), "ledger.db"), BoltOptions{})
+			} else {
+				l, err = OpenPostgres(b.Context(), pg.Database(b), PostgresOptions{})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			var n atomic.Int64
+			b.SetParallelism(4) // 8 goroutines on 2 CPUs
+			b.RunParallel(func(p *testing.PB) {
+				ctx := context.Background()
+				for p.Next() {
+					sum := fmt.Sprint("f", n.Add(1))
+					if _, err := l.Begin(ctx, "r/s", Content{Sum: sum, Name: sum}, false); err != nil {
+						b.Error(err)
+						return
+					}
+					l.Record("r/s", sum, ioc.Ranges{{0, 100}})
+					if err := l.Finish(ctx, "r/s", sum, true); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

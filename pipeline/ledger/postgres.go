@@ -47,6 +47,11 @@ type PostgresOptions struct {
 // statTimeout bounds Len's and Size's queries, which have no context.
 const statTimeout = 5 * time.Second
 
+// writeTimeout bounds one write of the registrar: a server that does not
+// answer fails it (the registrar tries again), rather than holding Close
+// or Finish's waiters forever.
+const writeTimeout = 30 * time.Second
+
 // OpenPostgres connects to the database of dsn (a PostgreSQL URL or
 // key=value string), applies the migrations it has not seen, and returns
 // the ledger. Errors name the server and database, never the password.
@@ -226,6 +231,8 @@ func (l *Postgres) put(ctx context.Context, ws []write) error {
 		keys, sums = append(keys, w.key), append(sums, w.sum)
 		entries, times = append(entries, string(v)), append(times, w.e.Updated)
 	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 	if _, err := l.pool.Exec(ctx, upsert, keys, sums, entries, times); err != nil {
 		return fmt.Errorf("ledger %s: writing %d entries: %w", l.name, len(ws), err)
 	}

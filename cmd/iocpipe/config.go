@@ -32,11 +32,12 @@ type Config struct {
 	// Workers is the number of validate and normalize workers; 0 means
 	// one per CPU.
 	Workers int `yaml:"workers"`
-	// Ledger is the ledger file (bbolt) that remembers imported files and
-	// acknowledged rows; relative to the config file's folder. Empty means
-	// <inbox>/.iocpipe/ledger.db of the first route with an inbox; with no
-	// inbox and no ledger, run keeps no ledger.
-	Ledger string `yaml:"ledger"`
+	// Ledger remembers imported files and acknowledged rows: a bbolt file,
+	// relative to the config file's folder, or PostgreSQL (see
+	// LedgerConfig). Empty means <inbox>/.iocpipe/ledger.db of the first
+	// route with an inbox; with no inbox and no ledger, run keeps no
+	// ledger.
+	Ledger LedgerConfig `yaml:"ledger"`
 
 	path string
 	// dir is the absolute folder of path: relative paths in the file are
@@ -274,7 +275,9 @@ func (c *Config) validate() error {
 	if c.Workers < 0 {
 		return c.errorf("workers", "must not be negative")
 	}
-	c.Ledger = c.relPath(c.Ledger)
+	if err := c.Ledger.check(c); err != nil {
+		return err
+	}
 	if len(c.Routes) == 0 {
 		return c.errorf("routes", "no route is configured")
 	}

@@ -38,8 +38,8 @@ ledger: state/ledger.db
 		t.Fatal(err)
 	}
 	etc := filepath.Join(dir, "etc")
-	if want := filepath.Join(etc, "state", "ledger.db"); cfg.Ledger != want {
-		t.Errorf("ledger %q, want %q", cfg.Ledger, want)
+	if want := filepath.Join(etc, "state", "ledger.db"); cfg.Ledger.Path != want {
+		t.Errorf("ledger %q, want %q", cfg.Ledger.Path, want)
 	}
 	if want := filepath.Join(etc, "inbox", "feeds"); cfg.Routes[0].Inbox != want {
 		t.Errorf("inbox %q, want %q", cfg.Routes[0].Inbox, want)

@@ -13,12 +13,16 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
-// ledgerPath returns the ledger file of a configuration: the ledger key,
-// else <inbox>/.iocpipe/ledger.db of the first route with an inbox, else
-// "" (no ledger); and that route (nil for the ledger key or none).
+// ledgerPath returns the bbolt ledger file of a configuration: the ledger
+// key, else <inbox>/.iocpipe/ledger.db of the first route with an inbox,
+// else "" (no ledger, or a PostgreSQL one); and that route (nil for the
+// ledger key or none).
 func ledgerPath(cfg *Config) (string, *RouteConfig) {
-	if cfg.Ledger != "" {
-		return cfg.Ledger, nil
+	if cfg.Ledger.Postgres != nil {
+		return "", nil
+	}
+	if cfg.Ledger.Path != "" {
+		return cfg.Ledger.Path, nil
 	}
 	for i, r := range cfg.Routes {
 		if r.Inbox != "" {
@@ -28,10 +32,22 @@ func ledgerPath(cfg *Config) (string, *RouteConfig) {
 	return "", nil
 }
 
-// openLedger opens the configuration's ledger, creating its folder; it
-// returns nil when the configuration has none. It gives up when ctx is
-// done (a signal).
-func openLedger(ctx context.Context, cfg *Config, log *slog.Logger) (*ledger.Bolt, error) {
+// openLedger opens the configuration's ledger: PostgreSQL (applying its
+// migrations), or the bbolt file, creating its folder; it returns nil
+// when the configuration has none. It gives up when ctx is done (a
+// signal).
+func openLedger(ctx context.Context, cfg *Config, log *slog.Logger) (ledger.Ledger, error) {
+	if cfg.Ledger.Postgres != nil {
+		dsn, err := cfg.postgresDSN()
+		if err != nil {
+			return nil, err
+		}
+		l, err := ledger.OpenPostgres(ctx, dsn, ledger.PostgresOptions{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
 	path, in := ledgerPath(cfg)
 	if path == "" {
 		return nil, nil
@@ -45,7 +61,23 @@ func openLedger(ctx context.Context, cfg *Config, log *slog.Logger) (*ledger.Bol
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	return ledger.OpenBoltContext(ctx, path, ledger.BoltOptions{Timeout: 2 * time.Second, Logger: log})
+	l, err := ledger.OpenBoltContext(ctx, path, ledger.BoltOptions{Timeout: 2 * time.Second, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// ledgerName names an open ledger for the log: its file, or its server
+// and database.
+func ledgerName(l ledger.Ledger) string {
+	switch l := l.(type) {
+	case *ledger.Bolt:
+		return l.Path()
+	case *ledger.Postgres:
+		return l.Name()
+	}
+	return fmt.Sprintf("%T", l)
 }
 
 // runLedger is the ledger's part in `iocpipe run`: files whose content
@@ -188,8 +220,12 @@ func (rl *runLedger) finish(ctx context.Context, sum pipeline.Summary, runErr er
 	wg.Wait()
 }
 
-// ledgerFile is the configuration's ledger file, "" for none.
+// ledgerFile is the configuration's ledger for a person: its file, or
+// the PostgreSQL database by its DSN's variable; "" for none.
 func ledgerFile(cfg *Config) string {
+	if pg := cfg.Ledger.Postgres; pg != nil {
+		return "in PostgreSQL ($" + pg.DSNEnv + ")"
+	}
 	p, _ := ledgerPath(cfg)
 	return p
 }

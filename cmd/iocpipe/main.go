@@ -157,6 +157,7 @@ rejected; 1 something valid could not be delivered, or a fatal error;
 	root.AddCommand(newWatchCmd(e))
 	root.AddCommand(newInspectCmd(e))
 	root.AddCommand(newStatusCmd(e), newRequeueCmd(e), newCheckCmd(e))
+	root.AddCommand(newLedgerCmd(e))
 	return root
 }
 

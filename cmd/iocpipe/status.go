@@ -114,7 +114,7 @@ type ledgerState struct {
 	Path    string `json:"path,omitempty"`
 	Entries int    `json:"entries"`
 	Size    int64  `json:"size"`
-	// From is "watch" (its status file), "file" (read by status), or
+	// From is "watch" (its status file), "file" or "database" (read by status), or
 	// empty: no ledger is configured, or it could not be read (Error).
 	From string `json:"from,omitempty"`
 	// Missing says the ledger file does not exist yet: nothing was
@@ -224,7 +224,7 @@ func inboxStatus(cfg *Config, rc *RouteConfig, now time.Time) routeStatus {
 // when one runs (it holds the ledger), else from the ledger file itself,
 // opened read-only.
 func fillLedgers(ctx context.Context, cfg *Config, routes []routeStatus, log *slog.Logger) {
-	path, _ := ledgerPath(cfg)
+	path := ledgerFile(cfg)
 	if path == "" {
 		return
 	}
@@ -239,6 +239,8 @@ func fillLedgers(ctx context.Context, cfg *Config, routes []routeStatus, log *sl
 	switch {
 	case fromWatch != nil:
 		st.Entries, st.Size, st.From = fromWatch.Entries, fromWatch.Size, "watch"
+	case cfg.Ledger.Postgres != nil:
+		st = readPostgresLedger(ctx, cfg, path)
 	default:
 		st = readLedger(ctx, path, log)
 	}
@@ -261,6 +263,21 @@ func readLedger(ctx context.Context, path string, log *slog.Logger) ledgerState 
 	}
 	defer l.Close()
 	st.Entries, st.Size, st.From = l.Len(), l.Size(), "file"
+	return st
+}
+
+// readPostgresLedger counts the PostgreSQL ledger, changing nothing.
+func readPostgresLedger(ctx context.Context, cfg *Config, name string) ledgerState {
+	st := ledgerState{Path: name}
+	dsn, err := cfg.postgresDSN()
+	if err == nil {
+		st.Entries, st.Size, st.Missing, err = ledger.StatPostgres(ctx, dsn)
+	}
+	if err != nil {
+		st.Error = err.Error()
+		return st
+	}
+	st.From = "database"
 	return st
 }
 
@@ -369,7 +386,7 @@ func ledgerText(l ledgerState) string {
 	case l.Missing:
 		return printable(l.Path) + ": not created yet (nothing was imported with it)"
 	}
-	src := "read from the file"
+	src := "read from the " + l.From
 	if l.From == "watch" {
 		src = "as the watch reports"
 	}

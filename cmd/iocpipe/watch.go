@@ -56,8 +56,8 @@ for a .jsonl file) when rows were rejected. A file that cannot be read goes to
 <inbox>/failed/ with its report. Nothing there is ever overwritten: a name
 already taken gets -2, -3, ... before its extension.
 
-The ledger (ledger: in the config, else <inbox>/.iocpipe/ledger.db of the
-first route with an inbox) records the acknowledged rows of every file by
+The ledger (ledger: in the config, a file or {postgres: {dsn_env: VAR}},
+else <inbox>/.iocpipe/ledger.db of the first route with an inbox) records the acknowledged rows of every file by
 its content, committed by one writer in grouped, fsynced transactions:
 after a crash or a restart, files in work/ resume and send again only the
 rows acknowledged after the last commit (at least once, never lost), and a
@@ -126,11 +126,14 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		}
 	}
 	ledger, err := openLedger(ctx, cfg, log)
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+		return err
+	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
 	defer closeLedger(ledger, log)
-	log.Info("ledger", "path", ledger.Path())
+	log.Info("ledger", "path", ledgerName(ledger))
 
 	m := newMetrics()
 	m.setLedger(ledger)
@@ -219,7 +222,7 @@ func missingInbox(cfg *Config, rc *RouteConfig, err error) error {
 }
 
 // closeLedger writes what the ledger has not written yet, and closes it.
-func closeLedger(l *ledger.Bolt, log *slog.Logger) {
+func closeLedger(l ledger.Ledger, log *slog.Logger) {
 	if err := l.Close(); err != nil {
 		log.Error("closing the ledger", "error", err)
 	}

@@ -23,11 +23,13 @@
 // Finish, and rows recorded but not yet written when the process dies are
 // simply sent again.
 //
-// Implementations: Bolt (bolt.go), a bbolt file for one process. A new one
-// (PostgreSQL, for several instances sharing a ledger) goes in this
-// package as one file: a type with the store methods (get, and put of
-// several entries in one durable commit) that hands them to a registrar
-// and implements the rest of Ledger (Get, Entries, Len, Size, Close), as
-// Bolt does; it keeps Entry's JSON as the stored form. Begin's decisions
-// and the registrar are shared, so it behaves the same by construction.
+// Implementations: Bolt (bolt.go), a bbolt file for one process, and
+// Postgres (postgres.go, migrate.go), a PostgreSQL database several
+// instances may share. Each is one type with the store methods (get, and
+// put of several entries in one durable commit) that hands them to a
+// registrar and implements the rest of Ledger (Get, Entries, Len, Size,
+// Close); both keep Entry's JSON as the stored form. Begin's decisions
+// and the registrar are shared, so they behave the same by construction,
+// and one contract suite (contract_test.go) runs on both. Package pgtest
+// starts a throw-away PostgreSQL server for the tests.
 package ledger

@@ -9,3 +9,8 @@ func SetUnreachableEvery(d time.Duration) (restore func()) {
 	unreachableEvery = d
 	return func() { unreachableEvery = old }
 }
+
+// NextWait exposes Doer.nextWait to the tests.
+func (d *Doer) NextWait(attempt int, hint time.Duration, start time.Time) (wait, left time.Duration, ok bool) {
+	return d.nextWait(attempt, hint, start)
+}

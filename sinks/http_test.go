@@ -147,18 +147,30 @@ func checkScrubbed(t *testing.T, got, want string, secrets ...string) {
 }
 
 // TestRateLimitWaitWithinDeadline: a 429 whose wait hint fits in the time
-// left before the retry deadline is waited, never given up at once (the
-// jitter added to the hint is cut to the time left).
+// left before the retry deadline is waited, never given up at once: the
+// jitter added to the hint is cut to the time left (checked on nextWait,
+// with the time already spent given, not measured), and end to end
+// against the emulator.
 func TestRateLimitWaitWithinDeadline(t *testing.T) {
+	d := sinks.NewDoer(sinks.HTTPOptions{BaseDelay: time.Millisecond, MaxDelay: time.Second, RetryDeadline: 515 * time.Millisecond})
+	for range 200 { // the jitter is random: up to 50ms on a 500ms hint, past the 15ms left
+		wait, left, ok := d.NextWait(1, 500*time.Millisecond, time.Now())
+		if !ok || wait > left || wait < 500*time.Millisecond {
+			t.Fatalf("hint 500ms with %v left: wait %v, ok %v; want the hint waited, cut to what is left", left, wait, ok)
+		}
+	}
+	if _, _, ok := d.NextWait(1, 600*time.Millisecond, time.Now()); ok {
+		t.Error("a hint longer than the time left did not end the retries")
+	}
 	srv := trustartest.NewServer(trustartest.Options{Faults: faults.Options{FailFirst: 1, FailStatus: http.StatusTooManyRequests, WaitTime: 500 * time.Millisecond}})
 	defer srv.Close()
 	c, err := trustar.New(trustar.Config{URL: srv.URL, Key: "demo", Secret: "demo",
-		HTTP: sinks.HTTPOptions{BaseDelay: time.Millisecond, MaxDelay: time.Second, RetryDeadline: 515 * time.Millisecond}})
+		HTTP: sinks.HTTPOptions{BaseDelay: time.Millisecond, MaxDelay: time.Second, RetryDeadline: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &ioc.Batch{Seq: 1, Sub: &ioc.Submission{Key: "k", Enclaves: []string{"c04caa4e-4d1b-47fc-b9e2-c9ce11396b44"}}, Items: []*ioc.Indicator{{Type: ioc.Domain, Value: "wait.example.com"}}}
-	for i := range 5 { // the jitter is random: five tries make a pass by luck unlikely
+	for i := range 2 {
 		srv.Reset()
 		res, err := c.Send(context.Background(), b)
 		if err != nil || res.Requests != 1 {

@@ -10,14 +10,23 @@ FUZZTIME  ?= 10m
 TESTFUZZ  ?= 3000x
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test demo bench lint fuzz crash-test hostile clean
+.PHONY: build test demo bench lint fuzz crash-test hostile clean postgres
 
 build:
 	$(GO) build -o $(BIN) ./cmd/iocpipe
 
 # Unit, golden, integration and crash tests, then a short run of every fuzz
 # target (a long one is `make fuzz`).
-test:
+# The PostgreSQL ledger's tests start a private server
+# (pipeline/ledger/pgtest/postgres.sh) from Debian's postgresql package:
+# installed here when its binaries are missing (sudo unless root).
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql (the PostgreSQL ledger's tests run a private server)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+test: postgres
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race -short ./...

@@ -61,7 +61,7 @@ GET /_emulator/stats (counts), POST /_emulator/reset (clears both).`,
 	fl.StringVar(&f.key, "trustar-key", "demo", "TruSTAR API key the emulator accepts")
 	fl.StringVar(&f.secret, "trustar-secret", "demo", "TruSTAR API secret the emulator accepts")
 	fl.StringSliceVar(&f.enclaves, "enclaves", nil, "TruSTAR enclave UUIDs accepted (default: any UUID)")
-	fl.IntVar(&f.rateLimit, "rate-limit", 0, "TruSTAR calls per minute per token before 429 (0 = off)")
+	fl.IntVar(&f.rateLimit, "rate-limit", 0, "TruSTAR calls per minute per user (client id, whatever its token) before 429 (0 = off)")
 	fl.BoolVar(&f.record, "record", true, "keep accepted bodies for /_emulator/... (turn off for benchmarks)")
 	fl.DurationVar(&f.tokenTTL, "token-ttl", trustartest.DefaultTokenTTL, "TruSTAR token lifetime")
 	fl.DurationVar(&f.scanStep, "scan-step", threatwindstest.DefaultScanStep, "time a ThreatWinds scan spends in each state")

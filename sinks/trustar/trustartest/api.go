@@ -35,8 +35,8 @@ type quota struct {
 // serveAPI serves /api/1.3/: the bearer token, the rate limit, then the
 // endpoint. The fault injector runs before it.
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
-	token, ok := e.authenticate(w, r)
-	if !ok || !e.admit(w, r, token) {
+	user, ok := e.authenticate(w, r)
+	if !ok || !e.admit(w, r, user) {
 		return
 	}
 	switch r.URL.Path {
@@ -59,13 +59,14 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// admit applies Options.RateLimit to a call with token, answering 429 when
-// the token has no call left in the window.
-func (e *Emulator) admit(w http.ResponseWriter, r *http.Request, token string) bool {
+// admit applies Options.RateLimit to a call of user (a client id),
+// answering 429 when the user has no call left in the window, whatever
+// token it calls with.
+func (e *Emulator) admit(w http.ResponseWriter, r *http.Request, user string) bool {
 	if e.limiter == nil {
 		return true
 	}
-	wait, ok := e.limiter.allow(token, time.Now())
+	wait, ok := e.limiter.allow(user, time.Now())
 	if !ok {
 		e.rateLimited.Add(1)
 		e.log.Info("api call rate limited", "path", r.URL.Path, "wait", wait.String())

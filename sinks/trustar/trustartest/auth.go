@@ -24,23 +24,27 @@ type tokenResponse struct {
 	Scope       string `json:"scope"`
 }
 
-// A tokenStore issues tokens and remembers when each expires. There is one
-// set of credentials, hence one current token.
+// A tokenStore issues tokens and remembers when each expires and whose
+// (the client id it was issued to: the API counts its rate limit per user,
+// whatever token the user calls with). There is one set of credentials,
+// hence one current token.
 type tokenStore struct {
 	ttl time.Duration
 
 	mu      sync.Mutex
 	current string
 	expiry  map[string]time.Time
+	users   map[string]string
 }
 
 func newTokenStore(ttl time.Duration) *tokenStore {
-	return &tokenStore{ttl: ttl, expiry: make(map[string]time.Time)}
+	return &tokenStore{ttl: ttl, expiry: make(map[string]time.Time), users: make(map[string]string)}
 }
 
 // issue returns the current token and its remaining lifetime, minting a new
-// token when there is none or it has expired; fresh reports a new token.
-func (ts *tokenStore) issue(now time.Time) (token string, left time.Duration, fresh bool) {
+// token for user when there is none or it has expired; fresh reports a new
+// token.
+func (ts *tokenStore) issue(now time.Time, user string) (token string, left time.Duration, fresh bool) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if exp, ok := ts.expiry[ts.current]; ok && now.Before(exp) {
@@ -48,22 +52,24 @@ func (ts *tokenStore) issue(now time.Time) (token string, left time.Duration, fr
 	}
 	ts.current = randomHex(16)
 	ts.expiry[ts.current] = now.Add(ts.ttl)
+	ts.users[ts.current] = user
 	return ts.current, ts.ttl, true
 }
 
-// check returns "" for a token that is valid at now, expiredToken for one
-// that was issued and has expired, and invalidToken otherwise.
-func (ts *tokenStore) check(token string, now time.Time) string {
+// check returns the user of a token valid at now and ""; for a token that
+// was issued and has expired it returns expiredToken, and invalidToken
+// otherwise.
+func (ts *tokenStore) check(token string, now time.Time) (user, problem string) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	exp, ok := ts.expiry[token]
 	switch {
 	case !ok:
-		return invalidToken
+		return "", invalidToken
 	case !now.Before(exp):
-		return expiredToken
+		return "", expiredToken
 	}
-	return ""
+	return ts.users[token], ""
 }
 
 // expireAll makes every issued token expired at now.
@@ -111,7 +117,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Unsupported grant type: " + grant})
 		return
 	}
-	token, left, fresh := e.tokens.issue(time.Now())
+	token, left, fresh := e.tokens.issue(time.Now(), e.opts.Key)
 	e.tokensIssued.Add(1)
 	e.log.Debug("token issued", "new", fresh, "expires_in", left)
 	w.Header().Set("Cache-Control", "no-store")
@@ -136,7 +142,8 @@ func (e *Emulator) validClient(r *http.Request) bool {
 }
 
 // authenticate checks r's bearer token, answering the request when it is
-// missing, unknown or expired; it returns the token and whether it is valid.
+// missing, unknown or expired; it returns the token's user (client id) and
+// whether it is valid.
 func (e *Emulator) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
@@ -147,11 +154,12 @@ func (e *Emulator) authenticate(w http.ResponseWriter, r *http.Request) (string,
 		writeJSON(w, http.StatusUnauthorized, oauthError{"unauthorized", "Full authentication is required to access this resource"})
 		return "", false
 	}
-	if desc := e.tokens.check(token, time.Now()); desc != "" {
+	user, desc := e.tokens.check(token, time.Now())
+	if desc != "" {
 		e.authErrors.Add(1)
 		e.log.Info("api call refused", "path", r.URL.Path, "reason", desc)
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_token", desc})
 		return "", false
 	}
-	return token, true
+	return user, true
 }

@@ -50,8 +50,9 @@ type Options struct {
 	Enclaves []string
 	// TokenTTL is a token's lifetime; zero means DefaultTokenTTL.
 	TokenTTL time.Duration
-	// RateLimit is the number of calls a token may make to /api/1.3/ in
-	// any 60 seconds; zero or less turns the limit off.
+	// RateLimit is the number of calls a user (client id) may make to
+	// /api/1.3/ in any 60 seconds, whatever token it uses, as the API
+	// counts them; zero or less turns the limit off.
 	RateLimit int
 	// NoRecord stops the emulator from keeping accepted bodies, so that a
 	// benchmark's memory stays flat; the counters still run.

@@ -37,6 +37,28 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestRateLimitPerUser: the limit counts a user's calls (its client id),
+// whatever token it calls with: a new token after the old one expired, or
+// several instances each holding one, gets no fresh window.
+func TestRateLimitPerUser(t *testing.T) {
+	s := startServer(t, Options{RateLimit: 2})
+	first := token(t, s)
+	if r := submit(t, s, first, body(1, "x")); r.status != http.StatusOK {
+		t.Fatalf("call 1: status %d, body %s", r.status, r.body)
+	}
+	if r := post(t, s, "/_emulator/trustar/expire-tokens"); r.status != http.StatusNoContent {
+		t.Fatalf("POST expire-tokens: status %d", r.status)
+	}
+	second := token(t, s)
+	if second == first {
+		t.Fatal("no new token after expire-tokens")
+	}
+	if r := submit(t, s, second, body(1, "y")); r.status != http.StatusOK {
+		t.Fatalf("call 2: status %d, body %s", r.status, r.body)
+	}
+	wantRateLimited(t, submit(t, s, second, body(1, "z")))
+}
+
 func TestLimiterWindow(t *testing.T) {
 	l := newLimiter(2, time.Minute)
 	t0 := time.Unix(1000, 0)

@@ -1,9 +1,6 @@
 package csv
 
 import (
-	"errors"
-	"io"
-
 	"github.com/gocarina/gocsv"
 
 	"github.com/iocpipe/iocpipe/pipeline/formats"
@@ -70,24 +67,8 @@ func (d *decoder) fill(t *table, header []string) error {
 	for i := range d.n {
 		d.rows = append(d.rows, d.recs[i].fields)
 	}
-	if err := gocsv.UnmarshalCSV(rowsReader(d.rows), &d.out); err != nil {
+	if err := gocsv.UnmarshalCSV(formats.Records(d.rows), &d.out); err != nil {
 		return err
 	}
 	return end
-}
-
-// rowsReader hands gocsv rows already read: a gocsv.CSVReader.
-type rowsReader [][]string
-
-// Read implements gocsv.CSVReader; gocsv's slice decoding uses ReadAll.
-func (r rowsReader) Read() ([]string, error) {
-	return nil, errors.New("csv: rows are decoded a chunk at a time, with ReadAll")
-}
-
-// ReadAll implements gocsv.CSVReader.
-func (r rowsReader) ReadAll() ([][]string, error) {
-	if len(r) == 0 {
-		return nil, io.EOF
-	}
-	return r, nil
 }

@@ -129,7 +129,7 @@ func (r *Reader) fill() error {
 	if r.n == 0 {
 		return end
 	}
-	if err := gocsv.UnmarshalCSV(rowsReader(rows), &r.out); err != nil {
+	if err := gocsv.UnmarshalCSV(formats.Records(rows), &r.out); err != nil {
 		return err
 	}
 	return end
@@ -221,14 +221,3 @@ func (a *attribute) notes(parts []string) string {
 	}
 	return note
 }
-
-// rowsReader hands gocsv records already read: a gocsv.CSVReader.
-type rowsReader [][]string
-
-// Read implements gocsv.CSVReader; gocsv's slice decoding uses ReadAll.
-func (r rowsReader) Read() ([]string, error) {
-	return nil, errors.New("mispcsv: records are decoded a chunk at a time, with ReadAll")
-}
-
-// ReadAll implements gocsv.CSVReader.
-func (r rowsReader) ReadAll() ([][]string, error) { return r, nil }

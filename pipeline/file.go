@@ -33,6 +33,9 @@ type FileResult struct {
 	// Err is set when the file as a whole could not be read.
 	Err string `json:"error,omitempty"`
 	Counts
+	// Skips counts the rows and values skipped by a route setting, by the
+	// setting's key (as Summary.Skips).
+	Skips map[string]int64 `json:"skips,omitempty"`
 	// Acked lists the acknowledged data rows (see FileReport.Acked).
 	Acked ioc.Ranges `json:"-"`
 	// Rejects are the file's rejects, kept only when Options.KeepRejects.

@@ -141,16 +141,20 @@ func (t *tracker) reject(f *fileState, r ioc.Reject) {
 	}
 }
 
-// countSkip counts a skipped row under its key (Summary.Skips), when it
-// has one. t.mu is held.
-func (t *tracker) countSkip(key string) {
+// countSkip counts a row (or value) of f skipped under key in the file's
+// and the summary's Skips, when it has one. t.mu is held.
+func (t *tracker) countSkip(f *fileState, key string) {
 	if key == "" {
 		return
 	}
 	if t.s.Skips == nil {
 		t.s.Skips = map[string]int64{}
 	}
+	if f.res.Skips == nil {
+		f.res.Skips = map[string]int64{}
+	}
 	t.s.Skips[key]++
+	f.res.Skips[key]++
 }
 
 // rejectedRow notes that row of f has a reject (or, with skipped, is not
@@ -191,7 +195,7 @@ func (t *tracker) row(f *fileState, r *Row) {
 	case r.skip != "":
 		c.RowsSkipped++
 		t.s.RowsSkipped++
-		t.countSkip(r.skipKey)
+		t.countSkip(f, r.skipKey)
 		field, value := "", formats.Display(r.Get(formats.FieldValue))
 		if value != "" {
 			field = formats.FieldValue
@@ -228,7 +232,7 @@ func (t *tracker) row(f *fileState, r *Row) {
 	}
 	for _, rej := range r.warned {
 		t.reject(f, rej)
-		t.countSkip(SkipWarninglists)
+		t.countSkip(f, SkipWarninglists)
 	}
 	count(&c.Indicators, &t.s.Indicators, int64(len(r.inds)+valueRejects+len(r.warned)))
 	count(&c.Rejected, &t.s.Rejected, int64(valueRejects))

@@ -154,6 +154,18 @@ func checkCounts(t *testing.T, o outcome) {
 			t.Errorf("report files: %s adds up to %d, the summary says %d", k, files, n)
 		}
 	}
+	skips := map[string]int64{}
+	for _, f := range o.results {
+		fs, _ := f["skips"].(map[string]any)
+		for k, v := range fs {
+			skips[k] += number(v)
+		}
+	}
+	for k, n := range o.json.Skips {
+		if skips[k] != n {
+			t.Errorf("report files: skips %s add up to %d, the summary says %d", k, skips[k], n)
+		}
+	}
 	if got := number(o.summary["rows_resumed"]); got != r.Resumed {
 		t.Errorf("report summary rows_resumed = %d, --json says %d", got, r.Resumed)
 	}

@@ -26,8 +26,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // HTTPOptions configures the HTTP side of a sink. The zero value of each
@@ -50,6 +48,10 @@ type HTTPOptions struct {
 	RatePerMinute float64
 	// Burst is the rate limiter's burst; 0 means 1.
 	Burst int
+	// Limiter, when set, spaces the calls instead of the in-process
+	// limiter of RatePerMinute and Burst (NewRateLimiter): a quota shared
+	// by several instances (sinks/quota). It learns each 429's wait hint.
+	Limiter Limiter
 	// MaxConns caps connections to the API host; 0 means 16.
 	MaxConns int
 	// InsecureSkipVerify turns TLS verification off. Callers log a warning.
@@ -115,7 +117,7 @@ const MaxTimeoutFactor = 8
 type Doer struct {
 	opts    HTTPOptions
 	client  *http.Client
-	limiter *rate.Limiter
+	limiter Limiter // nil: no limit
 	// retries counts retried attempts; shared with Unlimited copies.
 	retries *atomicCounter
 	// secrets are scrubbed from errors besides the credentials the
@@ -147,8 +149,11 @@ func NewDoer(opts HTTPOptions) *Doer {
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify, MinVersion: tls.VersionTLS12}, //nolint:gosec // off only on explicit request, with a warning
 	}
 	d := &Doer{opts: opts, client: &http.Client{Transport: tr}, retries: &atomicCounter{}}
-	if opts.RatePerMinute > 0 {
-		d.limiter = rate.NewLimiter(rate.Limit(opts.RatePerMinute/60), opts.Burst)
+	switch {
+	case opts.Limiter != nil:
+		d.limiter = opts.Limiter
+	case opts.RatePerMinute > 0:
+		d.limiter = NewRateLimiter(opts.RatePerMinute, opts.Burst)
 	}
 	return d
 }
@@ -305,6 +310,9 @@ func (d *Doer) Do(ctx context.Context, build Request, decode Decoder) (*http.Res
 				return resp, body, err
 			}
 			hint = he.RetryAfter
+			if he.Status == http.StatusTooManyRequests && hint > 0 && d.limiter != nil {
+				d.limiter.Pause(ctx, hint) // a shared quota pauses every instance
+			}
 		}
 		d.failed(err)
 		var te *TimeoutError

@@ -18,6 +18,7 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/sinks/file"
+	"github.com/iocpipe/iocpipe/sinks/quota"
 )
 
 // importFlags are the flags run and validate share.
@@ -102,7 +103,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	defer st.cleanup()
 	log, cfg, rc := st.log, st.cfg, st.rc
-	out, err := openOutputs(cfg, rc, f, dry, e.stdout, log)
+	out, err := openOutputs(ctx, cfg, rc, f, dry, e.stdout, log)
 	if err != nil {
 		return err
 	}
@@ -347,16 +348,22 @@ type outputs struct {
 	dump     *file.Sink
 	dumpFile *os.File
 	retrier  interface{ Retries() int64 }
+	quota    *quota.Store // nil: none
 }
 
-// openOutputs builds the sink of rc, or the dry run's.
-func openOutputs(cfg *Config, rc *RouteConfig, f *importFlags, dry bool, stdout io.Writer, log *slog.Logger) (*outputs, error) {
+// openOutputs builds the sink of rc, drawing from the shared quota when
+// the ledger is PostgreSQL, or the dry run's.
+func openOutputs(ctx context.Context, cfg *Config, rc *RouteConfig, f *importFlags, dry bool, stdout io.Writer, log *slog.Logger) (*outputs, error) {
 	if !dry {
-		s, err := newSink(cfg, rc, log)
+		q := openQuota(ctx, cfg, log)
+		s, err := buildSink(cfg, rc, sinkEnv{log: log, quota: q})
 		if err != nil {
+			if q != nil {
+				q.Close()
+			}
 			return nil, err
 		}
-		return &outputs{sink: s, retrier: s}, nil
+		return &outputs{sink: s, retrier: s, quota: q}, nil
 	}
 	o := &outputs{}
 	var w io.Writer
@@ -419,6 +426,9 @@ func (o *outputs) retries() int64 {
 func (o *outputs) close() {
 	if o.dumpFile != nil {
 		o.dumpFile.Close()
+	}
+	if o.quota != nil {
+		o.quota.Close()
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/sinks"
 	"github.com/iocpipe/iocpipe/sinks/file"
+	"github.com/iocpipe/iocpipe/sinks/quota"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds"
 	"github.com/iocpipe/iocpipe/sinks/trustar"
 )
@@ -44,9 +45,8 @@ type sinkKind struct {
 	// the route in errors.
 	route func(c *Config, r *RouteConfig, key string) error
 	// build returns the sink a route delivers to, with its secrets from
-	// the environment; obs (nil for none) learns whether the API is
-	// reachable.
-	build func(c *Config, r *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error)
+	// the environment, its log, observer and quota from e.
+	build func(c *Config, r *RouteConfig, e sinkEnv) (sink, error)
 	// encoder returns how a route's batches become request bodies, for
 	// dry runs (validate, --dump); it needs no secrets.
 	encoder func(c *Config, r *RouteConfig) file.Encoder
@@ -158,23 +158,40 @@ func (k *sinkKind) validateSection(c *Config) error {
 	return nil
 }
 
-// newSink builds the sink a route delivers to, with its secrets from the
-// environment.
-func newSink(cfg *Config, rc *RouteConfig, log *slog.Logger) (sink, error) {
-	return newObservedSink(cfg, rc, log, nil)
+// A sinkEnv is what building a sink takes besides the configuration.
+type sinkEnv struct {
+	log *slog.Logger
+	// obs learns whether the API is reachable; nil for no one.
+	obs sinks.Observer
+	// quota is the shared quota (PostgreSQL ledgers); nil: each sink
+	// limits its calls in-process.
+	quota *quota.Store
 }
 
-// newObservedSink is newSink whose requests tell obs (nil for none) whether
-// the API is reachable.
-func newObservedSink(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error) {
+// limit makes h draw its calls from the shared bucket of the credential
+// (url, id) when there is a shared quota and h has a rate limit.
+func (e sinkEnv) limit(h *sinks.HTTPOptions, url, id string) {
+	if e.quota != nil && h.RatePerMinute > 0 {
+		h.Limiter = e.quota.Limiter(quota.Key(url, id), h.RatePerMinute, h.Burst)
+	}
+}
+
+// newSink builds the sink a route delivers to, with its secrets from the
+// environment, limiting its calls in-process.
+func newSink(cfg *Config, rc *RouteConfig, log *slog.Logger) (sink, error) {
+	return buildSink(cfg, rc, sinkEnv{log: log})
+}
+
+// buildSink is newSink with e's observer and quota.
+func buildSink(cfg *Config, rc *RouteConfig, e sinkEnv) (sink, error) {
 	k := lookupSink(rc.Sink)
 	if k == nil || k.section(&cfg.Sinks) == nil {
 		return nil, fmt.Errorf("route %s: sink %q is not available", rc.Name, rc.Sink)
 	}
 	if cfg.Delivery(rc).InsecureSkipVerify {
-		log.Warn("TLS verification is OFF (insecure_skip_verify: true): anyone on the path can read and change what is sent", "sink", rc.Sink)
+		e.log.Warn("TLS verification is OFF (insecure_skip_verify: true): anyone on the path can read and change what is sent", "sink", rc.Sink)
 	}
-	return k.build(cfg, rc, log, obs)
+	return k.build(cfg, rc, e)
 }
 
 // encoderFor returns how a route's batches become request bodies, for
@@ -201,7 +218,7 @@ func trustarRoute(c *Config, r *RouteConfig, key string) error {
 }
 
 // buildTruSTAR returns a TruSTAR client.
-func buildTruSTAR(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error) {
+func buildTruSTAR(cfg *Config, rc *RouteConfig, e sinkEnv) (sink, error) {
 	t := cfg.Sinks.TruSTAR
 	key, err := cfg.secret("sinks.trustar.client_id_env", t.ClientIDEnv)
 	if err != nil {
@@ -212,8 +229,9 @@ func buildTruSTAR(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Obse
 		return nil, err
 	}
 	h := t.httpOptions()
-	h.Sink, h.Observer = "trustar", obs
-	return trustar.New(trustar.Config{URL: t.URL, Key: key, Secret: secret, Logger: log, HTTP: h})
+	h.Sink, h.Observer = "trustar", e.obs
+	e.limit(&h, t.URL, key) // TruSTAR counts calls per client id
+	return trustar.New(trustar.Config{URL: t.URL, Key: key, Secret: secret, Logger: e.log, HTTP: h})
 }
 
 // apiURL is the URL check and status name for the API they reach.
@@ -246,12 +264,13 @@ func threatWindsRoute(c *Config, r *RouteConfig, key string) error {
 func (t *ThreatWindsConfig) apiURL() string { return t.URL }
 
 // buildThreatWinds returns a ThreatWinds client.
-func buildThreatWinds(cfg *Config, rc *RouteConfig, log *slog.Logger, obs sinks.Observer) (sink, error) {
-	tc, err := threatWindsConfig(cfg, rc, log, true)
+func buildThreatWinds(cfg *Config, rc *RouteConfig, e sinkEnv) (sink, error) {
+	tc, err := threatWindsConfig(cfg, rc, e.log, true)
 	if err != nil {
 		return nil, err
 	}
-	tc.HTTP.Observer = obs
+	tc.HTTP.Observer = e.obs
+	e.limit(&tc.HTTP, tc.URL, tc.APIKey) // with a token: one bucket per URL
 	return threatwinds.New(tc)
 }
 

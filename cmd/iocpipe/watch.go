@@ -20,6 +20,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
+	"github.com/iocpipe/iocpipe/sinks/quota"
 )
 
 // watchFlags configure iocpipe watch.
@@ -135,11 +136,16 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	defer closeLedger(ledger, log)
 	log.Info("ledger", "path", ledgerName(ledger))
 
+	q := openQuota(ctx, cfg, log)
+	if q != nil {
+		defer q.Close()
+	}
+
 	m := newMetrics()
 	m.setLedger(ledger)
 	var ws []*watched
 	for _, rc := range routes {
-		w, err := watchRoute(cfg, rc, m, ledger, f.reimport, log)
+		w, err := watchRoute(cfg, rc, m, ledger, q, f.reimport, log)
 		if err != nil {
 			return err
 		}
@@ -164,10 +170,11 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 }
 
 // watchRoute sets up one route of watch: its sink (observed for health),
-// its inbox and its pipeline, with their metrics.
-func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, reimport bool, log *slog.Logger) (*watched, error) {
+// its inbox and its pipeline, with their metrics; q (nil for none) is the
+// shared quota.
+func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, q *quota.Store, reimport bool, log *slog.Logger) (*watched, error) {
 	health := m.sinkHealth(rc.Sink, time.Duration(cfg.Delivery(rc).UnhealthyAfter))
-	s, err := newObservedSink(cfg, rc, log, health)
+	s, err := buildSink(cfg, rc, sinkEnv{log: log, obs: health, quota: q})
 	if err != nil {
 		return nil, err
 	}

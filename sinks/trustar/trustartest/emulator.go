@@ -54,6 +54,10 @@ type Options struct {
 	// /api/1.3/ in any 60 seconds, whatever token it uses, as the API
 	// counts them; zero or less turns the limit off.
 	RateLimit int
+	// RateWindow is the window RateLimit counts calls in; zero means 60
+	// seconds, the API's. A shorter one lets a test exceed the limit, and
+	// stay under it, within seconds.
+	RateWindow time.Duration
 	// NoRecord stops the emulator from keeping accepted bodies, so that a
 	// benchmark's memory stays flat; the counters still run.
 	NoRecord bool
@@ -145,7 +149,11 @@ func New(opts Options) *Emulator {
 		e.allowed = append(e.allowed, strings.ToLower(id))
 	}
 	if opts.RateLimit > 0 {
-		e.limiter = newLimiter(opts.RateLimit, time.Minute)
+		window := opts.RateWindow
+		if window <= 0 {
+			window = time.Minute
+		}
+		e.limiter = newLimiter(opts.RateLimit, window)
 	}
 	e.inject = faults.New(opts.Faults, e.respondFault)
 	e.api = e.inject.Wrap(http.HandlerFunc(e.serveAPI))

@@ -37,6 +37,19 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestRateWindow: Options.RateWindow sets the window the limit counts
+// calls in, and the waitTime it tells.
+func TestRateWindow(t *testing.T) {
+	s := startServer(t, Options{RateLimit: 1, RateWindow: time.Hour})
+	tok := token(t, s)
+	if r := submit(t, s, tok, body(1, "x")); r.status != http.StatusOK {
+		t.Fatalf("call 1: status %d, body %s", r.status, r.body)
+	}
+	if wait := wantRateLimited(t, submit(t, s, tok, body(1, "y"))); wait <= 59*60000 || wait > 60*60000 {
+		t.Errorf("waitTime = %d ms, want about an hour", wait)
+	}
+}
+
 // TestRateLimitPerUser: the limit counts a user's calls (its client id),
 // whatever token it calls with: a new token after the old one expired, or
 // several instances each holding one, gets no fresh window.

@@ -115,6 +115,12 @@ func uniteTags(a, b []ioc.Tag) []ioc.Tag {
 func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *job) error {
 	b := &batcher{p: p, ctx: ctx, out: out, open: map[string]*job{}, seen: newSeen(p.opts), lastRows: time.Now()}
 	defer b.seen.free()
+	if b.window = newWindow(p.opts); b.window != nil {
+		defer b.endWindow()
+		if err := b.window.load(ctx, p); err != nil {
+			return err
+		}
+	}
 	tick := time.NewTicker(max(p.opts.Linger/4, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -151,6 +157,8 @@ type batcher struct {
 	order []string // keys in the order their batches opened
 	seq   int
 	seen  *seen
+	// window is the memory of DedupWindow, nil when it is off.
+	window *window
 	// untracked counts indicators not remembered (the memory was full).
 	untracked int64
 	// lastRows is when rows last came in.
@@ -170,6 +178,9 @@ func (bt *batcher) chunk(c *chunk) error {
 	p := bt.p
 	for _, s := range p.tracker.takeSettled() {
 		bt.seen.settled(s)
+		if bt.window != nil {
+			bt.window.delivered(s)
+		}
 	}
 	for i := range c.rows {
 		r := &c.rows[i]
@@ -205,6 +216,13 @@ func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 	if bt.duplicate(f, ind, sc, h) {
 		return nil
 	}
+	var stable uint64
+	if bt.window != nil {
+		if stable = stableHash(ind); bt.window.has(stable) {
+			p.tracker.deduplicated(f, ind)
+			return nil
+		}
+	}
 	key := ind.Sub.Key
 	b := bt.open[key]
 	if b == nil {
@@ -218,6 +236,9 @@ func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 	if !bt.seen.remember(sc, h, b.sent, b.add(f, ind)) {
 		bt.untracked++
 	}
+	if bt.window != nil {
+		b.sent.stable = append(b.sent.stable, stable)
+	}
 	p.progress.batched.Add(1)
 	if len(b.files) > n {
 		p.tracker.joined(f)
@@ -226,6 +247,15 @@ func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 		return bt.emit(key)
 	}
 	return nil
+}
+
+// endWindow counts the delivered indicators the window could not hold
+// and releases its memory.
+func (bt *batcher) endWindow() {
+	if n := bt.window.forgotten; n > 0 {
+		bt.p.tracker.extra("dedup_window_forgotten", n)
+	}
+	bt.window.free()
 }
 
 // associations sends what carries c's file's indicators now, then the

@@ -40,6 +40,10 @@ type sentItems struct {
 	hashes []uint64
 	index  map[uint64]int32
 	scope  *scope
+
+	// stable are the items' hashes across runs, with a DedupWindow
+	// (see window.go); read only once the batch finished.
+	stable []uint64
 }
 
 // find returns the index of the last item hashed h.

@@ -57,10 +57,10 @@ func dedupRun(t *testing.T, opts Options, sink *recordingSink, files ...[]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := sum.RowsDelivered + sum.RowsMerged + sum.RowsRejected + sum.RowsSkipped + sum.RowsFailed + sum.RowsResumed; n != sum.Rows {
+	if n := sum.RowsDelivered + sum.RowsMerged + sum.RowsRejected + sum.RowsSkipped + sum.RowsFailed + sum.RowsResumed + sum.RowsDeduplicated; n != sum.Rows {
 		t.Errorf("rows: %d read, %d in outcomes: %+v", sum.Rows, n, sum.Counts)
 	}
-	if n := sum.Delivered + sum.Merged + sum.Rejected + sum.Failed; n != sum.Indicators {
+	if n := sum.Delivered + sum.Merged + sum.Rejected + sum.Failed + sum.Deduplicated; n != sum.Indicators {
 		t.Errorf("indicators: %d found, %d in outcomes: %+v", sum.Indicators, n, sum.Counts)
 	}
 	slices.Sort(sink.sent)

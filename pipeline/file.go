@@ -90,13 +90,14 @@ type FileReport struct {
 //
 // Each data row read ends in exactly one outcome, so that Rows =
 // RowsDelivered + RowsMerged + RowsRejected + RowsSkipped + RowsFailed +
-// RowsResumed once every row settled: delivered (acknowledged), merged
+// RowsResumed + RowsDeduplicated once every row settled: delivered (acknowledged), merged
 // (its one indicator was a duplicate of another row's, which settled),
 // rejected (the row, or one of its values, was invalid or refused by the
 // sink), skipped (not an indicator), failed (not delivered), resumed
-// (acknowledged by an earlier run). RowsYielding counts the rows that
+// (acknowledged by an earlier run), deduplicated (every indicator of it
+// delivered within the DedupWindow before). RowsYielding counts the rows that
 // yielded an indicator, whatever became of it. Likewise Indicators =
-// Delivered + Merged + Rejected + Failed + Skipped: a value found but
+// Delivered + Merged + Rejected + Failed + Skipped + Deduplicated: a value found but
 // invalid is a rejected indicator (of a rejected row).
 type Counts struct {
 	Rows          int64 `json:"rows"`
@@ -107,14 +108,20 @@ type Counts struct {
 	RowsSkipped   int64 `json:"rows_skipped"`
 	RowsFailed    int64 `json:"rows_failed"`
 	RowsResumed   int64 `json:"rows_resumed,omitempty"`
-	Indicators    int64 `json:"indicators"`
-	Delivered     int64 `json:"delivered"`
-	Merged        int64 `json:"merged"`
-	Rejected      int64 `json:"rejected"`
-	Failed        int64 `json:"failed"`
+	// RowsDeduplicated counts the rows whose indicators were all
+	// delivered within the DedupWindow before (not sent again).
+	RowsDeduplicated int64 `json:"rows_deduplicated,omitempty"`
+	Indicators       int64 `json:"indicators"`
+	Delivered        int64 `json:"delivered"`
+	Merged           int64 `json:"merged"`
+	Rejected         int64 `json:"rejected"`
+	Failed           int64 `json:"failed"`
 	// Skipped counts the indicators of rows that yielded others, skipped
 	// for being on a warninglist.
 	Skipped int64 `json:"skipped,omitempty"`
+	// Deduplicated counts the indicators delivered through the route
+	// key within the DedupWindow before: not sent again.
+	Deduplicated int64 `json:"deduplicated,omitempty"`
 }
 
 // fileState is a file on its way through the pipeline. Readers set the
@@ -137,6 +144,9 @@ type fileState struct {
 	rejected ioc.Ranges  // rows with a reject (see FileReport.Rejected)
 	failed   ioc.Ranges  // rows with an indicator not delivered
 	multi    map[int]int // rows with several indicators: how many are unacknowledged
+	// multiSent are the rows of multi with an indicator that was not
+	// deduplicated (with a DedupWindow only).
+	multiSent map[int]bool
 	// itemBatches counts the file's batches of indicators not yet
 	// finished; itemsDone closes when it reaches zero after the file's
 	// associations were batched (they wait for it).

@@ -58,6 +58,18 @@ type Options struct {
 	// MaxRemembered bounds the indicators remembered to find duplicates;
 	// 0 means DefaultMaxRemembered, a negative value remembers none.
 	MaxRemembered int
+	// DedupWindow, when positive, does not send again an indicator
+	// delivered through DedupKey within it, by an earlier run or file
+	// (see window.go): it counts as deduplicated. It needs Delivered; 0
+	// (or no Delivered) is off.
+	DedupWindow time.Duration
+	// Delivered keeps the indicators delivered, for DedupWindow (the
+	// ledger).
+	Delivered DeliveredStore
+	// DedupKey is the route key the delivered indicators are kept under.
+	DedupKey string
+	// Now is the clock of DedupWindow; nil means time.Now.
+	Now func() time.Time
 	// KeepRejects keeps each file's rejects in its FileResult (they are in
 	// the file's reports too, as they are found: Input.Report).
 	KeepRejects bool
@@ -120,6 +132,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.SinkName == "" {
 		opts.SinkName = opts.Route.Sink
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	schema, err := schemas.Load("row")
 	if err != nil {
@@ -259,6 +274,7 @@ func (p *Pipeline) send(ctx context.Context, b *job) error {
 	}
 	res, err := p.opts.Sink.Send(ctx, b.Batch)
 	p.tracker.finish(b, res, err)
+	p.recordDelivered(ctx, b)
 	if err != nil && errors.Is(err, ioc.ErrFatal) {
 		return fmt.Errorf("%s: %w", p.opts.SinkName, err)
 	}

@@ -257,7 +257,7 @@ func (t *tracker) ride(s *sentItems, idx int32, f *fileState, in *ioc.Indicator)
 	defer t.unlock()
 	switch {
 	case s == nil || s.finished && s.delivered[idx]:
-		t.ack(f, in, true)
+		t.ack(f, in, ackMerged)
 		delivered = true
 	case s.finished:
 		return false, false
@@ -472,7 +472,7 @@ func (t *tracker) settleItem(f *fileState, in *ioc.Indicator, o sinkOutcome, i i
 		rej.Sink, rej.Status, rej.ErrorID, rej.TraceID = t.p.opts.SinkName, ir.Status, ir.ErrorID, ir.TraceID
 		t.reject(f, rej)
 		t.rejectedRow(f, rej.Row, false)
-		t.ack(f, in, rider)
+		t.ack(f, in, ackOf(rider))
 		return false
 	}
 	if fr, ok := o.failed[i]; ok || o.err != nil {
@@ -493,29 +493,59 @@ func (t *tracker) settleItem(f *fileState, in *ioc.Indicator, o sinkOutcome, i i
 	if !rider {
 		count(&c.Delivered, &t.s.Delivered, 1)
 	}
-	t.ack(f, in, rider)
+	t.ack(f, in, ackOf(rider))
 	if f.ends != nil {
 		f.ends[ioc.Endpoint{Type: in.Type, Value: in.Value}] = true
 	}
 	return true
 }
 
-// ack marks the rows of an indicator that settled (delivered, or refused
-// for good); a row that yielded several indicators settles with its last
-// one, and is acknowledged then unless it has a reject. An acknowledged
-// row counts as merged when its one indicator was merged into in, else
-// as delivered (all of them, with merged: in rides on another). t.mu is
+// How an indicator's rows are acknowledged (see ack).
+type ackKind int
+
+const (
+	ackDelivered    ackKind = iota
+	ackMerged               // the indicator rides on, or merged into, another
+	ackDeduplicated         // delivered within the DedupWindow before
+)
+
+func ackOf(merged bool) ackKind {
+	if merged {
+		return ackMerged
+	}
+	return ackDelivered
+}
+
+// deduplicated settles in, read from f, delivered within the DedupWindow
+// before: it is not sent, its rows are acknowledged.
+func (t *tracker) deduplicated(f *fileState, in *ioc.Indicator) {
+	t.mu.Lock()
+	defer t.unlock()
+	count(&f.res.Deduplicated, &t.s.Deduplicated, 1)
+	t.ack(f, in, ackDeduplicated)
+}
+
+// ack marks the rows of an indicator that settled (delivered, refused
+// for good, or deduplicated); a row that yielded several indicators
+// settles with its last one, and is acknowledged then unless it has a
+// reject. An acknowledged row counts as merged when its one indicator was
+// merged into in, as deduplicated when all its indicators were, else as
+// delivered (all of them, with merged: in rides on another). t.mu is
 // held.
-func (t *tracker) ack(f *fileState, in *ioc.Indicator, merged bool) {
+func (t *tracker) ack(f *fileState, in *ioc.Indicator, kind ackKind) {
 	in.EachRow(func(r int) {
-		multi := false
+		multi, sent := false, false
 		if n, ok := f.multi[r]; ok {
+			if t.p.opts.DedupWindow > 0 && kind != ackDeduplicated {
+				t.multiSent(f, r)
+			}
 			if n > 1 {
 				f.multi[r] = n - 1
 				return
 			}
 			delete(f.multi, r)
-			multi = true
+			multi, sent = true, f.multiSent[r]
+			delete(f.multiSent, r)
 		}
 		if f.rejected.Contains(r) || f.failed.Contains(r) {
 			return
@@ -524,12 +554,24 @@ func (t *tracker) ack(f *fileState, in *ioc.Indicator, merged bool) {
 		if rep := t.report(f); rep != nil {
 			rep.Acked.Add(r)
 		}
-		if (merged || r != in.Origin.Row) && !multi {
+		switch {
+		case kind == ackDeduplicated && !sent:
+			count(&f.res.RowsDeduplicated, &t.s.RowsDeduplicated, 1)
+		case (kind == ackMerged || r != in.Origin.Row) && !multi:
 			count(&f.res.RowsMerged, &t.s.RowsMerged, 1)
-		} else {
+		default:
 			count(&f.res.RowsDelivered, &t.s.RowsDelivered, 1)
 		}
 	})
+}
+
+// multiSent notes that row r of f, which yielded several indicators, had
+// one that was not deduplicated. t.mu is held.
+func (t *tracker) multiSent(f *fileState, r int) {
+	if f.multiSent == nil {
+		f.multiSent = map[int]bool{}
+	}
+	f.multiSent[r] = true
 }
 
 // failedRows notes the rows of an indicator that could not be delivered:

@@ -185,6 +185,10 @@ type RouteConfig struct {
 	// failing before it moves it to failed/ with every reason; 0 means
 	// 24h.
 	GiveUpAfter Duration `yaml:"give_up_after"`
+	// DedupWindow, when set, does not send again an indicator the route
+	// delivered within it (by an earlier run or file), kept in the
+	// ledger; 0 means off.
+	DedupWindow Duration `yaml:"dedup_window"`
 }
 
 // WebhookConfig is a scan route's webhook.
@@ -421,6 +425,9 @@ func (c *Config) validateRoute(i int) error {
 		if err := inbox.CheckDirs(r.Inbox, r.WorkDir, r.DoneDir, r.FailedDir); err != nil {
 			return c.errorf(key, "%v", err)
 		}
+	}
+	if r.DedupWindow < 0 {
+		return c.errorf(key+".dedup_window", "must not be negative (0 is off)")
 	}
 	if r.Settle < 0 || r.Rescan < 0 || r.GiveUpAfter < 0 {
 		return c.errorf(key, "settle, rescan and give_up_after must not be negative")

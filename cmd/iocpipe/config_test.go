@@ -131,6 +131,8 @@ func TestConfigErrors(t *testing.T) {
 			"routes[0] (r): failed_dir /srv/work/failed is inside work_dir /srv/work: none may be inside another"},
 		{"done_dir holds the inbox", twSection + twRoute + "    inbox: /srv/inbox\n    done_dir: /srv\n",
 			"routes[0] (r): done_dir /srv holds the inbox /srv/inbox: give it a folder of its own"},
+		{"dedup_window negative", twSection + twRoute + "    dedup_window: -1h\n",
+			"routes[0] (r).dedup_window: must not be negative (0 is off)"},
 		{"give_up_after negative", twSection + twRoute + "    inbox: /srv/inbox\n    give_up_after: -1h\n",
 			"routes[0] (r): settle, rescan and give_up_after must not be negative"},
 		{"sink checked before format", tsSection + "routes:\n  - name: r\n    sink: nope\n    format: xml\n",

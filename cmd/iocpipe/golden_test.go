@@ -128,17 +128,18 @@ func runImport(t *testing.T, srv *trustartest.Server, args ...string) outcome {
 func checkCounts(t *testing.T, o outcome) {
 	t.Helper()
 	r, i := o.json.Rows, o.json.Indicators
-	if sum := r.Delivered + r.Merged + r.Rejected + r.Skipped + r.Failed + r.Resumed; sum != r.Read {
-		t.Errorf("rows: %d read, but %d delivered + %d merged + %d rejected + %d skipped + %d failed + %d resumed = %d",
-			r.Read, r.Delivered, r.Merged, r.Rejected, r.Skipped, r.Failed, r.Resumed, sum)
+	if sum := r.Delivered + r.Merged + r.Rejected + r.Skipped + r.Failed + r.Resumed + r.Deduplicated; sum != r.Read {
+		t.Errorf("rows: %d read, but %d delivered + %d merged + %d rejected + %d skipped + %d failed + %d resumed + %d deduplicated = %d",
+			r.Read, r.Delivered, r.Merged, r.Rejected, r.Skipped, r.Failed, r.Resumed, r.Deduplicated, sum)
 	}
-	if sum := i.Delivered + i.Merged + i.Rejected + i.Failed + i.Skipped; sum != i.Read || i.Resumed != 0 {
-		t.Errorf("indicators: %d read, but %d delivered + %d merged + %d rejected + %d failed + %d skipped = %d (resumed %d)",
-			i.Read, i.Delivered, i.Merged, i.Rejected, i.Failed, i.Skipped, sum, i.Resumed)
+	if sum := i.Delivered + i.Merged + i.Rejected + i.Failed + i.Skipped + i.Deduplicated; sum != i.Read || i.Resumed != 0 {
+		t.Errorf("indicators: %d read, but %d delivered + %d merged + %d rejected + %d failed + %d skipped + %d deduplicated = %d (resumed %d)",
+			i.Read, i.Delivered, i.Merged, i.Rejected, i.Failed, i.Skipped, i.Deduplicated, sum, i.Resumed)
 	}
 	want := map[string]int64{"rows": r.Read, "rows_delivered": r.Delivered, "rows_merged": r.Merged, "rows_rejected": r.Rejected,
 		"rows_skipped": r.Skipped, "rows_failed": r.Failed, "indicators": i.Read, "delivered": i.Delivered, "merged": i.Merged,
-		"rejected": i.Rejected, "failed": i.Failed, "skipped": i.Skipped, "files": int64(o.json.Files.Read), "files_failed": int64(o.json.Files.Failed)}
+		"rejected": i.Rejected, "failed": i.Failed, "skipped": i.Skipped, "rows_deduplicated": r.Deduplicated,
+		"deduplicated": i.Deduplicated, "files": int64(o.json.Files.Read), "files_failed": int64(o.json.Files.Failed)}
 	for k, n := range want {
 		if got := number(o.summary[k]); got != n {
 			t.Errorf("report summary %s = %d, --json says %d", k, got, n)

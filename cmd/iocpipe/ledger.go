@@ -124,6 +124,22 @@ func attachLedger(ctx context.Context, cfg *Config, rc *RouteConfig, reimport bo
 		files: map[string]*runFile{}}, nil
 }
 
+// dedupWindow sets opts's DedupWindow from route rc when the ledger l
+// keeps delivered indicators; without a ledger it stays off.
+func dedupWindow(opts *pipeline.Options, rc *RouteConfig, l ledger.Ledger) {
+	d, ok := l.(pipeline.DeliveredStore)
+	if !ok || rc.DedupWindow <= 0 {
+		return
+	}
+	opts.DedupWindow, opts.Delivered, opts.DedupKey = time.Duration(rc.DedupWindow), d, ledger.Key(rc.Name, rc.Sink)
+}
+
+// Both ledgers keep delivered indicators.
+var (
+	_ pipeline.DeliveredStore = (*ledger.Bolt)(nil)
+	_ pipeline.DeliveredStore = (*ledger.Postgres)(nil)
+)
+
 // close writes what is recorded and not yet written, and closes the
 // ledger.
 func (rl *runLedger) close() {

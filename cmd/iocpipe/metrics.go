@@ -171,8 +171,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 
 var (
 	descFiles = desc("files_total", "Files by what became of them: claimed (into work/), resumed (found in work/ at start-up), done (imported), duplicate (content imported before, not sent), failed (unreadable), refused (not a regular file), retried (fed again after a delivery failure).", "route", "event")
-	descRows  = desc("rows_total", "Data rows, by outcome: read (all) = delivered + merged (its indicator a duplicate of another row's) + rejected + skipped (not indicators) + failed (not delivered) + resumed (acknowledged by an earlier run, not sent again); yielding counts the rows that yielded indicators.", "route", "outcome")
-	descInds  = desc("indicators_total", "Indicators, by outcome: read (all found) = delivered + merged (duplicates) + rejected + failed (not delivered) + skipped (on a warninglist).", "route", "outcome")
+	descRows  = desc("rows_total", "Data rows, by outcome: read (all) = delivered + merged (its indicator a duplicate of another row's) + rejected + skipped (not indicators) + failed (not delivered) + resumed (acknowledged by an earlier run, not sent again) + deduplicated (every indicator delivered within the route's dedup_window); yielding counts the rows that yielded indicators.", "route", "outcome")
+	descInds  = desc("indicators_total", "Indicators, by outcome: read (all found) = delivered + merged (duplicates) + rejected + failed (not delivered) + skipped (on a warninglist) + deduplicated (delivered within the route's dedup_window).", "route", "outcome")
 	descSkips = desc("skips_total", "Rows and values skipped by a route setting, by the setting's key: misp_to_ids (MISP attributes with to_ids false), warninglists (indicators on a warninglist).", "route", "key")
 	descSubs  = desc("submissions_total", "Accepted requests that carried indicators.", "route", "sink")
 	descBatch = desc("batches_total", "Batches handed to the sink.", "route", "sink")
@@ -225,6 +225,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descInds, s.Failed, r.route, "failed")
 		counter(descInds, s.Merged, r.route, "merged")
 		counter(descInds, s.Skipped, r.route, "skipped")
+		counter(descInds, s.Deduplicated, r.route, "deduplicated")
 		for k, n := range s.Skips {
 			counter(descSkips, n, r.route, k)
 		}

@@ -347,9 +347,11 @@ func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 		switch {
 		case o.name == "resumed" && o.n > 0:
 			rowParts = append(rowParts, fmt.Sprintf("%d already delivered earlier", o.n))
+		case o.name == "deduplicated" && o.n > 0:
+			rowParts = append(rowParts, fmt.Sprintf("%d delivered within the dedup window", o.n))
 		case o.name == "delivered":
 			rowParts = append(rowParts, fmt.Sprintf("%d %s", o.n, verb))
-		case o.name != "resumed":
+		case o.name != "resumed" && o.name != "deduplicated":
 			rowParts = append(rowParts, fmt.Sprintf("%d %s", o.n, o.name))
 		}
 	}
@@ -357,8 +359,12 @@ func printSummary(w io.Writer, s pipeline.Summary, files fileCounts, dry bool) {
 	for _, l := range skipLines(s.Skips) {
 		fmt.Fprintf(w, "skipped      %s\n", l)
 	}
-	fmt.Fprintf(w, "indicators   %d (%d %s, %s, %d rejected, %d failed)\n", s.Indicators, s.Delivered, verb,
-		n(s.Merged, "merged duplicate", "merged duplicates"), s.Rejected, s.Failed)
+	dedup := ""
+	if s.Deduplicated > 0 {
+		dedup = fmt.Sprintf(", %d deduplicated (delivered within the dedup window)", s.Deduplicated)
+	}
+	fmt.Fprintf(w, "indicators   %d (%d %s, %s, %d rejected, %d failed%s)\n", s.Indicators, s.Delivered, verb,
+		n(s.Merged, "merged duplicate", "merged duplicates"), s.Rejected, s.Failed, dedup)
 	fmt.Fprintf(w, "rejected     %s, %s, %s\n", n(s.RowsRejected, "row", "rows"), n(s.Rejected, "indicator", "indicators"),
 		n(int64(s.FilesFailed), "file", "files"))
 	fmt.Fprintf(w, "%-12s %s in %s\n", verb, n(s.Delivered, "indicator", "indicators"), n(s.Submissions, "submission", "submissions"))

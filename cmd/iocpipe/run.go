@@ -124,6 +124,9 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	inputs = led.prepare(ctx, inputs)
 	opts := pipelineOptions(cfg, rc, out.sink, log)
 	opts.DedupAcrossFiles = true // one run: a duplicate in another file is not sent again
+	if led != nil && !dry {
+		dedupWindow(&opts, rc, led.l)
+	}
 	p, err := pipeline.New(opts)
 	if err != nil {
 		return err

@@ -95,6 +95,9 @@ type outcomeCounts struct {
 	Skipped   int64 `json:"skipped"`
 	Failed    int64 `json:"failed"`
 	Resumed   int64 `json:"resumed"`
+	// Deduplicated were delivered within the route's dedup_window
+	// before: not sent again.
+	Deduplicated int64 `json:"deduplicated"`
 }
 
 // namedCount is one outcome and its count.
@@ -107,7 +110,7 @@ type namedCount struct {
 // pipeline.Counts), as the metrics and the summary name them.
 func rowOutcomes(c pipeline.Counts) []namedCount {
 	return []namedCount{{"delivered", c.RowsDelivered}, {"merged", c.RowsMerged}, {"rejected", c.RowsRejected},
-		{"skipped", c.RowsSkipped}, {"failed", c.RowsFailed}, {"resumed", c.RowsResumed}}
+		{"skipped", c.RowsSkipped}, {"failed", c.RowsFailed}, {"resumed", c.RowsResumed}, {"deduplicated", c.RowsDeduplicated}}
 }
 
 // fileCounts are the files of a run: read, failed as a whole, left out by
@@ -142,9 +145,9 @@ func jsonSummaryOf(rc *RouteConfig, dry bool, s pipeline.Summary, files fileCoun
 	return jsonSummary{
 		Route: rc.Name, Sink: rc.Sink, DryRun: dry, Exit: exit, Files: files,
 		Rows: outcomeCounts{Read: s.Rows, Delivered: s.RowsDelivered, Merged: s.RowsMerged, Rejected: s.RowsRejected,
-			Skipped: s.RowsSkipped, Failed: s.RowsFailed, Resumed: s.RowsResumed},
+			Skipped: s.RowsSkipped, Failed: s.RowsFailed, Resumed: s.RowsResumed, Deduplicated: s.RowsDeduplicated},
 		Indicators: outcomeCounts{Read: s.Indicators, Delivered: s.Delivered, Merged: s.Merged,
-			Rejected: s.Rejected, Skipped: s.Skipped, Failed: s.Failed},
+			Rejected: s.Rejected, Skipped: s.Skipped, Failed: s.Failed, Deduplicated: s.Deduplicated},
 		Submissions: s.Submissions, Extra: s.Extra, Skips: s.Skips,
 		DurationMS: s.Duration.Milliseconds(), PerSecond: perSecond(s),
 	}

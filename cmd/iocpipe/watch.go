@@ -195,6 +195,7 @@ func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, q *qu
 	// pipeline keeps none (a file of a million invalid rows would hold a
 	// million rejects).
 	opts.Route = route
+	dedupWindow(&opts, rc, l)
 	p, err := pipeline.New(opts)
 	if err != nil {
 		return nil, err

@@ -403,11 +403,11 @@ func checkMetricCounts(t *testing.T, metrics string) {
 		return m
 	}
 	rows := values("rows_total")
-	if sum := rows["delivered"] + rows["merged"] + rows["rejected"] + rows["skipped"] + rows["failed"] + rows["resumed"]; rows["read"] == 0 || sum != rows["read"] {
+	if sum := rows["delivered"] + rows["merged"] + rows["rejected"] + rows["skipped"] + rows["failed"] + rows["resumed"] + rows["deduplicated"]; rows["read"] == 0 || sum != rows["read"] {
 		t.Errorf("rows_total: read %v, outcomes add up to %v (%v)", rows["read"], sum, rows)
 	}
 	inds := values("indicators_total")
-	if sum := inds["delivered"] + inds["merged"] + inds["rejected"] + inds["failed"] + inds["skipped"]; inds["read"] == 0 || sum != inds["read"] {
+	if sum := inds["delivered"] + inds["merged"] + inds["rejected"] + inds["failed"] + inds["skipped"] + inds["deduplicated"]; inds["read"] == 0 || sum != inds["read"] {
 		t.Errorf("indicators_total: read %v, outcomes add up to %v (%v)", inds["read"], sum, inds)
 	}
 }

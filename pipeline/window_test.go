@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"context"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/iocpipe/iocpipe/pipeline/formats"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
@@ -47,5 +49,44 @@ func TestDedupWindow(t *testing.T) {
 	sent, sum = dedupRun(t, opts(t0.Add(4*time.Hour), 0), &recordingSink{}, []string{a, b, c, d})
 	if want := []string{a, b, c, d}; !slices.Equal(sent, want) || sum.Deduplicated != 0 {
 		t.Errorf("after the window: sent %v, want %v; %+v", sent, want, sum.Counts)
+	}
+}
+
+// TestDedupWindowRows: a row whose indicators were all delivered within
+// the window is a deduplicated row; one with a new indicator is
+// delivered (its other indicator still counts as deduplicated).
+func TestDedupWindowRows(t *testing.T) {
+	led, err := ledger.OpenBolt(filepath.Join(t.TempDir(), "ledger.db"), ledger.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	run := func(text string) ([]string, Summary) {
+		t.Helper()
+		route := testRoute()
+		route.Columns = map[string][]string{formats.FieldValue: {"x", "y"}}
+		sink := &recordingSink{}
+		p, err := New(Options{Route: route, Sink: sink, DedupWindow: time.Hour, Delivered: led, DedupKey: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make(chan Input, 1)
+		in <- Input{Path: writeFile(t, "f.csv", text)}
+		close(in)
+		sum, err := p.Run(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(sink.sent)
+		return sink.sent, sum
+	}
+	run("x,y\na.example.com,b.example.com\n")
+	sent, sum := run("x,y\na.example.com,b.example.com\na.example.com,c.example.com\n")
+	if !slices.Equal(sent, []string{"c.example.com"}) {
+		t.Errorf("sent %v, want c only", sent)
+	}
+	c := sum.Counts
+	if c.RowsDeduplicated != 1 || c.RowsDelivered != 1 || c.Deduplicated != 3 || c.Delivered != 1 || c.Rows != 2 {
+		t.Errorf("%+v: want 1 deduplicated row and 1 delivered, 3 deduplicated indicators and 1 delivered", c)
 	}
 }

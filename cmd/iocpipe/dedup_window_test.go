@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
@@ -43,5 +48,70 @@ func TestRunDedupWindow(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "1 delivered within the dedup window") || !strings.Contains(r.stdout, "1 deduplicated") {
 		t.Errorf("text summary does not count the deduplicated row and indicator:\n%s", r.stdout)
+	}
+}
+
+// TestWatchDedupWindow: in a watch with dedup_window, a file's indicators
+// that an earlier file delivered are not sent again; the metrics count
+// them as deduplicated, and every row and indicator in one outcome.
+func TestWatchDedupWindow(t *testing.T) {
+	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
+	t.Cleanup(srv.Close)
+	t.Setenv("TRUSTAR_API_KEY", watchKey)
+	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	dir := filepath.Join(t.TempDir(), "inbox")
+	os.MkdirAll(dir, 0o755)
+	cfg := watchConfig(t, srv.URL, dir, "    settle: 200ms\n    rescan: 1s\n    dedup_window: 1h\n")
+	in := func(name string) string { return filepath.Join(dir, name) }
+	drop := func(name, text string) { // renamed from .part: picked up at once
+		os.WriteFile(in(name+".part"), []byte(text), 0o644)
+		os.Rename(in(name+".part"), in(name))
+	}
+	done := func(name string) func() bool {
+		return func() bool {
+			_, err1 := os.Stat(in("done/" + name + ".report.json"))
+			_, err2 := os.Stat(in("done/" + name))
+			return err1 == nil && err2 == nil
+		}
+	}
+	var stderr watchBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, &env{stdout: io.Discard, stderr: &stderr}, []string{"watch", "--config", cfg, "--metrics-addr", "127.0.0.1:0"})
+	}()
+	var metricsURL string
+	watchWaitFor(t, 10*time.Second, "the metrics address in the log", func() bool {
+		sc := bufio.NewScanner(strings.NewReader(stderr.String()))
+		for sc.Scan() {
+			var l struct{ Msg, Metrics string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving metrics" {
+				metricsURL = l.Metrics
+				return true
+			}
+		}
+		return false
+	})
+	drop("a.csv", "value\n"+csvRows("a", 0, 10))
+	watchWaitFor(t, 20*time.Second, "a.csv in done/", done("a.csv"))
+	drop("b.csv", "value\n"+csvRows("a", 5, 10)+csvRows("b", 0, 5))
+	watchWaitFor(t, 20*time.Second, "b.csv in done/", done("b.csv"))
+
+	got := watchValues(t, srv.Submissions())
+	if len(got) != 15 || got["a5.example.com"] != 1 || got["b4.example.com"] != 1 {
+		t.Errorf("sent %v: want a0-a9 and b0-b4, each once", got)
+	}
+	metrics := watchGet(t, metricsURL)
+	for _, l := range []string{`iocpipe_indicators_total{outcome="deduplicated",route="feeds"} 5`,
+		`iocpipe_rows_total{outcome="deduplicated",route="feeds"} 5`} {
+		if !strings.Contains(metrics, l) {
+			t.Errorf("metrics lack %s", l)
+		}
+	}
+	checkMetricCounts(t, metrics)
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Errorf("exit code %d, want 0\n%s", code, stderr.String())
 	}
 }

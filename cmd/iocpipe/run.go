@@ -156,7 +156,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 		text = io.Discard // one line says it, below
 	}
 	printSummary(text, sum, files, dry)
-	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
+	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed+sum.Deduplicated == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
 		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothingIn(sum, len(inputs), leftOut))
 	}
 	out.printDump(text)
@@ -165,7 +165,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	exit := exitOf(sum, runErr)
 	if interrupted {
-		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(sum.RowsDelivered+sum.RowsMerged+sum.RowsResumed, sum.Rows, ledgerFile(cfg), dry))}
+		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(sum.RowsDelivered+sum.RowsMerged+sum.RowsResumed+sum.RowsDeduplicated, sum.Rows, ledgerFile(cfg), dry))}
 	}
 	if f.json {
 		printJSONSummary(e, log, rc, dry, sum, files, exit, out)

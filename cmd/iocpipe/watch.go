@@ -323,7 +323,7 @@ func watchOutcome(watchErrs []error, ended []runResult, log *slog.Logger) error 
 	for _, r := range ended {
 		s := r.sum
 		log.Info("route stopped", "route", r.route, "files", s.Files, "rows", s.Rows, "rows_resumed", s.RowsResumed,
-			"rows_rejected", s.RowsRejected, "delivered", s.Delivered, "rejected", s.Rejected, "failed", s.Failed, "submissions", s.Submissions)
+			"rows_rejected", s.RowsRejected, "delivered", s.Delivered, "deduplicated", s.Deduplicated, "rejected", s.Rejected, "failed", s.Failed, "submissions", s.Submissions)
 		if r.err != nil && !errors.Is(r.err, context.Canceled) {
 			log.Error("route failed", "route", r.route, "error", r.err)
 			failure = cmpErr(failure, fmt.Errorf("route %s: %w", r.route, r.err))

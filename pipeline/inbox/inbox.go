@@ -424,7 +424,7 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) (err error) {
 	}
 	ib.doneN.Add(1)
 	ib.log.Info("imported", "file", j.name, "rows", r.Rows, "rows_resumed", r.RowsResumed,
-		"rows_rejected", r.RowsRejected, "delivered", r.Delivered, "rejected", r.Rejected, "submissions", r.Submissions,
+		"rows_rejected", r.RowsRejected, "delivered", r.Delivered, "deduplicated", r.Deduplicated, "rejected", r.Rejected, "submissions", r.Submissions,
 		"report", filepath.Join(ib.done, dest+reportSuffix))
 	return nil
 }

@@ -115,7 +115,7 @@ func uniteTags(a, b []ioc.Tag) []ioc.Tag {
 func (p *Pipeline) batch(ctx context.Context, in <-chan *chunk, out chan<- *job) error {
 	b := &batcher{p: p, ctx: ctx, out: out, open: map[string]*job{}, seen: newSeen(p.opts), lastRows: time.Now()}
 	defer b.seen.free()
-	if b.window = newWindow(p.opts); b.window != nil {
+	if b.window = newWindow(p); b.window != nil {
 		defer b.endWindow()
 		if err := b.window.load(ctx, p); err != nil {
 			return err

@@ -90,6 +90,9 @@ type Pipeline struct {
 	schema *schemas.Schema
 
 	bytesRead atomic.Int64
+	// dedupRoom is how many more delivered hashes the senders may record
+	// for DedupWindow (see window.go).
+	dedupRoom atomic.Int64
 	progress  progress
 	tracker   *tracker
 	nextFile  int

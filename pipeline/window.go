@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
@@ -19,7 +20,9 @@ import (
 // run the batcher loads those of the window into one hashSet per hour
 // (off the Go heap, like the run's own memory of duplicates), adds those
 // it delivers, and drops an hour once it left the window. It holds at
-// most Options.MaxRemembered hashes; those beyond are counted
+// most Options.MaxRemembered hashes, and the senders record no more than
+// it has room for (Pipeline.dedupRoom), so the store holds at most as
+// many within the window; those beyond are counted
 // (Summary.Extra["dedup_window_forgotten"]) and may be sent again.
 //
 // The hashes must be the same from one run to the next, so they are not
@@ -59,39 +62,44 @@ type window struct {
 	max       int
 	n         int
 	hours     map[int64]*hashSet
-	oldest    int64 // the oldest hour within the window at the last lookup
-	forgotten int64 // hashes not held: the memory was full
+	room      *atomic.Int64 // how many more the senders may record
+	oldest    int64         // the oldest hour within the window at the last lookup
+	forgotten int64         // hashes not held: the memory was full
 }
 
-// newWindow returns the memory of opts's window, nil when it is off.
-func newWindow(opts Options) *window {
+// newWindow returns the memory of p's window, nil when it is off.
+func newWindow(p *Pipeline) *window {
+	opts := p.opts
 	if opts.DedupWindow <= 0 || opts.Delivered == nil {
 		return nil
 	}
-	max := opts.MaxRemembered
-	if max == 0 {
+	max := max(opts.MaxRemembered, 0)
+	if opts.MaxRemembered == 0 {
 		max = DefaultMaxRemembered
 	}
-	return &window{span: opts.DedupWindow, now: opts.Now, max: max, hours: map[int64]*hashSet{}}
+	return &window{span: opts.DedupWindow, now: opts.Now, max: max, hours: map[int64]*hashSet{}, room: &p.dedupRoom}
 }
 
 // load reads the hashes delivered within the window from the store.
 func (w *window) load(ctx context.Context, p *Pipeline) error {
 	err := p.opts.Delivered.DeliveredSince(ctx, p.opts.DedupKey, w.now().Add(-w.span), func(hour int64, h uint64) bool {
-		w.add(hour, h)
+		if !w.add(hour, h) {
+			w.forgotten++
+		}
 		return true
 	})
 	if err != nil {
 		return fmt.Errorf("dedup_window: %w", err)
 	}
+	w.room.Store(int64(w.max - w.n))
 	return nil
 }
 
-// add notes that h was delivered in hour.
-func (w *window) add(hour int64, h uint64) {
+// add notes that h was delivered in hour; it reports false when the
+// memory is full.
+func (w *window) add(hour int64, h uint64) bool {
 	if w.n >= w.max {
-		w.forgotten++
-		return
+		return false
 	}
 	s := w.hours[hour]
 	if s == nil {
@@ -101,6 +109,7 @@ func (w *window) add(hour int64, h uint64) {
 	if s.add(h) {
 		w.n++
 	}
+	return true
 }
 
 // has reports whether h was delivered within the window; it first drops
@@ -110,6 +119,7 @@ func (w *window) has(h uint64) bool {
 		w.oldest = oldest
 		for hour, s := range w.hours {
 			if hour < oldest {
+				w.room.Add(int64(s.len()))
 				w.n -= s.len()
 				s.free()
 				delete(w.hours, hour)
@@ -124,7 +134,8 @@ func (w *window) has(h uint64) bool {
 	return false
 }
 
-// delivered adds the items of a settled batch that were delivered.
+// delivered adds the items of a settled batch that were delivered (the
+// senders counted those they had no room for).
 func (w *window) delivered(sent *sentItems) {
 	hour := hourOf(w.now())
 	for i, h := range sent.stable {
@@ -159,6 +170,10 @@ func (p *Pipeline) recordDelivered(ctx context.Context, b *job) {
 			hs = append(hs, h)
 		}
 	}
+	if k := p.takeRoom(len(hs)); k < len(hs) {
+		p.tracker.extra("dedup_window_forgotten", int64(len(hs)-k))
+		hs = hs[:k]
+	}
 	if len(hs) == 0 {
 		return
 	}
@@ -167,5 +182,17 @@ func (p *Pipeline) recordDelivered(ctx context.Context, b *job) {
 	now := p.opts.Now()
 	if err := p.opts.Delivered.RecordDelivered(ctx, p.opts.DedupKey, now, hs, now.Add(-p.opts.DedupWindow)); err != nil {
 		p.log.Warn("dedup_window: recording delivered indicators failed; they may be sent again", "err", err)
+	}
+}
+
+// takeRoom takes up to n of the window's room for recording, and returns
+// how many it took.
+func (p *Pipeline) takeRoom(n int) int {
+	for {
+		room := p.dedupRoom.Load()
+		k := min(int64(n), max(room, 0))
+		if k == 0 || p.dedupRoom.CompareAndSwap(room, room-k) {
+			return int(k)
+		}
 	}
 }

@@ -43,8 +43,9 @@ func TestDedupWindow(t *testing.T) {
 	if len(sent) != 2 {
 		t.Errorf("run 3, the memory bounded to 2 of the 4 delivered: sent %v, want 2 of them", sent)
 	}
-	if sum.Extra["dedup_window_forgotten"] != 2 || sum.Deduplicated != 2 {
-		t.Errorf("run 3: %+v, extra %v: want 2 deduplicated, 2 forgotten", sum.Counts, sum.Extra)
+	// forgotten: 2 not loaded, and the 2 it delivered (no room to record them).
+	if sum.Extra["dedup_window_forgotten"] != 4 || sum.Deduplicated != 2 {
+		t.Errorf("run 3: %+v, extra %v: want 2 deduplicated, 4 forgotten", sum.Counts, sum.Extra)
 	}
 	sent, sum = dedupRun(t, opts(t0.Add(4*time.Hour), 0), &recordingSink{}, []string{a, b, c, d})
 	if want := []string{a, b, c, d}; !slices.Equal(sent, want) || sum.Deduplicated != 0 {
@@ -88,5 +89,28 @@ func TestDedupWindowRows(t *testing.T) {
 	c := sum.Counts
 	if c.RowsDeduplicated != 1 || c.RowsDelivered != 1 || c.Deduplicated != 3 || c.Delivered != 1 || c.Rows != 2 {
 		t.Errorf("%+v: want 1 deduplicated row and 1 delivered, 3 deduplicated indicators and 1 delivered", c)
+	}
+}
+
+// TestDedupWindowStoreBound: the senders record no more delivered
+// indicators than the memory holds (MaxRemembered), so the store stays
+// within the bound; those beyond are counted.
+func TestDedupWindowStoreBound(t *testing.T) {
+	led, err := ledger.OpenBolt(filepath.Join(t.TempDir(), "ledger.db"), ledger.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	opts := Options{DedupWindow: time.Hour, Delivered: led, DedupKey: "k", MaxRemembered: 2}
+	sent, sum := dedupRun(t, opts, &recordingSink{}, []string{"a.example.com", "b.example.com", "c.example.com", "d.example.com"})
+	if len(sent) != 4 || sum.Extra["dedup_window_forgotten"] != 2 {
+		t.Errorf("sent %v, extra %v: want all 4 sent, 2 forgotten", sent, sum.Extra)
+	}
+	n := 0
+	if err := led.DeliveredSince(t.Context(), "k", time.Now().Add(-time.Hour), func(int64, uint64) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("the store holds %d hashes, want the bound, 2", n)
 	}
 }

@@ -212,16 +212,13 @@ func (bt *batcher) chunk(c *chunk) error {
 // batch when it is full.
 func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 	p := bt.p
-	sc, h := bt.seen.of(f), bt.seen.hash(ind)
+	sc, h := bt.seen.of(f), hashOf(ind)
 	if bt.duplicate(f, ind, sc, h) {
 		return nil
 	}
-	var stable uint64
-	if bt.window != nil {
-		if stable = stableHash(ind); bt.window.has(stable) {
-			p.tracker.deduplicated(f, ind)
-			return nil
-		}
+	if bt.window != nil && bt.window.has(h) {
+		p.tracker.deduplicated(f, ind)
+		return nil
 	}
 	key := ind.Sub.Key
 	b := bt.open[key]
@@ -235,9 +232,6 @@ func (bt *batcher) add(f *fileState, ind *ioc.Indicator) error {
 	n := len(b.files)
 	if !bt.seen.remember(sc, h, b.sent, b.add(f, ind)) {
 		bt.untracked++
-	}
-	if bt.window != nil {
-		b.sent.stable = append(b.sent.stable, stable)
 	}
 	p.progress.batched.Add(1)
 	if len(b.files) > n {

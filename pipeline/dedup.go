@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"hash/maphash"
 	"slices"
 
 	"github.com/iocpipe/iocpipe/pipeline/ioc"
@@ -37,13 +36,12 @@ type sentItems struct {
 	delivered []bool
 	riders    map[int32][]rider
 
+	// hashes are the items' hashes (hashOf), in order: written by the
+	// batcher while the batch is open, only read once it closed (by the
+	// batcher's memories and the sender that records the delivered ones).
 	hashes []uint64
 	index  map[uint64]int32
 	scope  *scope
-
-	// stable are the items' hashes across runs, with a DedupWindow
-	// (see window.go); read only once the batch finished.
-	stable []uint64
 }
 
 // find returns the index of the last item hashed h.
@@ -78,7 +76,6 @@ type scope struct {
 
 // seen is the batcher's memory of indicators, by scope.
 type seen struct {
-	seed   maphash.Seed
 	across bool
 	max    int
 	n      int // hashes held in every scope
@@ -90,7 +87,7 @@ func newSeen(opts Options) *seen {
 	if max == 0 {
 		max = DefaultMaxRemembered
 	}
-	return &seen{seed: maphash.MakeSeed(), across: opts.DedupAcrossFiles, max: max, scopes: map[*fileState]*scope{}}
+	return &seen{across: opts.DedupAcrossFiles, max: max, scopes: map[*fileState]*scope{}}
 }
 
 // of returns the scope f's indicators are looked up in.
@@ -106,16 +103,26 @@ func (s *seen) of(f *fileState) *scope {
 	return sc
 }
 
-// hash identifies an indicator within its scope.
-func (s *seen) hash(in *ioc.Indicator) uint64 {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(in.Sub.Key)
-	h.WriteByte(0)
-	h.WriteString(string(in.Type))
-	h.WriteByte(0)
-	h.WriteString(in.Value)
-	return h.Sum64()
+// hashOf identifies an indicator by its submission key, type and value,
+// the same in every run (the ledger keeps them for DedupWindow): FNV-1a 64
+// of the three, then a finalizer that spreads every input bit over the
+// high bits, which hashSet's slots are chosen by.
+func hashOf(in *ioc.Indicator) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, s := range [3]string{in.Sub.Key, string(in.Type), in.Value} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+		h *= prime // a zero byte between them: ("ab", "c") is not ("a", "bc")
+	}
+	// murmur3's fmix64.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 // remember notes that the indicator hashed h is item idx of the batch of
@@ -157,7 +164,7 @@ func (s *seen) settled(sent *sentItems) {
 	if i := slices.Index(sc.live, sent); i >= 0 {
 		sc.live = slices.Delete(sc.live, i, i+1)
 	}
-	sent.index, sent.hashes = nil, nil
+	sent.index = nil
 }
 
 // forget drops the memory of f's indicators once its last chunk was

@@ -3,13 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
-
-	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // Dedup across runs (Options.DedupWindow). An indicator delivered through
@@ -25,8 +22,8 @@ import (
 // many within the window; those beyond are counted
 // (Summary.Extra["dedup_window_forgotten"]) and may be sent again.
 //
-// The hashes must be the same from one run to the next, so they are not
-// the run's seeded maphash (see seen.hash) but FNV-1a of the same fields.
+// The hashes are the same from one run to the next (hashOf, which the
+// run's memory of duplicates uses too).
 
 // DeliveredStore keeps the hashes of the indicators delivered through a
 // route key, by the hour (see ledger.Hour); both ledgers implement it.
@@ -41,18 +38,6 @@ type DeliveredStore interface {
 
 // hourOf is the Unix hour t falls in (the store's buckets).
 func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
-
-// stableHash identifies an indicator across runs: FNV-1a 64 of its
-// submission key, type and value.
-func stableHash(in *ioc.Indicator) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(in.Sub.Key))
-	h.Write([]byte{0})
-	h.Write([]byte(in.Type))
-	h.Write([]byte{0})
-	h.Write([]byte(in.Value))
-	return h.Sum64()
-}
 
 // window is the batcher's memory of the indicators delivered within the
 // window, by hour.
@@ -138,7 +123,7 @@ func (w *window) has(h uint64) bool {
 // senders counted those they had no room for).
 func (w *window) delivered(sent *sentItems) {
 	hour := hourOf(w.now())
-	for i, h := range sent.stable {
+	for i, h := range sent.hashes {
 		if sent.delivered[i] {
 			w.add(hour, h)
 		}
@@ -161,11 +146,11 @@ const recordTimeout = 30 * time.Second
 // recordDelivered stores the hashes of b's delivered items (and so of
 // its riders'); a failure is logged: those may be sent again.
 func (p *Pipeline) recordDelivered(ctx context.Context, b *job) {
-	if p.opts.DedupWindow <= 0 || p.opts.Delivered == nil || b.sent == nil || len(b.sent.stable) == 0 {
+	if p.opts.DedupWindow <= 0 || p.opts.Delivered == nil || b.sent == nil || len(b.sent.hashes) == 0 {
 		return
 	}
-	hs := make([]uint64, 0, len(b.sent.stable))
-	for i, h := range b.sent.stable {
+	hs := make([]uint64, 0, len(b.sent.hashes))
+	for i, h := range b.sent.hashes {
 		if b.sent.delivered[i] {
 			hs = append(hs, h)
 		}

@@ -76,12 +76,9 @@ func Requeue(o Options, names []string) ([]Requeued, error) {
 
 // failedFiles lists the regular files in failed/, by name.
 func failedFiles(failed string) ([]string, error) {
-	entries, err := os.ReadDir(failed)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := readFolder(failed)
 	if err != nil {
-		return nil, fmt.Errorf("inbox: %w", err)
+		return nil, err
 	}
 	var names []string
 	for _, d := range entries {

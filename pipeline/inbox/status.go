@@ -237,15 +237,24 @@ func List(o Options, now time.Time) (Listing, error) {
 	return ls, nil
 }
 
+// readFolder lists dir; a folder that does not exist (yet) is empty.
+func readFolder(dir string) ([]fs.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	return entries, nil
+}
+
 // countFiles counts the files filed in dir: not dotfiles (snapshots,
 // files being written), not the reports and rejects beside them.
 func countFiles(dir string) (int, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	entries, err := readFolder(dir)
 	if err != nil {
-		return 0, fmt.Errorf("inbox: %w", err)
+		return 0, err
 	}
 	n := 0
 	for _, d := range entries {
@@ -265,12 +274,9 @@ type reportFile struct {
 // reports returns the reports in dir (done/ or failed/, named by folder),
 // with their modification times.
 func reports(dir, folder string) ([]reportFile, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := readFolder(dir)
 	if err != nil {
-		return nil, fmt.Errorf("inbox: %w", err)
+		return nil, err
 	}
 	var out []reportFile
 	for _, d := range entries {

@@ -73,18 +73,12 @@ func (rd *reader) attributeRow(o ioc.Origin, raw []byte, c jsonwalk.Context, obj
 	if err != nil {
 		return row.WithReject(formats.FieldValue, value, err.Error())
 	}
-	switch {
-	case a.Deleted.truth(false) || obj != nil && obj.deleted:
+	if a.Deleted.truth(false) || obj != nil && obj.deleted {
 		row.Skip = "deleted in MISP"
 		return row
-	case len(parts) == 0 && what != "":
-		row.Skip = misptype.NotIndicator(a.Type, what)
-		return row
-	case misptype.Reference(a.Category, a.Type) != "":
-		row.Skip = misptype.Reference(a.Category, a.Type)
-		return row
-	case misptype.ToIDsSkip(a.ToIDS.truth(true), rd.opts) != "":
-		row.Skip, row.SkipKey = misptype.ToIDsReason, formats.SkipMISPToIDs
+	}
+	if reason, key := misptype.Skip(a.Type, a.Category, what, len(parts) > 0, a.ToIDS.truth(true), rd.opts); reason != "" {
+		row.Skip, row.SkipKey = reason, key
 		return row
 	}
 	members := []schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(strings.Join(parts, formats.MultiSep))}}

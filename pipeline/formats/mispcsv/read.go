@@ -169,17 +169,11 @@ func (r *Reader) row(a *attribute, rec *record) formats.Row {
 	o.Ref = a.UUID
 	row := formats.Row{Origin: o, Fields: schemas.ObjectValue([]schemas.Member{{Key: formats.FieldValue, Val: schemas.StringValue(a.Value)}})}
 	parts, notes, what, err := misptype.Split(a.Type, a.Value)
-	switch {
-	case err != nil:
+	if err != nil {
 		return row.WithReject(formats.FieldValue, a.Value, err.Error())
-	case len(parts) == 0 && what != "":
-		row.Skip = misptype.NotIndicator(a.Type, what)
-		return row
-	case misptype.Reference(a.Category, a.Type) != "":
-		row.Skip = misptype.Reference(a.Category, a.Type)
-		return row
-	case misptype.ToIDsSkip(misptype.Truth(a.ToIDs, true), r.opts) != "":
-		row.Skip, row.SkipKey = misptype.ToIDsReason, formats.SkipMISPToIDs
+	}
+	if reason, key := misptype.Skip(a.Type, a.Category, what, len(parts) > 0, misptype.Truth(a.ToIDs, true), r.opts); reason != "" {
+		row.Skip, row.SkipKey = reason, key
 		return row
 	}
 	m := r.slab.Members(6)

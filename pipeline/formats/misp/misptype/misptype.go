@@ -109,6 +109,24 @@ func Reference(category, typ string) string {
 	return ""
 }
 
+// Skip says why an attribute of MISP type typ in category is skipped when
+// read with opts: its type is what, no indicator (Split found no part of
+// one: indicator false), it is a reference to a report, or its to_ids
+// keeps it out; key is the summary count it adds to (formats.Row.SkipKey).
+// Both are empty when the attribute is read. MISP JSON and MISP CSV
+// decide with it alike.
+func Skip(typ, category, what string, indicator, toIDs bool, opts formats.Options) (reason, key string) {
+	switch {
+	case !indicator && what != "":
+		return NotIndicator(typ, what), ""
+	case Reference(category, typ) != "":
+		return Reference(category, typ), ""
+	case ToIDsSkip(toIDs, opts) != "":
+		return ToIDsReason, formats.SkipMISPToIDs
+	}
+	return "", ""
+}
+
 // ToIDsSkip is the skip reason of an attribute whose to_ids is toIDs when
 // read with opts (formats.Options.MISPToIDs): empty when it is read.
 func ToIDsSkip(toIDs bool, opts formats.Options) string {

@@ -38,7 +38,7 @@ configuration found).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "configuration file (default: $IOCPIPE_CONFIG, ./iocpipe.yaml, ~/.config/iocpipe/config.yaml)")
+	fl.StringVar(&f.config, "config", "", configHelp)
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long each sink may take to answer, retries included")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	return cmd

@@ -690,13 +690,15 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 const configHelp = "configuration file (YAML; default: $IOCPIPE_CONFIG, else ./iocpipe.yaml, else $XDG_CONFIG_HOME/iocpipe/config.yaml)"
 
 // discoverConfig finds the configuration file (findConfig), logs which
-// one it is and where from, and loads it.
+// one it is and where from (unless log is nil), and loads it.
 func discoverConfig(flag string, log *slog.Logger) (*Config, error) {
 	path, from, err := findConfig(flag)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("configuration", "file", path, "from", from)
+	if log != nil {
+		log.Info("configuration", "file", path, "from", from)
+	}
 	return LoadConfig(path)
 }
 

@@ -33,17 +33,13 @@ migrated (or it was migrated by a newer iocpipe); 2 a configuration error
 			return migrateLedger(cmd.Context(), e, config)
 		},
 	}
-	migrate.Flags().StringVar(&config, "config", "", "configuration file (default: $IOCPIPE_CONFIG, ./iocpipe.yaml, ~/.config/iocpipe/config.yaml)")
+	migrate.Flags().StringVar(&config, "config", "", configHelp)
 	root.AddCommand(migrate)
 	return root
 }
 
 func migrateLedger(ctx context.Context, e *env, config string) error {
-	path, _, err := findConfig(config)
-	if err != nil {
-		return err
-	}
-	cfg, err := LoadConfig(path)
+	cfg, err := discoverConfig(config, nil)
 	if err != nil {
 		return err
 	}

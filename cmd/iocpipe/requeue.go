@@ -32,16 +32,12 @@ or file (then nothing is moved), or a configuration error.`,
 			return requeue(e, config, args[0], args[1:])
 		},
 	}
-	cmd.Flags().StringVar(&config, "config", "", "configuration file (default: $IOCPIPE_CONFIG, ./iocpipe.yaml, ~/.config/iocpipe/config.yaml)")
+	cmd.Flags().StringVar(&config, "config", "", configHelp)
 	return cmd
 }
 
 func requeue(e *env, config, route string, files []string) error {
-	path, _, err := findConfig(config)
-	if err != nil {
-		return err
-	}
-	cfg, err := LoadConfig(path)
+	cfg, err := discoverConfig(config, nil)
 	if err != nil {
 		return err
 	}

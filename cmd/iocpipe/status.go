@@ -58,7 +58,7 @@ secrets are not in the environment is not checked, and says so.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "configuration file (default: $IOCPIPE_CONFIG, ./iocpipe.yaml, ~/.config/iocpipe/config.yaml)")
+	fl.StringVar(&f.config, "config", "", configHelp)
 	fl.BoolVar(&f.json, "json", false, `print {"routes": [...]} as one JSON object on stdout`)
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long each sink may take to answer, retries included")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")

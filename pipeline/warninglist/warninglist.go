@@ -270,8 +270,9 @@ func (s *Set) Match(typ ioc.Type, value string) (*List, bool) {
 	if s == nil {
 		return nil, false
 	}
+	lower := strings.ToLower(value)
 	for _, l := range s.lists {
-		if l.Match(typ, value) {
+		if l.match(typ, value, lower) {
 			return l, true
 		}
 	}
@@ -280,10 +281,15 @@ func (s *Set) Match(typ ioc.Type, value string) (*List, bool) {
 
 // Match reports whether the indicator is on l.
 func (l *List) Match(typ ioc.Type, value string) bool {
+	return l.match(typ, value, strings.ToLower(value))
+}
+
+// match is Match with the value also in lower case (v), which a set's
+// lists share.
+func (l *List) match(typ ioc.Type, value, v string) bool {
 	if l.types != nil && !slices.Contains(l.types, typ) {
 		return false
 	}
-	v := strings.ToLower(value)
 	switch l.Type {
 	case "string":
 		return l.exact[v]

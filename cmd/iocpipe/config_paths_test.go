@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
 // TestConfigRelativePaths: relative inbox and ledger paths are relative
@@ -58,10 +56,7 @@ ledger: state/ledger.db
 // creates it and imports from it. watch also finds its configuration
 // through $IOCPIPE_CONFIG.
 func TestWatchMissingInbox(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	top := t.TempDir()
 	box := filepath.Join(top, "typo")
 	cfg := watchConfig(t, srv.URL, box, "    settle: 100ms\n")

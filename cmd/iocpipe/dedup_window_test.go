@@ -55,10 +55,7 @@ func TestRunDedupWindow(t *testing.T) {
 // that an earlier file delivered are not sent again; the metrics count
 // them as deduplicated, and every row and indicator in one outcome.
 func TestWatchDedupWindow(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	os.MkdirAll(dir, 0o755)
 	cfg := watchConfig(t, srv.URL, dir, "    settle: 200ms\n    rescan: 1s\n    dedup_window: 1h\n")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
-	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
 // TestRequeueWithWatch: a file that failed is corrected in failed/ and
@@ -16,10 +15,7 @@ import (
 // its report, and the watch imports it. An unknown route or file exits 2
 // and moves nothing.
 func TestRequeueWithWatch(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	cfg := watchConfig(t, srv.URL, dir, "    settle: 100ms\n")
 	os.MkdirAll(dir, 0o700)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
-	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
 // startWatch runs iocpipe watch with cfg in this process until the test
@@ -68,10 +67,7 @@ func put(t *testing.T, path, content string, mtime time.Time) {
 // filled), and reaches the sink; once the sink is gone it says so and
 // exits 1.
 func TestStatusNoWatch(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	ledgerFile := filepath.Join(t.TempDir(), "ledger.db")
 	cfg := watchConfig(t, srv.URL, dir, "ledger: "+ledgerFile+"\n")
@@ -134,10 +130,7 @@ func TestStatusNoWatch(t *testing.T) {
 // reads what the watch publishes (how old it is, its counts, the ledger)
 // besides listing the folders.
 func TestStatusWithWatch(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	cfg := watchConfig(t, srv.URL, dir, "    settle: 100ms\n")
 	os.MkdirAll(dir, 0o700)
@@ -190,10 +183,7 @@ func cliRunEnv(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // long, a file dropped in waits; status counts it beside the failed and
 // done files, and reads the watch's status.
 func TestStatusWatchWaiting(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	cfg := watchConfig(t, srv.URL, dir, "    settle: 1h\n")
 	put(t, filepath.Join(dir, "failed", "f.csv"), "x", time.Time{})

@@ -70,6 +70,17 @@ routes:
 	return path
 }
 
+// watchEmulator starts a TruSTAR emulator with the watch tests'
+// credentials, closed with the test, and puts them in the environment.
+func watchEmulator(t *testing.T) *trustartest.Server {
+	t.Helper()
+	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
+	t.Cleanup(srv.Close)
+	t.Setenv("TRUSTAR_API_KEY", watchKey)
+	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	return srv
+}
+
 // watchValues returns every indicator value the emulator accepted, with
 // how many times.
 func watchValues(t *testing.T, bodies []json.RawMessage) map[string]int {
@@ -133,10 +144,7 @@ func TestWatchInbox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about 12s: a file is written over 10s")
 	}
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	cfg := watchConfig(t, srv.URL, dir, "    settle: 1s\n    rescan: 2s\n")
 	in := func(name string) string { return filepath.Join(dir, name) }

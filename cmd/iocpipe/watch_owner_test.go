@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
-	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
 
 // TestWatchOneOwner: a second watch on an inbox another watch owns (with a
@@ -20,10 +19,7 @@ import (
 // every row twice; it refuses at start with exit 1 and a message naming
 // the other process, and the first goes on alone.
 func TestWatchOneOwner(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -74,10 +70,7 @@ func TestWatchOneOwner(t *testing.T) {
 // claiming, logs an ERROR and /healthz answers 503 naming the route; once
 // the other lets go, watch takes the inbox back and /healthz is 200.
 func TestWatchHealthzInboxTaken(t *testing.T) {
-	srv := trustartest.NewServer(trustartest.Options{Key: watchKey, Secret: watchSecret})
-	t.Cleanup(srv.Close)
-	t.Setenv("TRUSTAR_API_KEY", watchKey)
-	t.Setenv("TRUSTAR_API_SECRET", watchSecret)
+	srv := watchEmulator(t)
 	dir := filepath.Join(t.TempDir(), "inbox")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@
 //
 //	go run ./cmd/iocbench [--rows N] [--linearity=false] [--dir DIR] [--keep] [--strict] [--iocpipe-args "..."]
 //	go run ./cmd/iocbench stix [--mb 200]   # a large STIX bundle: memory must stay flat
+//	go run ./cmd/iocbench cluster [--files 300] [--instances 3]   # make cluster-demo: a shared inbox, one instance killed
 package main
 
 import (
@@ -71,6 +72,13 @@ func main() {
 func run(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == stixCommand {
 		if err := runSTIX(ctx, args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "iocbench:", err)
+			return 1
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == clusterCommand {
+		if err := runCluster(ctx, args[1:]); err != nil {
 			fmt.Fprintln(os.Stderr, "iocbench:", err)
 			return 1
 		}

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
 )
 
 // defaultDSNEnv is the environment variable of the PostgreSQL ledger's
@@ -28,6 +31,10 @@ type PostgresLedgerConfig struct {
 	// postgres:// URL or key=value string, password included); empty
 	// means IOCPIPE_POSTGRES_DSN.
 	DSNEnv string `yaml:"dsn_env"`
+	// Lease is how long the claims of a watch outlive its last renewal
+	// (several instances on one inbox): another instance takes the files
+	// of one that died over that long after; 0 means 30s.
+	Lease Duration `yaml:"lease"`
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler: a string is a bbolt path, a
@@ -52,7 +59,7 @@ func (l *LedgerConfig) UnmarshalYAML(n *yaml.Node) error {
 		if v.Kind != yaml.MappingNode {
 			return fmt.Errorf("line %d: ledger.postgres is a mapping such as {dsn_env: %s}", v.Line, defaultDSNEnv)
 		}
-		if err := knownKeys(v, "dsn_env"); err != nil {
+		if err := knownKeys(v, "dsn_env", "lease"); err != nil {
 			return err
 		}
 		if err := v.Decode(l.Postgres); err != nil {
@@ -90,6 +97,12 @@ func (l *LedgerConfig) check(c *Config) error {
 	}
 	if l.Postgres.DSNEnv == "" {
 		l.Postgres.DSNEnv = defaultDSNEnv
+	}
+	switch lease := time.Duration(l.Postgres.Lease); {
+	case lease == 0:
+		l.Postgres.Lease = Duration(ledger.DefaultLease)
+	case lease < time.Second:
+		return c.errorf("ledger.postgres.lease", "%s is too short: at least 1s (a third of it is the renewal period)", lease)
 	}
 	return nil
 }

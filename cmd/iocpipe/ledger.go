@@ -245,3 +245,35 @@ func ledgerFile(cfg *Config) string {
 	p, _ := ledgerPath(cfg)
 	return p
 }
+
+// joinInstance joins the shared ledger as an instance, when the ledger is
+// PostgreSQL (id names it, "" for a new id): its claims share the routes'
+// inboxes with other instances. It returns nil for another ledger.
+func joinInstance(ctx context.Context, cfg *Config, l ledger.Ledger, id string, log *slog.Logger) (*ledger.Instance, error) {
+	pg, ok := l.(*ledger.Postgres)
+	if !ok {
+		return nil, nil
+	}
+	in, err := pg.Join(ctx, ledger.InstanceOptions{ID: id, Lease: time.Duration(cfg.Ledger.Postgres.Lease), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("joined the shared ledger", "instance", in.ID(), "lease", in.Lease())
+	return in, nil
+}
+
+// leaveInstance ends the instance's lease: files it did not finish may be
+// taken over at once.
+func leaveInstance(in *ledger.Instance, log *slog.Logger) {
+	if err := in.Close(); err != nil {
+		log.Warn("ending the lease: other instances take over this one's unfinished files once it expires", "error", err)
+	}
+}
+
+// instanceID returns in's id, "" for none.
+func instanceID(in *ledger.Instance) string {
+	if in == nil {
+		return ""
+	}
+	return in.ID()
+}

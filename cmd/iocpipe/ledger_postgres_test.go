@@ -126,6 +126,8 @@ func TestPostgresLedgerConfig(t *testing.T) {
 		{"unknown key", "ledger:\n  mysql: {}\n", `unknown key "mysql"`},
 		{"unknown postgres key", "ledger:\n  postgres:\n    dsn: x\n", `unknown key "dsn"`},
 		{"a list", "ledger: [a]\n", "a file path or a mapping"},
+		{"lease too short", "ledger:\n  postgres:\n    lease: 200ms\n", "ledger.postgres.lease: 200ms is too short"},
+		{"lease not a duration", "ledger:\n  postgres:\n    lease: soon\n", "soon"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,8 +138,8 @@ func TestPostgresLedgerConfig(t *testing.T) {
 		})
 	}
 	c, err := LoadConfig(runLedgerConfig(t, srv.URL, "ledger:\n  postgres:\n", ""))
-	if err != nil || c.Ledger.Postgres == nil || c.Ledger.Postgres.DSNEnv != defaultDSNEnv {
-		t.Errorf("postgres with no keys: %+v, %v; want dsn_env %s", c.Ledger.Postgres, err, defaultDSNEnv)
+	if err != nil || c.Ledger.Postgres == nil || c.Ledger.Postgres.DSNEnv != defaultDSNEnv || time.Duration(c.Ledger.Postgres.Lease) != ledger.DefaultLease {
+		t.Errorf("postgres with no keys: %+v, %v; want dsn_env %s and lease %s", c.Ledger.Postgres, err, defaultDSNEnv, ledger.DefaultLease)
 	}
 }
 

@@ -110,15 +110,22 @@ type routeMetrics struct {
 	retries     func() int64
 }
 
-func newMetrics() *metrics {
+// With instance (an id in a shared ledger), every series carries the
+// label instance: several watches share the inbox, and their series must
+// not be mistaken for one another's once aggregated.
+func newMetrics(instance string) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
+	var reg prometheus.Registerer = m.reg
+	if instance != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"instance": instance}, m.reg)
+	}
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "iocpipe",
 		Name:      "sink_send_duration_seconds",
 		Help:      "Time the sink took to settle one batch (retries, splits and isolation included), by outcome: ok, partial (some items refused or failed), error.",
 		Buckets:   prometheus.ExponentialBuckets(0.005, 2, 14),
 	}, []string{"route", "sink", "outcome"})
-	m.reg.MustRegister(m.latency, m,
+	reg.MustRegister(m.latency, m,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

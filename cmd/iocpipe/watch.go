@@ -31,6 +31,7 @@ type watchFlags struct {
 	metricsAddr     string
 	shutdownTimeout time.Duration
 	reimport        bool
+	instance        string
 }
 
 // exitNow ends the process at once (a second signal).
@@ -73,8 +74,14 @@ SIGINT or SIGTERM stops claiming files, lets the requests in flight finish
 which is safe too.
 
 A file whose delivery keeps failing is retried every minute, and given up to
-failed/ with every reason after give_up_after (default 24h). One watch owns an
-inbox: a second one on it exits 1, naming the process that holds the lock.`,
+failed/ with every reason after give_up_after (default 24h).
+
+With the bbolt ledger one watch owns an inbox: a second one on it exits 1,
+naming the process that holds the lock. With a PostgreSQL ledger any number of
+watches, on one host or several, share an inbox: each file is claimed once, by
+content and route, under the instance's lease (ledger.postgres.lease, default
+30s), renewed while it lives; the files of an instance that died are taken
+over once its lease expired, resumed from the rows it had acknowledged.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return watch(cmd.Context(), e, &f)
@@ -87,6 +94,7 @@ inbox: a second one on it exits 1, naming the process that holds the lock.`,
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on HOST:PORT (default: off)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT or SIGTERM, how long requests in flight may take to finish")
 	fl.BoolVar(&f.reimport, "reimport", false, "import files whose content the ledger has as imported already")
+	fl.StringVar(&f.instance, "instance", "", "this instance's id in a shared (PostgreSQL) ledger, in logs and metrics (default: host-pid-random)")
 	return cmd
 }
 
@@ -126,6 +134,9 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 			return err
 		}
 	}
+	if f.instance != "" && cfg.Ledger.Postgres == nil {
+		return usageErrorf("--instance %s: only a shared (PostgreSQL) ledger has instances", f.instance)
+	}
 	ledger, err := openLedger(ctx, cfg, log)
 	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
 		return err
@@ -135,17 +146,25 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	}
 	defer closeLedger(ledger, log)
 	log.Info("ledger", "path", ledgerName(ledger))
+	claims, err := joinInstance(ctx, cfg, ledger, f.instance, log)
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	if claims != nil {
+		defer leaveInstance(claims, log)
+		log = log.With("instance", claims.ID())
+	}
 
 	q := openQuota(ctx, cfg, log)
 	if q != nil {
 		defer q.Close()
 	}
 
-	m := newMetrics()
+	m := newMetrics(instanceID(claims))
 	m.setLedger(ledger)
 	var ws []*watched
 	for _, rc := range routes {
-		w, err := watchRoute(cfg, rc, m, ledger, q, f.reimport, log)
+		w, err := watchRoute(cfg, rc, m, ledger, claims, q, f.reimport, log)
 		if err != nil {
 			return err
 		}
@@ -172,7 +191,7 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 // watchRoute sets up one route of watch: its sink (observed for health),
 // its inbox and its pipeline, with their metrics; q (nil for none) is the
 // shared quota.
-func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, q *quota.Store, reimport bool, log *slog.Logger) (*watched, error) {
+func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, claims *ledger.Instance, q *quota.Store, reimport bool, log *slog.Logger) (*watched, error) {
 	health := m.sinkHealth(rc.Sink, time.Duration(cfg.Delivery(rc).UnhealthyAfter))
 	s, err := buildSink(cfg, rc, sinkEnv{log: log, obs: health, quota: q})
 	if err != nil {
@@ -183,6 +202,9 @@ func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, q *qu
 	o.MustExist, o.Settle, o.Rescan = !rc.CreateInbox, time.Duration(rc.Settle), time.Duration(rc.Rescan)
 	o.DeleteDone, o.GiveUpAfter = rc.DeleteDone, time.Duration(rc.GiveUpAfter)
 	o.Ledger, o.Reimport, o.Reader, o.Logger = l, reimport, route, log
+	if claims != nil {
+		o.Claims = claims
+	}
 	ib, err := inbox.New(o)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, missingInbox(cfg, rc, err)

@@ -129,7 +129,7 @@ func TestWatchSinkOutage(t *testing.T) {
 // TestReadyz: /readyz is 503 before every route's pipeline runs and while
 // stopping, 200 between.
 func TestReadyz(t *testing.T) {
-	m := newMetrics()
+	m := newMetrics("")
 	srv, err := m.listen("127.0.0.1:0", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestReadyz(t *testing.T) {
 // succeeds.
 func TestSinkHealth(t *testing.T) {
 	now := time.Unix(1000, 0)
-	m := newMetrics()
+	m := newMetrics("")
 	h := m.sinkHealth("threatwinds", 30*time.Second)
 	h.now = func() time.Time { return now }
 	if m.sinkHealth("threatwinds", time.Hour) != h {

@@ -24,7 +24,7 @@ func stateOf(fi fs.FileInfo) fileState {
 
 // lockFile would lock f; there is no flock here, so one owner per inbox
 // is not enforced.
-func lockFile(*os.File) (bool, error) { return true, nil }
+func lockFile(*os.File, bool) (bool, error) { return true, nil }
 
 // probeLock would report whether another holds f's lock; there is no
 // flock here, so no inbox is known to be watched.

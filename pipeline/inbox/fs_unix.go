@@ -35,20 +35,25 @@ func stateOf(fi fs.FileInfo) fileState {
 	return s
 }
 
-// lockFile takes an exclusive lock on f without waiting: false when
-// another open file (another process, or another Inbox) holds it.
-func lockFile(f *os.File) (bool, error) {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+// lockFile takes a lock on f without waiting, exclusive unless shared:
+// false when another open file (another process, or another Inbox) holds
+// one that excludes it.
+func lockFile(f *os.File, shared bool) (bool, error) {
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
+	err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// probeLock reports whether another open file holds an exclusive lock on
-// f, taking a shared one for an instant.
+// probeLock reports whether another open file holds a lock on f (shared
+// or exclusive), taking an exclusive one for an instant.
 func probeLock(f *os.File) (bool, error) {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return true, nil
 	}

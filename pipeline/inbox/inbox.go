@@ -70,6 +70,13 @@ type Options struct {
 	// from its first failed run since the Inbox was created) before it is
 	// given up to failed/ with every reason; 0 means DefaultGiveUp.
 	GiveUpAfter time.Duration
+	// Claims, when set, shares the inbox with other instances (on this
+	// host or others, the folder on a network share): each file is claimed
+	// by content and route in the database, under this instance's lease;
+	// files left in work/ by an instance gone are taken over once its
+	// lease expired. Nil: the inbox has one owner, this process, which the
+	// lock in <inbox>/.iocpipe enforces.
+	Claims Claims
 	// Logger receives the log; nil discards it.
 	Logger *slog.Logger
 }
@@ -90,6 +97,9 @@ type Stats struct {
 	Refused int64 `json:"refused"`
 	// Retried counts files fed again after a delivery failure.
 	Retried int64 `json:"retried"`
+	// TakenOver counts files whose claim was taken over from an instance
+	// whose lease expired (shared inboxes).
+	TakenOver int64 `json:"taken_over,omitempty"`
 	// Queued is the number of files ready or claimed and waiting for the
 	// pipeline; InProgress those handed to it and not finished.
 	Queued     int64 `json:"queued"`
@@ -110,6 +120,8 @@ type Inbox struct {
 	log                     *slog.Logger
 	dir, work, done, failed string
 	key                     string
+	private                 string // snapshots and streamed rejects (see privateDir)
+	statusFile              string // see publish
 
 	// Owned by the Watch goroutine.
 	cands   map[string]*cand
@@ -119,6 +131,7 @@ type Inbox struct {
 	queue   []*job
 	parked  []*job // same content as a file in progress
 	told    map[string]bool
+	orphans map[string]time.Time // unclaimed files in a shared work/, since when (see takeOver)
 
 	mu      sync.Mutex
 	active  map[string]*job // by name in work/: queued, fed or waiting for a retry
@@ -130,6 +143,7 @@ type Inbox struct {
 	blocked error    // why files cannot be claimed (see Health)
 
 	claimed, resumed, doneN, dups, failedN, refused, retried atomic.Int64
+	takenOver                                                atomic.Int64
 	queued, inProgress                                       atomic.Int64
 	claimErrs, filingErrs                                    atomic.Int64
 }
@@ -192,8 +206,13 @@ func New(opts Options) (*Inbox, error) {
 		log:  opts.Logger.With("route", opts.Route, "inbox", dir),
 		work: work, done: done, failed: failed,
 		cands: map[string]*cand{}, parts: map[string]partInfo{}, renamed: map[partInfo]time.Time{},
-		told:   map[string]bool{},
+		told: map[string]bool{}, orphans: map[string]time.Time{},
 		active: map[string]*job{}, sums: map[string]*job{}, wake: make(chan struct{}, 1),
+		private: work, statusFile: statusPath(dir),
+	}
+	if opts.Claims != nil {
+		ib.private = privateDir(work, opts.Claims.ID())
+		ib.statusFile = filepath.Join(dir, ".iocpipe", "status."+opts.Claims.ID()+".json")
 	}
 	if opts.MustExist {
 		fi, err := os.Stat(dir)
@@ -210,7 +229,7 @@ func New(opts Options) (*Inbox, error) {
 	if err := ib.lock(); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{ib.work, ib.done, ib.failed} {
+	for _, d := range []string{ib.work, ib.done, ib.failed, ib.private} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			ib.unlock()
 			return nil, fmt.Errorf("inbox: %w", err)
@@ -244,7 +263,7 @@ func (ib *Inbox) Stats() Stats {
 	return Stats{
 		Claimed: ib.claimed.Load(), Resumed: ib.resumed.Load(), Done: ib.doneN.Load(),
 		Duplicates: ib.dups.Load(), Failed: ib.failedN.Load(), Refused: ib.refused.Load(),
-		Retried: ib.retried.Load(), Queued: ib.queued.Load(), InProgress: ib.inProgress.Load(),
+		Retried: ib.retried.Load(), TakenOver: ib.takenOver.Load(), Queued: ib.queued.Load(), InProgress: ib.inProgress.Load(),
 		ClaimErrors: ib.claimErrs.Load(), FilingErrors: ib.filingErrs.Load(),
 	}
 }
@@ -254,6 +273,11 @@ func (ib *Inbox) Stats() Stats {
 func (ib *Inbox) Close() error {
 	ib.bg.Wait()
 	ib.unpublish()
+	if ib.shared() {
+		// What is left is of files not finished, which another instance
+		// (or the next run) copies again.
+		os.RemoveAll(ib.private)
+	}
 	ib.unlock()
 	return nil
 }
@@ -314,7 +338,17 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 // delivered, else to done/. When the filing itself fails, j stays in work/
 // and its filing is tried again after RetryDelay (see refile).
 func (ib *Inbox) file(j *job, r pipeline.FileResult) {
-	var err error
+	held, err := ib.stillHeld(j)
+	switch {
+	case err != nil:
+		ib.dbFailed("checking the claim before filing: the file stays in work/, and its filing is tried again once the database answers", j.name, err)
+		ib.retryIn(j, &r, dbRetry)
+		return
+	case !held:
+		ib.dropSnapshot(j)
+		ib.release(j)
+		return
+	}
 	switch {
 	case r.Err != "":
 		err = ib.fail(j, r)
@@ -333,16 +367,21 @@ func (ib *Inbox) file(j *job, r pipeline.FileResult) {
 		ib.retryLater(j, &r)
 		return
 	}
+	ib.unclaim(j)
 	ib.dropSnapshot(j)
 	ib.release(j)
 }
 
-// retryLater puts j on the retry list: with r, its filing (of the run whose
-// result r is) is tried again, else the file is fed again.
-func (ib *Inbox) retryLater(j *job, r *pipeline.FileResult) {
+// retryLater puts j on the retry list for RetryDelay: with r, its filing
+// (of the run whose result r is) is tried again, else the file is fed
+// again.
+func (ib *Inbox) retryLater(j *job, r *pipeline.FileResult) { ib.retryIn(j, r, ib.opts.RetryDelay) }
+
+// retryIn is retryLater after d.
+func (ib *Inbox) retryIn(j *job, r *pipeline.FileResult, d time.Duration) {
 	ib.mu.Lock()
 	j.refile = r
-	j.retryAt = time.Now().Add(ib.opts.RetryDelay)
+	j.retryAt = time.Now().Add(d)
 	ib.retries = append(ib.retries, j)
 	ib.mu.Unlock()
 }
@@ -393,7 +432,8 @@ func (ib *Inbox) imported(j *job, r pipeline.FileResult) (err error) {
 			return err
 		}
 	}
-	rep := Report{FileResult: r, Status: StatusImported, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size}
+	rep := ib.newReport(r, StatusImported)
+	rep.SHA256, rep.Size = j.sum, j.size
 	var written []string
 	defer func() {
 		if err != nil {
@@ -487,7 +527,8 @@ func (ib *Inbox) fail(j *job, r pipeline.FileResult) error {
 		r.Started = time.Now().UTC()
 		r.Finished = r.Started
 	}
-	rep := Report{FileResult: r, Status: StatusFailed, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size, Reasons: j.reasons}
+	rep := ib.newReport(r, StatusFailed)
+	rep.SHA256, rep.Size, rep.Reasons = j.sum, j.size, j.reasons
 	if err := ib.toFailed(j.path, j.name, rep); err != nil {
 		return fmt.Errorf("moving the file to failed/: %w", err)
 	}
@@ -533,11 +574,8 @@ func (ib *Inbox) duplicate(j *job, e ledger.Entry) error {
 		return err
 	}
 	imported := e.Imported
-	rep := Report{
-		FileResult: pipeline.FileResult{File: j.name, Started: time.Now().UTC(), Finished: time.Now().UTC()},
-		Status:     StatusDuplicate, Route: ib.opts.Route, Sink: ib.opts.Sink, SHA256: j.sum, Size: j.size,
-		DuplicateOf: e.Name, ImportedBefore: &imported,
-	}
+	rep := ib.newReport(pipeline.FileResult{File: j.name, Started: time.Now().UTC(), Finished: time.Now().UTC()}, StatusDuplicate)
+	rep.SHA256, rep.Size, rep.DuplicateOf, rep.ImportedBefore = j.sum, j.size, e.Name, &imported
 	if ib.opts.DeleteDone {
 		rep.Deleted = true
 	} else {
@@ -571,6 +609,9 @@ func (ib *Inbox) admit(j *job) {
 	}
 	ib.sums[j.sum] = j
 	ib.mu.Unlock()
+	if !ib.hold(j) {
+		return
+	}
 	st, err := ib.begin(j)
 	if err != nil {
 		ib.log.Error("reading the ledger: the file waits in work/", "file", j.name, "error", err)
@@ -590,6 +631,7 @@ func (ib *Inbox) admit(j *job) {
 			ib.retryLater(j, nil)
 			return
 		}
+		ib.unclaim(j)
 		ib.dropSnapshot(j)
 		ib.release(j)
 		return
@@ -621,8 +663,13 @@ func (ib *Inbox) begin(j *job) (ledger.Start, error) {
 	return st, nil
 }
 
-// resume queues the files left in work/ by an earlier run.
+// resume queues the files left in work/ by an earlier run; shared, those
+// left by instances gone (see takeOver).
 func (ib *Inbox) resume() {
+	if ib.shared() {
+		ib.takeOver(time.Now())
+		return
+	}
 	entries, err := os.ReadDir(ib.work)
 	if err != nil {
 		ib.log.Error("reading work/", "dir", ib.work, "error", err)
@@ -751,8 +798,7 @@ func (ib *Inbox) refuse(path, name string, fi fs.FileInfo) {
 // report giving the reason, and logs it at level.
 func (ib *Inbox) fileRefused(path, name, reason string, level slog.Level) {
 	now := time.Now().UTC()
-	rep := Report{FileResult: pipeline.FileResult{File: name, Err: reason, Started: now, Finished: now},
-		Status: StatusRefused, Route: ib.opts.Route, Sink: ib.opts.Sink}
+	rep := ib.newReport(pipeline.FileResult{File: name, Err: reason, Started: now, Finished: now}, StatusRefused)
 	if err := ib.toFailed(path, name, rep); err != nil {
 		if !ib.told[path] {
 			ib.told[path] = true
@@ -775,8 +821,12 @@ func isPart(name string) bool {
 	return strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp")
 }
 
-// dueRetries queues the jobs whose retry time has come.
+// dueRetries queues the jobs whose retry time has come; none while a
+// shared inbox's database does not answer.
 func (ib *Inbox) dueRetries(now time.Time) {
+	if !ib.canClaim() {
+		return
+	}
 	ib.mu.Lock()
 	var due []*job
 	ib.retries = slices.DeleteFunc(ib.retries, func(j *job) bool {

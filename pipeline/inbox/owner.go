@@ -38,12 +38,13 @@ func (ib *Inbox) lock() error {
 	if err != nil {
 		return fmt.Errorf("inbox %s: the lock: %w", ib.dir, err)
 	}
-	ok, err := lockFile(f)
+	shared := ib.opts.Claims != nil
+	ok, err := lockFile(f, shared)
 	// iocpipe status probes the lock for an instant (see Watched): try
 	// again for a moment before calling the inbox owned.
 	for i := 0; i < lockTries && err == nil && !ok; i++ {
 		time.Sleep(lockPause)
-		ok, err = lockFile(f)
+		ok, err = lockFile(f, shared)
 	}
 	if err != nil || !ok {
 		f.Close()
@@ -51,11 +52,18 @@ func (ib *Inbox) lock() error {
 			return fmt.Errorf("inbox %s: locking %s: %w", ib.dir, path, err)
 		}
 		pid, _ := os.ReadFile(path)
-		return fmt.Errorf("inbox %s: %w (process %s holds %s): stop it, or give this route another inbox",
+		if shared {
+			return fmt.Errorf("inbox %s: %w (process %s holds %s) without sharing it: an inbox is shared only by instances whose ledger is PostgreSQL; stop it, or give it the same ledger",
+				ib.dir, ErrOwned, strings.TrimSpace(string(pid)), path)
+		}
+		return fmt.Errorf("inbox %s: %w (process %s holds %s): stop it, or give this route another inbox (several instances share one inbox with a PostgreSQL ledger)",
 			ib.dir, ErrOwned, strings.TrimSpace(string(pid)), path)
 	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	if !shared {
+		// Shared, the file would name one instance of several.
+		if err := f.Truncate(0); err == nil {
+			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		}
 	}
 	ib.mu.Lock()
 	old := ib.lockf

@@ -35,8 +35,10 @@ type Report struct {
 	Status string `json:"status"`
 	Route  string `json:"route,omitempty"`
 	Sink   string `json:"sink,omitempty"`
-	SHA256 string `json:"sha256,omitempty"`
-	Size   int64  `json:"size"`
+	// Instance is the instance that filed the file, in a shared inbox.
+	Instance string `json:"instance,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	Size     int64  `json:"size"`
 	// MovedTo is the file's name in done/ or failed/; empty when it was
 	// deleted (delete_done).
 	MovedTo string `json:"moved_to,omitempty"`
@@ -154,4 +156,13 @@ func writeRejectedRows(path, src, format string, route *pipeline.Route, rows ioc
 		return false, err
 	}
 	return true, f.commit()
+}
+
+// newReport starts the report of a file filed by ib with status.
+func (ib *Inbox) newReport(r pipeline.FileResult, status string) Report {
+	rep := Report{FileResult: r, Status: status, Route: ib.opts.Route, Sink: ib.opts.Sink}
+	if ib.shared() {
+		rep.Instance = ib.opts.Claims.ID()
+	}
+	return rep
 }

@@ -37,7 +37,7 @@ func (ib *Inbox) open(name, path string) (*job, error) {
 		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
 	before := stateOf(fi)
-	snap, err := os.CreateTemp(ib.work, snapshotPrefix+"*")
+	snap, err := os.CreateTemp(ib.private, snapshotPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("taking a private copy to read: %w", err)
 	}

@@ -84,11 +84,11 @@ func (ib *Inbox) publish(started time.Time, stopping bool) {
 	if !ib.holdsLock() {
 		return // the folder was replaced: its status is not ours to write
 	}
-	err := writeStatus(statusPath(ib.dir), ib.status(started, stopping))
+	err := writeStatus(ib.statusFile, ib.status(started, stopping))
 	switch {
 	case err != nil && !ib.told["status"]:
 		ib.told["status"] = true
-		ib.log.Warn("writing the status file for iocpipe status", "path", statusPath(ib.dir), "error", err)
+		ib.log.Warn("writing the status file for iocpipe status", "path", ib.statusFile, "error", err)
 	case err == nil:
 		delete(ib.told, "status")
 	}
@@ -121,7 +121,7 @@ func writeStatus(path string, st Status) error {
 // the lock (see Close).
 func (ib *Inbox) unpublish() {
 	if ib.holdsLock() {
-		os.Remove(statusPath(ib.dir))
+		os.Remove(ib.statusFile)
 	}
 }
 

@@ -73,7 +73,7 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 		ib.queued.Store(int64(len(ib.ready) + len(ib.queue) + len(ib.parked)))
 		var out chan<- pipeline.Input
 		var next pipeline.Input
-		if len(ib.queue) > 0 {
+		if len(ib.queue) > 0 && ib.canClaim() {
 			out, next = feed, ib.input(ib.queue[0])
 		}
 		select {
@@ -105,6 +105,9 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 		case now := <-rescan.C:
 			ib.heal(w, true)
 			ib.scan(now)
+			if ib.shared() {
+				ib.takeOver(now)
+			}
 		case <-status.C:
 			ib.publish(started, false)
 		case <-ib.wake:
@@ -120,7 +123,7 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 // file stays in the inbox, where its writer can still take it back, until
 // the pipeline is about to read it.
 func (ib *Inbox) claimNext() {
-	if ib.Health() != nil {
+	if ib.Health() != nil || !ib.canClaim() {
 		return
 	}
 	if len(ib.ready) > 0 && !ib.holdsLock() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,9 @@ type Postgres struct {
 	name string // host:port/database, for errors (never the password)
 	reg  *registrar
 	log  *slog.Logger
+
+	mu   sync.Mutex
+	inst *Instance // joined (see Join), which hears of a database gone
 }
 
 // PostgresOptions configures OpenPostgres. The zero value discards the
@@ -105,6 +109,19 @@ func connect(ctx context.Context, dsn string) (*pgxpool.Pool, string, error) {
 		return nil, name, fmt.Errorf("ledger %s: connecting: %w", name, err)
 	}
 	return pool, name, nil
+}
+
+// writeFailed implements failureNoter: a database gone is the instance's
+// to say, once.
+func (l *Postgres) writeFailed(err error) bool {
+	l.mu.Lock()
+	in := l.inst
+	l.mu.Unlock()
+	if in == nil || !connectionLost(err) {
+		return false
+	}
+	in.lost(err)
+	return true
 }
 
 // Name returns the server and database, as errors name them.
@@ -244,6 +261,15 @@ var _ Ledger = (*Postgres)(nil)
 // undefinedTable is PostgreSQL's SQLSTATE for a table that does not exist.
 const undefinedTable = "42P01"
 
+// pgError returns the server's error in err's chain, if any.
+func pgError(err error) *pgconn.PgError {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return nil
+}
+
 // StatPostgres returns the entries and size of the PostgreSQL ledger of
 // dsn, changing nothing (iocpipe status); missing says no instance has
 // created its table yet.
@@ -254,7 +280,7 @@ func StatPostgres(ctx context.Context, dsn string) (entries int, size int64, mis
 	}
 	defer pool.Close()
 	err = pool.QueryRow(ctx, "SELECT count(*), pg_total_relation_size('iocpipe_ledger') FROM iocpipe_ledger").Scan(&entries, &size)
-	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == undefinedTable {
+	if pe := pgError(err); pe != nil && pe.Code == undefinedTable {
 		return 0, 0, true, nil
 	}
 	if err != nil {

@@ -22,6 +22,13 @@ type store interface {
 	put(ctx context.Context, ws []write) error
 }
 
+// A failureNoter is a store that hears of its failed writes: it reports
+// whether it said so itself (the database is unreachable, which an
+// instance warns of once), and the registrar need not warn.
+type failureNoter interface {
+	writeFailed(err error) (said bool)
+}
+
 // A write is one entry for put.
 type write struct {
 	key, sum string
@@ -88,6 +95,7 @@ func newRegistrar(st store, log *slog.Logger) *registrar {
 func (r *registrar) run() {
 	defer close(r.done)
 	var retry <-chan time.Time
+	var failing time.Time // since when writes fail; zero while they succeed
 	for {
 		select {
 		case <-r.kick:
@@ -100,8 +108,27 @@ func (r *registrar) run() {
 			return
 		}
 		retry = nil
-		if err := r.flush(); err != nil {
-			r.log.Error("recording acknowledged rows: trying again", "error", err, "retry_in", retryDelay)
+		err := r.flush()
+		quiet := false
+		if n, ok := r.st.(failureNoter); ok && err != nil {
+			quiet = n.writeFailed(err)
+		}
+		switch {
+		case err != nil && failing.IsZero() && quiet:
+			failing = time.Now()
+			r.log.Info("recording acknowledged rows: trying again until it succeeds (nothing recorded is lost meanwhile)", "error", err, "retry_every", retryDelay)
+		case err != nil && failing.IsZero():
+			// Said once: a database away for a while would say it every
+			// second.
+			failing = time.Now()
+			r.log.Warn("recording acknowledged rows: trying again until it succeeds (nothing recorded is lost meanwhile)", "error", err, "retry_every", retryDelay)
+		case err != nil:
+			r.log.Debug("recording acknowledged rows: trying again", "error", err)
+		case !failing.IsZero():
+			r.log.Info("recording acknowledged rows again", "failed_for", time.Since(failing).Round(time.Millisecond))
+			failing = time.Time{}
+		}
+		if err != nil {
 			retry = time.After(retryDelay)
 		}
 	}

@@ -134,6 +134,16 @@ func (s *Store) take(ctx context.Context, key string, perSecond float64, burst i
 	return max(time.Duration(wait*float64(time.Second)), time.Millisecond), nil
 }
 
+// instances counts the instances live in the database (the ledger's
+// iocpipe_instances: watches sharing an inbox).
+func (s *Store) instances(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM iocpipe_instances WHERE lease_until > now() AND NOT stopped").Scan(&n)
+	return n, err
+}
+
 // pause pauses bucket key for d.
 func (s *Store) pause(ctx context.Context, key string, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)

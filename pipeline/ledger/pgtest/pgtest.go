@@ -80,6 +80,20 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Pause stops the server, keeping its data: clients lose their
+// connections, and new ones are refused until Resume (a crash test of
+// the database).
+func (s *Server) Pause() error {
+	_, err := run(context.Background(), "pause", s.dir)
+	return err
+}
+
+// Resume starts a paused server again, on the same port.
+func (s *Server) Resume() error {
+	_, err := run(context.Background(), "resume", s.dir)
+	return err
+}
+
 // run runs postgres.sh with args, returning its output.
 func run(ctx context.Context, args ...string) (string, error) {
 	dir, err := os.MkdirTemp("", "pgtest")

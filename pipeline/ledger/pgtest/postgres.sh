@@ -5,6 +5,8 @@
 #
 #   postgres.sh start [PORT [OWNER_PID]]  # prints "dir DIR" and "dsn DSN"
 #   postgres.sh stop DIR                  # stops the server, removes DIR
+#   postgres.sh pause DIR                 # stops the server, keeps DIR
+#   postgres.sh resume DIR                # starts it again, on its port
 #
 # PORT 0 (the default) tries free ports at random. With OWNER_PID, the
 # server is stopped and its folder removed when that process ends (a test
@@ -29,6 +31,14 @@ bindir() {
 as() {
   if [ "$(id -u)" -ne 0 ]; then "$@"; return; fi
   runuser -u "$PGUSER_OS" -- "$@"
+}
+
+# serve starts the server of DIR on PORT: loopback only, no Unix socket,
+# fsync off (a throw-away server).
+serve() {
+  local bin=$1 dir=$2 p=$3
+  as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-h 127.0.0.1 -p $p -k '' -c fsync=off -c full_page_writes=off -c max_connections=200" start >/dev/null 2>&1
 }
 
 start() {
@@ -59,9 +69,8 @@ start() {
   for try in $(seq 1 20); do
     p=$port
     [ "$p" -eq 0 ] && p=$((20000 + RANDOM % 40000))
-    # Loopback only, no Unix socket; fsync off: a throw-away server.
-    if as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $p -k '' -c fsync=off -c full_page_writes=off -c max_connections=200" start >/dev/null 2>&1; then
+    if serve "$bin" "$dir" "$p"; then
+      echo "$p" >"$dir/port"
       if [ -n "$owner" ]; then
         # The same steps as stop, for when the owner ends without it.
         setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
@@ -91,8 +100,24 @@ stop() {
   rm -rf "$dir"
 }
 
+pause() {
+  local dir=${1:?usage: postgres.sh pause DIR} bin
+  bin=$(bindir)
+  PGUSER_OS=$(stat -c %U "$dir/data")
+  as "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+}
+
+resume() {
+  local dir=${1:?usage: postgres.sh resume DIR} bin
+  bin=$(bindir)
+  PGUSER_OS=$(stat -c %U "$dir/data")
+  serve "$bin" "$dir" "$(cat "$dir/port")" || { cat "$dir/server.log" >&2; die "the server did not start again"; }
+}
+
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
-  *) die "usage: postgres.sh start [PORT [OWNER_PID]] | stop DIR" ;;
+  pause) shift; pause "$@" ;;
+  resume) shift; resume "$@" ;;
+  *) die "usage: postgres.sh start [PORT [OWNER_PID]] | stop DIR | pause DIR | resume DIR" ;;
 esac

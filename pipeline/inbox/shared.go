@@ -1,0 +1,236 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
+)
+
+// Claims shares an inbox among instances, on one host or several: each
+// file is claimed by content and route in a database, under a lease that
+// the instance renews while it lives (ledger.Instance implements it).
+type Claims interface {
+	// ID names this instance.
+	ID() string
+	// Lease is how long a claim outlives the last renewal.
+	Lease() time.Duration
+	// Valid reports whether the lease is renewed: false when the
+	// database cannot be reached, and the instance claims nothing.
+	Valid() bool
+	// Claim claims a content, named name in work/, through key, in one
+	// transaction (see ledger.Instance.Claim).
+	Claim(ctx context.Context, key, sum, name string) (ledger.Claim, error)
+	// Release gives up the claim once the file is filed away.
+	Release(ctx context.Context, key, sum string) error
+	// Holdings returns the claims through key by name in work/.
+	Holdings(ctx context.Context, key string) (map[string]ledger.Holding, error)
+}
+
+// claimTimeout bounds one statement on the claims.
+const claimTimeout = 10 * time.Second
+
+// dbRetry is how soon a file waiting for the database is tried again
+// (once it answers: see dueRetries).
+const dbRetry = time.Second
+
+// dbFailed logs a statement on the claims that failed: at WARN while the
+// lease is renewed, else at DEBUG (the instance said once that the
+// database is unreachable).
+func (ib *Inbox) dbFailed(msg, name string, err error) {
+	level := slog.LevelWarn
+	if !ib.canClaim() {
+		level = slog.LevelDebug
+	}
+	ib.log.Log(context.Background(), level, msg, "file", name, "error", err)
+}
+
+// shared reports whether the inbox is shared with other instances.
+func (ib *Inbox) shared() bool { return ib.opts.Claims != nil }
+
+// canClaim reports whether the inbox may claim and feed files: always
+// alone, while the lease is renewed when shared.
+func (ib *Inbox) canClaim() bool { return !ib.shared() || ib.opts.Claims.Valid() }
+
+// privateDir is where this instance keeps its snapshots and streamed
+// rejects: work/ alone; shared, a folder of its own in work/, so that
+// instances never remove each other's.
+func privateDir(work, instance string) string {
+	if instance == "" {
+		return work
+	}
+	return filepath.Join(work, ".instance-"+instance)
+}
+
+// hold claims j's content for this instance when the inbox is shared. It
+// reports false when j must wait (another instance holds the content, or
+// the database cannot be reached: j goes on the retry list), or is not
+// this instance's any more (another instance filed it away).
+func (ib *Inbox) hold(j *job) bool {
+	if !ib.shared() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	cl, err := ib.opts.Claims.Claim(ctx, ib.key, j.sum, j.name)
+	delay := ib.opts.RetryDelay
+	switch {
+	case err != nil:
+		ib.dbFailed("claiming in the database: the file waits in work/ until the database answers", j.name, err)
+		delay = dbRetry
+	case !cl.OK:
+		ib.log.Info("the same content is in hand on another instance: it waits", "file", j.name, "holder", cl.Holder, "retry_in", ib.opts.RetryDelay)
+	case j.changed():
+		// Taken over from an instance presumed gone, which filed it
+		// away meanwhile: it is not this one's.
+		ib.unclaim(j)
+		ib.dropSnapshot(j)
+		ib.release(j)
+		ib.log.Info("filed away by another instance meanwhile: left to it", "file", j.name, "from", cl.From)
+		return false
+	default:
+		if cl.From != "" {
+			ib.takenOver.Add(1)
+			ib.log.Info("taken over from an instance whose lease expired: its acknowledged rows are not sent again", "file", j.name, "from", cl.From)
+			os.RemoveAll(privateDir(ib.work, cl.From))
+		}
+		return true
+	}
+	ib.mu.Lock()
+	j.finished = true
+	ib.mu.Unlock()
+	ib.retryIn(j, nil, delay)
+	return false
+}
+
+// stillHeld reports whether this instance still holds j's claim before
+// it files j away: a claim taken over by another instance (this one's
+// lease expired while it worked) is left to it, j forgotten, unfiled. An
+// error (the database cannot be reached) answers false, with err set:
+// the filing waits.
+func (ib *Inbox) stillHeld(j *job) (bool, error) {
+	if !ib.shared() {
+		return true, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	cl, err := ib.opts.Claims.Claim(ctx, ib.key, j.sum, j.name)
+	if err != nil {
+		return false, err
+	}
+	if !cl.OK {
+		ib.log.Warn("this instance's lease expired while it worked on the file, and another instance took it over: left to it, not filed here",
+			"file", j.name, "holder", cl.Holder)
+	}
+	return cl.OK, nil
+}
+
+// unclaim releases j's claim, if shared; a failure leaves a claim that
+// names a file gone from work/, which nobody takes over and the next
+// instance joining after an hour forgets.
+func (ib *Inbox) unclaim(j *job) {
+	if !ib.shared() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	if err := ib.opts.Claims.Release(ctx, ib.key, j.sum); err != nil {
+		ib.log.Warn("releasing a claim", "file", j.name, "error", err)
+	}
+}
+
+// takeOver looks for files in work/ that no live instance holds: those
+// of an instance whose lease expired (killed, its host lost, stopped),
+// those nobody claimed for a whole lease (an instance died between
+// its rename into work/ and its claim), and those claimed under this
+// instance's id by a process before this one (restarted with the same
+// --instance). Each is admitted as a resumed
+// file: its claim is taken over in the database, and its rows
+// acknowledged before are skipped. Called by the Watch goroutine at start
+// and at every rescan.
+func (ib *Inbox) takeOver(now time.Time) {
+	if !ib.canClaim() {
+		return
+	}
+	entries, err := readFolder(ib.work)
+	if err != nil {
+		ib.log.Error("reading work/", "dir", ib.work, "error", err)
+		return
+	}
+	var names []string
+	ib.mu.Lock()
+	for _, d := range entries {
+		if name := d.Name(); !ignored(name) && ib.active[name] == nil {
+			names = append(names, name)
+		}
+	}
+	ib.mu.Unlock()
+	if len(names) == 0 {
+		clear(ib.orphans)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	hs, err := ib.opts.Claims.Holdings(ctx, ib.key)
+	cancel()
+	if err != nil {
+		ib.dbFailed("reading the claims: files left in work/ are not taken over yet", "", err)
+		return
+	}
+	seen := make(map[string]bool, len(names))
+	for _, name := range names {
+		seen[name] = true
+		h, claimed := hs[name]
+		if claimed && h.Live && h.Instance != ib.opts.Claims.ID() {
+			delete(ib.orphans, name)
+			continue
+		}
+		if !claimed {
+			first, ok := ib.orphans[name]
+			if !ok {
+				ib.orphans[name] = now
+			}
+			if !ok || now.Sub(first) < ib.opts.Claims.Lease() {
+				continue
+			}
+		}
+		delete(ib.orphans, name)
+		ib.takeOne(name, h.Instance)
+	}
+	for name := range ib.orphans {
+		if !seen[name] {
+			delete(ib.orphans, name)
+		}
+	}
+}
+
+// takeOne admits the file name of work/, held by the instance from
+// (gone) or by nobody.
+func (ib *Inbox) takeOne(name, from string) {
+	path := filepath.Join(ib.work, name)
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil && !fi.Mode().IsRegular() {
+		ib.refuse(path, name, fi)
+		return
+	}
+	j, err := ib.open(name, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return // filed by its holder meanwhile
+	}
+	if err != nil {
+		ib.failNow(name, path, err)
+		return
+	}
+	ib.resumed.Add(1)
+	if from == "" {
+		ib.log.Info("resuming a file nobody claimed for a whole lease (an instance died between moving it into work/ and claiming it)", "file", name)
+	}
+	ib.admit(j)
+}

@@ -1,0 +1,143 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline"
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
+	"github.com/iocpipe/iocpipe/pipeline/ledger/pgtest"
+)
+
+// pg is the PostgreSQL server of this test binary.
+var pg pgtest.Shared
+
+func TestMain(m *testing.M) { os.Exit(pg.Run(m)) }
+
+// sharedLedger opens a PostgreSQL ledger on a new database; join adds an
+// instance of it with the lease.
+func sharedLedger(t *testing.T) (l *ledger.Postgres, join func(id string, lease time.Duration) *ledger.Instance) {
+	t.Helper()
+	l, err := ledger.OpenPostgres(t.Context(), pg.Database(t), ledger.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, func(id string, lease time.Duration) *ledger.Instance {
+		t.Helper()
+		in, err := l.Join(t.Context(), ledger.InstanceOptions{ID: id, Lease: lease})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { in.Close() })
+		return in
+	}
+}
+
+// TestSharedOwners: instances with claims share an inbox; an inbox
+// without (one owner, the bbolt ledger) is refused while they watch it,
+// and they are refused while it does, each error saying why.
+func TestSharedOwners(t *testing.T) {
+	dir := t.TempDir()
+	l, join := sharedLedger(t)
+	a, err := New(Options{Dir: dir, Ledger: l, Claims: join("a", ledger.DefaultLease)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Options{Dir: dir, Ledger: l, Claims: join("b", ledger.DefaultLease)})
+	if err != nil {
+		t.Fatalf("a second instance sharing the inbox: %v", err)
+	}
+	_, err = New(Options{Dir: dir, Ledger: openTestLedger(t)})
+	if !errors.Is(err, ErrOwned) || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("an owner alone on a shared inbox: %v, want ErrOwned saying how to share", err)
+	}
+	a.Close()
+	b.Close()
+	if _, err := os.Stat(filepath.Join(dir, ".iocpipe", "work", ".instance-a")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("instance a's private folder is left after Close: %v", err)
+	}
+	c, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = New(Options{Dir: dir, Ledger: l, Claims: join("d", ledger.DefaultLease)})
+	if !errors.Is(err, ErrOwned) || !strings.Contains(err.Error(), "without sharing it") {
+		t.Fatalf("an instance on an inbox with one owner: %v, want ErrOwned", err)
+	}
+}
+
+// TestSharedTakeOver: files left in a shared work/: one held by an
+// instance that stopped is taken over at once, one held by a live
+// instance never, and one nobody claimed only after a whole lease.
+func TestSharedTakeOver(t *testing.T) {
+	dir := t.TempDir()
+	work := filepath.Join(dir, ".iocpipe", "work")
+	os.MkdirAll(work, 0o700)
+	l, join := sharedLedger(t)
+	key := ledger.Key("feeds", "trustar")
+	put := func(name string) string {
+		p := filepath.Join(work, name)
+		if err := os.WriteFile(p, []byte("value\n"+name+".example.com\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sum, _, err := ledger.Sum(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	gone, live := join("gone", ledger.DefaultLease), join("live", ledger.DefaultLease)
+	if cl, err := gone.Claim(t.Context(), key, put("stopped.csv"), "stopped.csv"); err != nil || !cl.OK {
+		t.Fatal(cl, err)
+	}
+	if cl, err := live.Claim(t.Context(), key, put("held.csv"), "held.csv"); err != nil || !cl.OK {
+		t.Fatal(cl, err)
+	}
+	put("orphan.csv")
+	gone.Close()
+
+	const lease = 1500 * time.Millisecond
+	ib, err := New(Options{Dir: dir, Ledger: l, Route: "feeds", Sink: "trustar", Rescan: 100 * time.Millisecond,
+		Claims: join("me", lease)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ib.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	feed := make(chan pipeline.Input)
+	started := time.Now()
+	go ib.Watch(ctx, feed)
+	fed := map[string]time.Duration{}
+	timeout := time.After(lease + 3*time.Second)
+	for len(fed) < 2 {
+		select {
+		case in := <-feed:
+			fed[in.Name] = time.Since(started)
+			in.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: in.Name}})
+		case <-timeout:
+			t.Fatalf("files fed: %v, want stopped.csv and orphan.csv", fed)
+		}
+	}
+	if _, ok := fed["stopped.csv"]; !ok {
+		t.Errorf("the stopped instance's file was not taken over (fed: %v)", fed)
+	}
+	if d, ok := fed["orphan.csv"]; !ok || d < lease {
+		t.Errorf("the unclaimed file was taken over after %v, want after the lease %v", d, lease)
+	}
+	select {
+	case in := <-feed:
+		t.Errorf("%s fed, held by a live instance", in.Name)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if st := ib.Stats(); st.TakenOver != 1 || st.Resumed != 2 {
+		t.Errorf("stats %+v, want 1 taken over and 2 resumed", st)
+	}
+}

@@ -1,0 +1,172 @@
+package ledger
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// openShared opens n PostgreSQL ledgers on one new database, each with
+// an instance of the given lease, closed when t ends.
+func openShared(t *testing.T, n int, lease time.Duration) ([]*Postgres, []*Instance) {
+	t.Helper()
+	dsn := pg.Database(t)
+	var ls []*Postgres
+	var ins []*Instance
+	for i := range n {
+		l, err := OpenPostgres(t.Context(), dsn, PostgresOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := l.Join(t.Context(), InstanceOptions{ID: string(rune('a' + i)), Lease: lease})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			in.Close()
+			l.Close()
+		})
+		ls, ins = append(ls, l), append(ins, in)
+	}
+	return ls, ins
+}
+
+// TestClaimOnce: a content is claimed by one instance at a time; the
+// holder claims it again; another takes it over once the holder stopped
+// (at once) and once its lease expired without renewal (a kill -9), and
+// an instance whose own lease expired claims nothing.
+func TestClaimOnce(t *testing.T) {
+	const lease = 900 * time.Millisecond
+	_, ins := openShared(t, 3, lease)
+	a, b, c := ins[0], ins[1], ins[2]
+	ctx := t.Context()
+	claim := func(in *Instance, sum string) Claim {
+		t.Helper()
+		cl, err := in.Claim(ctx, "r/s", sum, "f-"+sum)
+		if err != nil {
+			t.Fatalf("%s claiming %s: %v", in.ID(), sum, err)
+		}
+		return cl
+	}
+	if cl := claim(a, "1"); !cl.OK || cl.From != "" {
+		t.Fatalf("first claim: %+v", cl)
+	}
+	if cl := claim(b, "1"); cl.OK || cl.Holder != "a" {
+		t.Fatalf("claim of a held content: %+v, want held by a", cl)
+	}
+	if cl := claim(a, "1"); !cl.OK {
+		t.Fatalf("the holder claiming again: %+v", cl)
+	}
+	// Another route key is another claim.
+	if cl, err := b.Claim(ctx, "r2/s", "1", "f-1"); err != nil || !cl.OK {
+		t.Fatalf("same content through another key: %+v, %v", cl, err)
+	}
+	if cl := claim(a, "2"); !cl.OK {
+		t.Fatal(cl)
+	}
+
+	// a stops: its claims are free at once.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cl := claim(b, "1"); !cl.OK || cl.From != "a" {
+		t.Fatalf("claim of a stopped instance's content: %+v, want taken over from a", cl)
+	}
+
+	// b dies without a word: its claims are taken over once its lease
+	// expired, not before.
+	b.halt()
+	if cl := claim(c, "1"); cl.OK || cl.Holder != "b" {
+		t.Fatalf("claim within b's lease: %+v", cl)
+	}
+	time.Sleep(lease + 100*time.Millisecond)
+	if cl := claim(c, "1"); !cl.OK || cl.From != "b" {
+		t.Fatalf("claim after b's lease expired: %+v, want taken over from b", cl)
+	}
+	if b.Valid() {
+		t.Error("b's lease expired, but it says it is valid")
+	}
+	if _, err := b.Claim(ctx, "r/s", "3", "f-3"); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("claim by an instance whose lease expired: %v, want ErrLeaseLost", err)
+	}
+	if !c.Valid() {
+		t.Error("c renews its lease, but it says it is not valid")
+	}
+
+	hs, err := c.Holdings(ctx, "r/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := hs["f-1"]; h.Instance != "c" || !h.Live || h.Sum != "1" {
+		t.Errorf("holding of f-1: %+v", h)
+	}
+	if h := hs["f-2"]; h.Instance != "a" || h.Live {
+		t.Errorf("holding of f-2 (a stopped): %+v", h)
+	}
+	if err := c.Release(ctx, "r/s", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if cl := claim(c, "1"); !cl.OK || cl.From != "" {
+		t.Fatalf("claim after release: %+v", cl)
+	}
+}
+
+// TestClaimRace: instances racing for the same contents get each one
+// exactly once.
+func TestClaimRace(t *testing.T) {
+	_, ins := openShared(t, 6, DefaultLease)
+	const sums = 40
+	var mu sync.Mutex
+	won := map[string][]string{}
+	var wg sync.WaitGroup
+	for _, in := range ins {
+		wg.Go(func() {
+			for i := range sums {
+				sum := string(rune('A' + i))
+				cl, err := in.Claim(t.Context(), "r/s", sum, "f")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if cl.OK {
+					mu.Lock()
+					won[sum] = append(won[sum], in.ID())
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(won) != sums {
+		t.Errorf("%d contents claimed, want %d", len(won), sums)
+	}
+	for sum, by := range won {
+		if len(by) != 1 {
+			t.Errorf("content %s claimed by %v, want one instance", sum, by)
+		}
+	}
+}
+
+// TestInstances: the instances and the files they hold, as status shows
+// them.
+func TestInstances(t *testing.T) {
+	ls, ins := openShared(t, 2, DefaultLease)
+	if _, err := ins[1].Claim(t.Context(), "r/s", "1", "feed.csv"); err != nil {
+		t.Fatal(err)
+	}
+	ins[0].Close()
+	got, err := ls[0].Instances(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "a" || got[1].ID != "b" {
+		t.Fatalf("instances: %+v", got)
+	}
+	if got[0].Live || !got[0].Stopped || len(got[0].Files) != 0 {
+		t.Errorf("a stopped: %+v", got[0])
+	}
+	if b := got[1]; !b.Live || b.PID == 0 || b.Host == "" || len(b.Files) != 1 || b.Files[0].Name != "feed.csv" || !b.LeaseUntil.After(time.Now()) {
+		t.Errorf("b holding feed.csv: %+v", b)
+	}
+}

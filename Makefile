@@ -10,7 +10,7 @@ FUZZTIME  ?= 10m
 TESTFUZZ  ?= 3000x
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test demo bench lint fuzz crash-test hostile clean postgres
+.PHONY: build test demo bench lint fuzz crash-test hostile clean postgres cluster-demo
 
 build:
 	$(GO) build -o $(BIN) ./cmd/iocpipe
@@ -79,6 +79,15 @@ crash-test:
 # 150 MiB peak RSS. make test runs them smaller (TestHostileMemory).
 hostile:
 	IOCPIPE_HOSTILE_FULL=1 $(GO) test -count=1 -timeout 30m -v -run '^TestHostileMemory$$' ./cmd/iocpipe
+
+# Several instances on one inbox: PostgreSQL (a private server, as the
+# tests run it), the TruSTAR emulator (60 calls a minute per client id, as
+# the API) and three `iocpipe watch` sharing the inbox and the quota; drops
+# 300 files, kills one instance with SIGKILL half-way, and prints per
+# instance what it imported and the emulator's count of distinct rows
+# (equal to the rows dropped). Flags: go run ./cmd/iocbench cluster -h.
+cluster-demo: postgres
+	$(GO) run ./cmd/iocbench cluster
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

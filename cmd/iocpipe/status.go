@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,9 @@ type routeStatus struct {
 // watchState is a running watch, from its status file.
 type watchState struct {
 	PID int `json:"pid"`
+	// Instances are the instances sharing the inbox (a PostgreSQL
+	// ledger) whose status file is fresh; PID and Status are then unset.
+	Instances []string `json:"instances,omitempty"`
 	// Age is how old its status file is, in seconds; Stale says it is
 	// older than staleAfter.
 	Age   float64 `json:"age_seconds"`
@@ -153,8 +157,18 @@ func status(ctx context.Context, e *env, f *statusFlags) error {
 	}
 	fillLedgers(ctx, cfg, routes, log)
 	checkSinks(ctx, cfg, routes, f.timeout, log)
+	instances, insErr := sharedInstances(ctx, cfg)
 	if f.json {
-		b, err := json.MarshalIndent(map[string][]routeStatus{"routes": routes}, "", "  ")
+		out := struct {
+			Routes    []routeStatus   `json:"routes"`
+			Instances []instanceState `json:"instances,omitempty"`
+			// InstancesError is why the instances could not be read.
+			InstancesError string `json:"instances_error,omitempty"`
+		}{Routes: routes, Instances: instances}
+		if insErr != nil {
+			out.InstancesError = insErr.Error()
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -164,6 +178,9 @@ func status(ctx context.Context, e *env, f *statusFlags) error {
 			printRouteStatus(e.stdout, &routes[i], now)
 		}
 		fmt.Fprintf(e.stdout, "ledger %s\n", ledgerText(routes[0].Ledger))
+		if cfg.Ledger.Postgres != nil {
+			printInstances(e.stdout, instances, insErr, now)
+		}
 	}
 	for _, r := range routes {
 		if r.Error != "" || r.SinkCheck.Checked && !r.SinkCheck.Reachable {
@@ -206,6 +223,8 @@ func inboxStatus(cfg *Config, rc *RouteConfig, now time.Time) routeStatus {
 	switch {
 	case err != nil:
 		r.Watch = &watchState{Error: err.Error()}
+	case watched && cfg.Ledger.Postgres != nil:
+		r.Watch = sharedWatch(rc.Inbox, now)
 	case watched:
 		r.Watch = &watchState{PID: pid}
 		st, err := inbox.ReadStatus(rc.Inbox)
@@ -218,6 +237,102 @@ func inboxStatus(cfg *Config, rc *RouteConfig, now time.Time) routeStatus {
 		r.Watch.Age, r.Watch.Stale = math.Round(age.Seconds()*10)/10, age > staleAfter
 	}
 	return r
+}
+
+// sharedWatch is the watch of an inbox shared by instances: the ids of
+// those whose status file is fresh.
+func sharedWatch(dir string, now time.Time) *watchState {
+	sts, err := inbox.ReadInstanceStatuses(dir)
+	if err != nil {
+		return &watchState{Error: err.Error()}
+	}
+	w := &watchState{}
+	for id, st := range sts {
+		if now.Sub(st.Updated) <= staleAfter {
+			w.Instances = append(w.Instances, id)
+		}
+	}
+	slices.Sort(w.Instances)
+	return w
+}
+
+// instanceState is an instance of a shared ledger, as status shows it:
+// what the database knows, and the counts of each inbox it watches (from
+// its status files).
+type instanceState struct {
+	ledger.InstanceInfo
+	Inboxes map[string]inbox.Stats `json:"inboxes,omitempty"`
+}
+
+// sharedInstances reads the instances of a PostgreSQL ledger, with their
+// counts from the status files of the routes' inboxes; nil for another
+// ledger.
+func sharedInstances(ctx context.Context, cfg *Config) ([]instanceState, error) {
+	if cfg.Ledger.Postgres == nil {
+		return nil, nil
+	}
+	dsn, err := cfg.postgresDSN()
+	if err != nil {
+		return nil, err
+	}
+	infos, err := ledger.InstancesPostgres(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]instanceState, len(infos))
+	for i, in := range infos {
+		out[i].InstanceInfo = in
+		for _, rc := range cfg.Routes {
+			if rc.Inbox == "" {
+				continue
+			}
+			sts, _ := inbox.ReadInstanceStatuses(rc.Inbox)
+			if st, ok := sts[in.ID]; ok && in.Live {
+				if out[i].Inboxes == nil {
+					out[i].Inboxes = map[string]inbox.Stats{}
+				}
+				out[i].Inboxes[rc.Name] = st.Stats
+			}
+		}
+	}
+	return out, nil
+}
+
+// printInstances prints the instances of a shared ledger for a person.
+func printInstances(w io.Writer, ins []instanceState, err error, now time.Time) {
+	if err != nil {
+		fmt.Fprintf(w, "instances: CANNOT BE READ: %s\n", printable(err.Error()))
+		return
+	}
+	live := 0
+	for _, in := range ins {
+		if in.Live {
+			live++
+		}
+	}
+	fmt.Fprintf(w, "instances: %d live of %d known\n", live, len(ins))
+	for _, in := range ins {
+		state := fmt.Sprintf("live, lease until %s", in.LeaseUntil.Local().Format(time.TimeOnly))
+		switch {
+		case in.Stopped:
+			state = "stopped " + in.LeaseUntil.Local().Format(time.DateTime)
+		case !in.Live:
+			state = fmt.Sprintf("GONE: lease expired %s ago", now.Sub(in.LeaseUntil).Round(time.Second))
+		}
+		fmt.Fprintf(w, "  %s  %s pid %d, %s; %s in hand", printable(in.ID), printable(in.Host), in.PID, state, plural(int64(len(in.Files)), "file", "files"))
+		for i, f := range in.Files {
+			if i == 5 {
+				fmt.Fprintf(w, ", … %d more", len(in.Files)-5)
+				break
+			}
+			sep := ", "
+			if i == 0 {
+				sep = ": "
+			}
+			fmt.Fprintf(w, "%s%s", sep, printable(f.Name))
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // fillLedgers fills each route's ledger: from its watch's status file
@@ -338,6 +453,10 @@ func watchText(ws *watchState, inboxErr string) string {
 		return "CANNOT BE READ: " + printable(inboxErr)
 	case ws == nil:
 		return "no watch runs"
+	case ws.Error == "" && ws.Status == nil && len(ws.Instances) > 0:
+		return fmt.Sprintf("shared by %s: %s (see instances)", plural(int64(len(ws.Instances)), "instance", "instances"), printable(strings.Join(ws.Instances, ", ")))
+	case ws.Error == "" && ws.Status == nil:
+		return "held by instances of the shared ledger, none of which published its status lately (see instances)"
 	case ws.Error != "":
 		return fmt.Sprintf("watched by process %d, whose status cannot be read: %s", ws.PID, printable(ws.Error))
 	}

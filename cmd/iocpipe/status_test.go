@@ -14,15 +14,15 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 )
 
-// startWatch runs iocpipe watch with cfg in this process until the test
-// ends; it returns the log.
-func startWatch(t *testing.T, cfg string) *watchBuffer {
+// startWatch runs iocpipe watch with cfg (and args) in this process until
+// the test ends; it returns the log.
+func startWatch(t *testing.T, cfg string, args ...string) *watchBuffer {
 	t.Helper()
 	log := &watchBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, &env{stdout: io.Discard, stderr: log}, []string{"watch", "--config", cfg})
+		exited <- run(ctx, &env{stdout: io.Discard, stderr: log}, append([]string{"watch", "--config", cfg}, args...))
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -24,9 +24,14 @@ const StatusEvery = 2 * time.Second
 // renamed over the old one, so a reader never sees half of it), for
 // `iocpipe status`: while a watch runs, it holds the ledger and the
 // inbox's lock, so no one else can read what only it knows.
+//
+// A shared inbox (Options.Claims) has one status file per instance,
+// status.<instance>.json (see ReadInstanceStatuses).
 type Status struct {
 	// PID is the watching process.
 	PID int `json:"pid"`
+	// Instance is the instance's id, in a shared inbox.
+	Instance string `json:"instance,omitempty"`
 	// Route and Sink name the inbox's route and its sink.
 	Route string `json:"route,omitempty"`
 	Sink  string `json:"sink,omitempty"`
@@ -68,6 +73,12 @@ func (ib *Inbox) status(started time.Time, stopping bool) Status {
 	}
 	if err := ib.Health(); err != nil {
 		st.Blocked = err.Error()
+	}
+	if ib.shared() {
+		st.Instance = ib.opts.Claims.ID()
+		if !ib.canClaim() {
+			st.Blocked = "the database is unreachable: claiming stopped until it answers"
+		}
 	}
 	ib.mu.Lock()
 	st.Retrying = len(ib.retries)
@@ -159,6 +170,26 @@ func ReadStatus(dir string) (Status, error) {
 		return st, fmt.Errorf("inbox %s: the watch's status %s: %w", dir, statusPath(dir), err)
 	}
 	return st, nil
+}
+
+// ReadInstanceStatuses reads the Status each instance watching the shared
+// inbox folder dir published, by instance id; a file that cannot be read
+// (being replaced, say) is left out.
+func ReadInstanceStatuses(dir string) (map[string]Status, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, ".iocpipe", "status.*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("inbox %s: %w", dir, err)
+	}
+	out := map[string]Status{}
+	for _, p := range paths {
+		var st Status
+		b, err := os.ReadFile(p)
+		if err != nil || json.Unmarshal(b, &st) != nil || st.Instance == "" {
+			continue
+		}
+		out[st.Instance] = st
+	}
+	return out, nil
 }
 
 // A Listing is what an inbox's folders hold, as List finds them.

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -168,5 +169,33 @@ func TestInstances(t *testing.T) {
 	}
 	if b := got[1]; !b.Live || b.PID == 0 || b.Host == "" || len(b.Files) != 1 || b.Files[0].Name != "feed.csv" || !b.LeaseUntil.After(time.Now()) {
 		t.Errorf("b holding feed.csv: %+v", b)
+	}
+}
+
+// BenchmarkClaim measures a claim and its release (what each file of a
+// shared inbox costs the database, beside the ledger's writes), one
+// instance after another on a loopback server.
+func BenchmarkClaim(b *testing.B) {
+	dsn := pg.Database(b)
+	l, err := OpenPostgres(b.Context(), dsn, PostgresOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	in, err := l.Join(b.Context(), InstanceOptions{ID: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	i := 0
+	for b.Loop() {
+		sum := strconv.Itoa(i)
+		i++
+		if cl, err := in.Claim(b.Context(), "r/s", sum, "f"); err != nil || !cl.OK {
+			b.Fatal(cl, err)
+		}
+		if err := in.Release(b.Context(), "r/s", sum); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

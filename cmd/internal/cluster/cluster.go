@@ -112,10 +112,12 @@ type Result struct {
 	DoneTwice []string
 	InWork    []string
 	Failed    []string
-	// ClaimLatency is, per file, from its rename into the inbox to the
-	// start of its import (its report's started): the median and the
-	// slowest.
-	ClaimMedian, ClaimMax time.Duration
+	// PickupMedian and PickupMax are, over the files, the time from a
+	// file's rename into the inbox to the start of its import (its
+	// report's started): the median and the slowest. Files wait in the
+	// inbox while the instances are busy (the rate limit), so this is the
+	// queue's wait more than the claim's.
+	PickupMedian, PickupMax time.Duration
 	// DB is the database's work over the run (pg_stat_database).
 	DB DBLoad
 	// Warned says, per instance, whether it logged the database
@@ -180,10 +182,10 @@ func (r *Result) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-10s %7d %9d  %s\n", in.ID, in.Files, in.Rows, note)
 	}
-	fmt.Fprintf(w, "rows dropped %d; the emulator received %d distinct rows (%d deliveries: %d rows sent again, all in flight at a kill)\n",
-		r.Dropped, r.Distinct, r.Deliveries, r.Resent)
-	fmt.Fprintf(w, "calls %d, 429s %d; files in done/ %d; claim latency median %s, slowest %s; %s\n",
-		r.Calls, r.RateLimited, r.Done, r.ClaimMedian.Round(time.Millisecond), r.ClaimMax.Round(time.Millisecond), r.Elapsed.Round(time.Second))
+	fmt.Fprintf(w, "rows dropped %d; the emulator received %d distinct rows (%d deliveries: %d rows sent again, %d of them not in flight at a kill)\n",
+		r.Dropped, r.Distinct, r.Deliveries, r.Resent, len(r.NotInFlight))
+	fmt.Fprintf(w, "calls %d, 429s %d; files in done/ %d; from drop to import median %s, slowest %s; %s in all\n",
+		r.Calls, r.RateLimited, r.Done, r.PickupMedian.Round(time.Millisecond), r.PickupMax.Round(time.Millisecond), r.Elapsed.Round(time.Second))
 	per := func(n int64) float64 { return float64(n) * 10000 / float64(max(r.Dropped, 1)) }
 	fmt.Fprintf(w, "database per 10,000 rows: %.0f commits, %.0f rows inserted, %.0f updated, %.0f deleted, %.0f read\n",
 		per(r.DB.Commits), per(r.DB.Inserted), per(r.DB.Updated), per(r.DB.Deleted), per(r.DB.Fetched))
@@ -730,7 +732,7 @@ func (r *run) tally() error {
 	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.res.ClaimMedian, r.res.ClaimMax = lat[len(lat)/2], lat[len(lat)-1]
+		r.res.PickupMedian, r.res.PickupMax = lat[len(lat)/2], lat[len(lat)-1]
 	}
 	list := func(dir string) []string {
 		var out []string

@@ -58,7 +58,7 @@ func (c Cursor) seen(v ObjectVersion) bool {
 
 // Advance returns the Cursor after p was delivered from c. A page that
 // ends after c's bound moves the bound to its X-TAXII-Date-Added-Last,
-// and Seen to its object versions; a page that ends at c's bound adds its
+// and Seen to its object versions (those it skipped included); a page that ends at c's bound adds its
 // versions to Seen; an empty page, or one that ends before the bound (a
 // server out of order), leaves c as it is.
 func (c Cursor) Advance(p *Page) Cursor {
@@ -67,15 +67,17 @@ func (c Cursor) Advance(p *Page) Cursor {
 	case last.IsZero() || last.Before(c.AddedAfter):
 		return c
 	case last.After(c.AddedAfter):
-		return Cursor{AddedAfter: last, Seen: versionSet(nil, p.Versions)}
+		return Cursor{AddedAfter: last, Seen: versionSet(nil, p.Versions, p.skipped)}
 	}
 	return Cursor{AddedAfter: c.AddedAfter, Seen: versionSet(c.Seen, p.Versions)}
 }
 
-// versionSet returns the sorted union of have and add, in a new slice.
-func versionSet(have, add []ObjectVersion) []ObjectVersion {
-	out := make([]ObjectVersion, 0, len(have)+len(add))
-	out = append(append(out, have...), add...)
+// versionSet returns the sorted union of sets, in a new slice.
+func versionSet(sets ...[]ObjectVersion) []ObjectVersion {
+	var out []ObjectVersion
+	for _, s := range sets {
+		out = append(out, s...)
+	}
 	slices.SortFunc(out, compareVersions)
 	return slices.Compact(out)
 }

@@ -34,6 +34,8 @@ type Page struct {
 	// earlier one of the poll are delivered (the poll's Cursor advanced
 	// by each page in turn).
 	Cursor Cursor
+
+	skipped []ObjectVersion // the versions Skipped counts
 }
 
 // DateAddedRange is the page's date_added range as
@@ -159,6 +161,10 @@ func (p *poller) next(ctx context.Context) (*Page, bool, error) {
 		}
 		return nil, false, nil
 	}
+	if env.More && env.Next != "" && p.nexts[env.Next] {
+		p.warn("the TAXII server answered the same next twice: the poll ends here; the next one resumes from the cursor", "next", env.Next)
+		return nil, false, nil
+	}
 	page := &Page{Collection: p.col, Number: p.n, More: env.More}
 	for _, name := range []string{"X-TAXII-Date-Added-First", "X-TAXII-Date-Added-Last"} {
 		s := h.Get(name)
@@ -179,6 +185,7 @@ func (p *poller) next(ctx context.Context) (*Page, bool, error) {
 		}
 		if !p.cur.AddedAfter.IsZero() && page.DateAddedFirst.Compare(p.cur.AddedAfter) <= 0 && p.cur.seen(v) {
 			page.Skipped++
+			page.skipped = append(page.skipped, v)
 			continue
 		}
 		page.Objects = append(page.Objects, raw)
@@ -210,9 +217,6 @@ func (p *poller) next(ctx context.Context) (*Page, bool, error) {
 			return nil, false, nil
 		}
 		p.since = p.cur.addedAfter()
-	case p.nexts[env.Next]:
-		p.warn("the TAXII server answered the same next twice: the poll ends here; the next one resumes from the cursor", "next", env.Next)
-		return page, false, nil
 	default:
 		p.nexts[env.Next] = true
 		p.nextToken = env.Next

@@ -625,15 +625,26 @@ func checkURL(s string) error {
 	return nil
 }
 
-// secret reads an environment variable named by the config. A value an
-// HTTP header cannot carry (a control character) is a config error.
+// secret reads an environment variable named by the config (see
+// secretFromEnv); its error is a config error naming key.
 func (c *Config) secret(key, env string) (string, error) {
+	v, err := secretFromEnv(env)
+	if err != nil {
+		return "", &ConfigError{File: c.path, Key: key, Err: err}
+	}
+	return v, nil
+}
+
+// secretFromEnv reads a secret from the environment variable env: unset,
+// empty, or holding a value an HTTP header cannot carry (a control
+// character) is an error that does not show the value.
+func secretFromEnv(env string) (string, error) {
 	v, ok := os.LookupEnv(env)
 	if !ok || v == "" {
-		return "", c.errorf(key, "environment variable %s is not set (secrets come from the environment only)", env)
+		return "", fmt.Errorf("environment variable %s is not set (secrets come from the environment only)", env)
 	}
 	if i := strings.IndexFunc(v, func(r rune) bool { return (r < 0x20 && r != '\t') || r == 0x7f }); i >= 0 {
-		return "", c.errorf(key, "environment variable %s holds a control character at byte %d, such as a newline, that an HTTP header cannot carry; its value is not shown", env, i+1)
+		return "", fmt.Errorf("environment variable %s holds a control character at byte %d, such as a newline, that an HTTP header cannot carry; its value is not shown", env, i+1)
 	}
 	return v, nil
 }

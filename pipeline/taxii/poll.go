@@ -86,9 +86,10 @@ func versionOf(raw json.RawMessage) (ObjectVersion, error) {
 	return v, nil
 }
 
-// Poll reads col from cur to the end of the collection, yielding each
-// page that holds objects in order; after an error it yields (nil, err)
-// and stops. The caller delivers each Page and persists its Cursor; a
+// Poll reads col from cur to the end of the collection, yielding in
+// order each page that delivers objects or moves the cursor (a page of
+// objects all delivered already, at the bound, may do either); after an
+// error it yields (nil, err) and stops. The caller delivers each Page and persists its Cursor; a
 // poll stopped early (the caller breaks, ctx is done) resumes from the
 // last Cursor persisted. A server that misbehaves in a way that would
 // make a poll loop ends it with a WARN, not an error.

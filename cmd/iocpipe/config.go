@@ -189,6 +189,10 @@ type RouteConfig struct {
 	// delivered within it (by an earlier run or file), kept in the
 	// ledger; 0 means off.
 	DedupWindow Duration `yaml:"dedup_window"`
+
+	// TAXII is a TAXII 2.1 collection the route polls (config_taxii.go);
+	// nil means none.
+	TAXII *TAXIIConfig `yaml:"taxii"`
 }
 
 // WebhookConfig is a scan route's webhook.
@@ -462,6 +466,9 @@ func (c *Config) validateRoute(i int) error {
 		return err
 	}
 	if err := c.validateMapping(key+".json_fields", r.JSONFields, true); err != nil {
+		return err
+	}
+	if err := c.validateTAXII(r, key); err != nil {
 		return err
 	}
 	return c.loadWarninglists(r, key+".warninglists")

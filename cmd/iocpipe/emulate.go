@@ -51,6 +51,7 @@ type taxiiEmulateFlags struct {
 	failRate           float64
 	failStatus         int
 	latency            time.Duration
+	noNext             bool
 }
 
 func newEmulateCmd(e *env) *cobra.Command {
@@ -111,6 +112,7 @@ TAXII collections go back to their first content, scratch empty).`,
 	fl.Float64Var(&t.failRate, "taxii-fail-rate", 0, "TAXII: share of objects requests answered with --taxii-fail-status")
 	fl.IntVar(&t.failStatus, "taxii-fail-status", 503, "TAXII: status of injected failures")
 	fl.DurationVar(&t.latency, "taxii-latency", 0, "TAXII: delay added to every objects page (slow pages)")
+	fl.BoolVar(&t.noNext, "taxii-no-next", false, "TAXII: leave next out of the envelopes (clients page by added_after alone)")
 	return cmd
 }
 
@@ -145,7 +147,7 @@ func emulate(ctx context.Context, e *env, f *emulateFlags) error {
 	}
 	tx := taxiitest.New(taxiitest.Options{
 		Username: t.username, Password: t.password, PageSize: t.pageSize, DemoObjects: t.demoObjects,
-		SameDateAdded: t.sameDateAdded, RateLimitEvery: t.rateLimitEvery, RetryAfter: t.retryAfter,
+		SameDateAdded: t.sameDateAdded, RateLimitEvery: t.rateLimitEvery, RetryAfter: t.retryAfter, NoNext: t.noNext,
 		Faults: faults.Options{FailRate: t.failRate, FailStatus: t.failStatus, Latency: t.latency, Seed: f.seed},
 		Logger: log,
 	})

@@ -538,3 +538,86 @@ func TestCursorAdvance(t *testing.T) {
 		})
 	}
 }
+
+// TestPollWithoutNext pages a server that gives no next by added_after
+// alone: every object once; a run of equal date_added longer than a page
+// ends the poll with a WARN instead of a loop.
+func TestPollWithoutNext(t *testing.T) {
+	srv := taxiitest.NewServer(taxiitest.Options{NoNext: true, PageSize: 7, SameDateAdded: 3})
+	defer srv.Close()
+	c, logs := newClient(t, 0)
+	col := resolve(t, c, srv, taxiitest.DemoTitle)
+	ids, _, cur := poll(t, c, col, taxii.Cursor{})
+	if len(ids) != taxiitest.DefaultDemoObjects || strings.Contains(logs.String(), "WARN") {
+		t.Fatalf("%d objects, want %d; log %s", len(ids), taxiitest.DefaultDemoObjects, logs)
+	}
+	checkOnce(t, ids, ids)
+	var objs []json.RawMessage
+	for i := range 20 {
+		objs = append(objs, indicator(i))
+	}
+	srv.Add(taxiitest.DemoCollectionID, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), objs...)
+	more, _, _ := poll(t, c, col, cur)
+	if len(more) != 7 || !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("a run of 20 at one instant in pages of 7 without next: %d delivered, log %s", len(more), logs)
+	}
+}
+
+// TestPollRefusesBadPages checks the errors of a page too large to read
+// and of a page without the date_added headers, which a cursor needs.
+func TestPollRefusesBadPages(t *testing.T) {
+	srv := taxiitest.NewServer(taxiitest.Options{})
+	defer srv.Close()
+	c, err := taxii.New(taxii.Options{Username: "demo", Password: "demo", MaxPageBytes: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := resolve(t, c, srv, taxiitest.DemoTitle)
+	for _, err := range c.Poll(ctxFor(t), col, taxii.Cursor{}) {
+		if err == nil || !strings.Contains(err.Error(), "larger than 2000 bytes") {
+			t.Errorf("large page: %v", err)
+		}
+	}
+
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", taxii.MediaType)
+		fmt.Fprintf(w, `{"more":false,"objects":[%s]}`, indicator(1))
+	}))
+	defer bare.Close()
+	col = taxii.Collection{APIRoot: bare.URL + "/api1/", ID: "c", Title: "bare", CanRead: true}
+	for _, err := range c.Poll(ctxFor(t), col, taxii.Cursor{}) {
+		if !errors.Is(err, taxii.ErrMediaType) || !strings.Contains(err.Error(), "X-TAXII-Date-Added-First") || !strings.Contains(err.Error(), `"bare"`) {
+			t.Errorf("page without headers: %v", err)
+		}
+	}
+}
+
+// BenchmarkPoll polls 10,000 indicators in pages of 1,000 over loopback.
+func BenchmarkPoll(b *testing.B) {
+	srv := taxiitest.NewServer(taxiitest.Options{PageSize: 1000})
+	defer srv.Close()
+	for i := range 10000 {
+		srv.Add(taxiitest.ScratchCollectionID, time.Time{}, indicator(i))
+	}
+	c, err := taxii.New(taxii.Options{Username: "demo", Password: "demo", Limit: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	col, err := c.Resolve(ctx, srv.APIRoot(), taxiitest.ScratchTitle)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		n := 0
+		for p, err := range c.Poll(ctx, col, taxii.Cursor{}) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(p.Objects)
+		}
+		if n != 10000 {
+			b.Fatalf("%d objects", n)
+		}
+	}
+}

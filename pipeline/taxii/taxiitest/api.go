@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,12 +67,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	taxii := http.NewServeMux()
-	taxii.HandleFunc("GET "+DiscoveryPath+"{$}", e.handleDiscovery)
-	taxii.HandleFunc("GET "+APIRootPath+"{$}", e.handleAPIRoot)
-	taxii.HandleFunc("GET "+APIRootPath+"collections/{$}", e.handleCollections)
-	taxii.HandleFunc("GET "+APIRootPath+"collections/{id}/{$}", e.handleCollection)
-	taxii.Handle(APIRootPath+"collections/{id}/objects/{$}", e.objects)
-	taxii.HandleFunc("GET "+APIRootPath+"status/{id}/{$}", e.handleStatus)
+	taxii.Handle(DiscoveryPath+"{$}", e.allow(http.HandlerFunc(e.handleDiscovery), http.MethodGet))
+	taxii.Handle(APIRootPath+"{$}", e.allow(http.HandlerFunc(e.handleAPIRoot), http.MethodGet))
+	taxii.Handle(APIRootPath+"collections/{$}", e.allow(http.HandlerFunc(e.handleCollections), http.MethodGet))
+	taxii.Handle(APIRootPath+"collections/{id}/{$}", e.allow(http.HandlerFunc(e.handleCollection), http.MethodGet))
+	taxii.Handle(APIRootPath+"collections/{id}/objects/{$}", e.allow(e.objects, http.MethodGet, http.MethodPost))
+	taxii.Handle(APIRootPath+"status/{id}/{$}", e.allow(http.HandlerFunc(e.handleStatus), http.MethodGet))
 	taxii.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, http.StatusNotFound, "Not found", "no TAXII endpoint "+r.Method+" "+r.URL.Path+" (TAXII paths end with /)")
 	})
@@ -86,6 +87,19 @@ func (e *Emulator) routes() *http.ServeMux {
 		_ = json.NewEncoder(w).Encode(e.Stats())
 	})
 	return mux
+}
+
+// allow answers 405 with a TAXII error message to a method not among
+// methods, and passes the others to h.
+func (e *Emulator) allow(h http.Handler, methods ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(methods, r.Method) {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			e.writeError(w, http.StatusMethodNotAllowed, "Method not allowed", r.Method+" "+r.URL.Path)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // guard checks the credentials, then the Accept header, of every TAXII
@@ -233,8 +247,8 @@ func (e *Emulator) handleStatus(w http.ResponseWriter, r *http.Request) {
 	e.writeJSON(w, http.StatusOK, s)
 }
 
-// handleObjects serves GET and POST of the objects endpoint, behind the
-// faults.
+// handleObjects serves GET and POST (allow let no other through) of the
+// objects endpoint, behind the faults.
 func (e *Emulator) handleObjects(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
@@ -245,11 +259,8 @@ func (e *Emulator) handleObjects(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.getObjects(w, r)
-	case http.MethodPost:
-		e.postObjects(w, r)
 	default:
-		w.Header().Set("Allow", "GET, POST")
-		e.writeError(w, http.StatusMethodNotAllowed, "Method not allowed", r.Method+" "+r.URL.Path)
+		e.postObjects(w, r)
 	}
 }
 
@@ -385,6 +396,9 @@ func (e *Emulator) getObjects(w http.ResponseWriter, r *http.Request) {
 	}
 	env, first, last := c.page(&q)
 	e.mu.Unlock()
+	if e.opts.NoNext {
+		env.Next = ""
+	}
 	if len(env.Objects) > 0 {
 		w.Header().Set("X-TAXII-Date-Added-First", timestamp(first))
 		w.Header().Set("X-TAXII-Date-Added-Last", timestamp(last))

@@ -47,9 +47,11 @@
 // (Options.SameDateAdded); a 429 with Retry-After on every n-th request
 // (Options.RateLimitEvery); error statuses, latency (slow pages) and
 // dropped connections from package github.com/iocpipe/iocpipe/sinks/faults;
-// and two broken servers: one that ignores next and answers the same next
-// again (Options.RepeatNext), one that answers more:true with no objects
-// (Options.EmptyMore).
+// a server that gives no next, so that clients page by added_after alone
+// (Options.NoNext); and two broken servers: one that ignores next and
+// answers the same next again (Options.RepeatNext), one that answers
+// more:true with no objects (Options.EmptyMore). A method an endpoint
+// does not serve is answered 405.
 //
 // For tests and demos, without authentication:
 //

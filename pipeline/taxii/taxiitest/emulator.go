@@ -114,6 +114,10 @@ type Options struct {
 	// EmptyMore answers every request with next more:true, no objects,
 	// and a new next each time (another broken server).
 	EmptyMore bool
+	// NoNext leaves next out of the envelope: a client pages by
+	// added_after alone, from X-TAXII-Date-Added-Last, as TAXII 2.1
+	// allows.
+	NoNext bool
 	// Logger receives the emulator's events; nil discards them.
 	Logger *slog.Logger
 }

@@ -178,6 +178,8 @@ func TestAuthAndMediaTypes(t *testing.T) {
 		}, 415},
 		{"POST can_write false", "POST", objectsPath(taxiitest.DemoCollectionID), `{"objects":[]}`, nil, 403},
 		{"unknown endpoint", "GET", taxiitest.APIRootPath + "nothing/", "", nil, 404},
+		{"POST discovery", "POST", "/taxii2/", `{}`, nil, 405},
+		{"DELETE objects", "DELETE", objectsPath(taxiitest.ScratchCollectionID), "", nil, 405},
 		{"bad limit", "GET", objectsPath(taxiitest.DemoCollectionID) + "?limit=0", "", nil, 400},
 		{"bad added_after", "GET", objectsPath(taxiitest.DemoCollectionID) + "?added_after=yesterday", "", nil, 400},
 		{"bad next", "GET", objectsPath(taxiitest.DemoCollectionID) + "?next=zzz", "", nil, 400},
@@ -447,6 +449,15 @@ func TestFaults(t *testing.T) {
 		get(t, srv, path+"?next="+p1.Next, &p2)
 		if p1.Next == "" || p1.Next != p2.Next || !slices.Equal(ids(t, p1.Objects), ids(t, p2.Objects)) {
 			t.Errorf("repeat next: %q then %q", p1.Next, p2.Next)
+		}
+	})
+	t.Run("no next", func(t *testing.T) {
+		srv := taxiitest.NewServer(taxiitest.Options{NoNext: true, PageSize: 10})
+		defer srv.Close()
+		var p page
+		get(t, srv, path, &p)
+		if !p.More || p.Next != "" || len(p.Objects) != 10 {
+			t.Errorf("no next: more %v, next %q, %d objects", p.More, p.Next, len(p.Objects))
 		}
 	})
 	t.Run("empty more", func(t *testing.T) {

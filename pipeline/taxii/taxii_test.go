@@ -141,11 +141,11 @@ func checkOnce(t *testing.T, ids []string, want []string) {
 	}
 }
 
-// TestPoll25000SharedDateAdded polls 25,000 indicators served in pages of
+// TestTAXIIPoll25000SharedDateAdded polls 25,000 indicators served in pages of
 // 100, a third of them in runs of 34 sharing one date_added across every
 // page boundary: each is delivered once, and polling again from the
 // cursor delivers nothing.
-func TestPoll25000SharedDateAdded(t *testing.T) {
+func TestTAXIIPoll25000SharedDateAdded(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{PageSize: 100})
 	defer srv.Close()
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -209,11 +209,11 @@ func addControl(t *testing.T, srv *taxiitest.Server, collection, query string, o
 	}
 }
 
-// TestPollPicksUpNewObjects adds objects between polls — with their own
+// TestTAXIIPollPicksUpNewObjects adds objects between polls — with their own
 // date_added, with the date_added of the cursor's bound (visible only
 // after the poll that reached it), and several sharing one — and checks
 // that each poll from the cursor delivers exactly them.
-func TestPollPicksUpNewObjects(t *testing.T) {
+func TestTAXIIPollPicksUpNewObjects(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{PageSize: 7, SameDateAdded: 3})
 	defer srv.Close()
 	c, _ := newClient(t, 0)
@@ -248,9 +248,9 @@ func TestPollPicksUpNewObjects(t *testing.T) {
 	}
 }
 
-// TestPollResumesMidway stops a poll after each page in turn and resumes
+// TestTAXIIPollResumesMidway stops a poll after each page in turn and resumes
 // from that page's cursor: every object is delivered once in all.
-func TestPollResumesMidway(t *testing.T) {
+func TestTAXIIPollResumesMidway(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{PageSize: 6, SameDateAdded: 4})
 	defer srv.Close()
 	c, _ := newClient(t, 0)
@@ -277,10 +277,10 @@ func TestPollResumesMidway(t *testing.T) {
 	checkOnce(t, got, want)
 }
 
-// TestPollLongRunAtBound has more objects than a page sharing the last
+// TestTAXIIPollLongRunAtBound has more objects than a page sharing the last
 // date_added: polling again from the cursor pages through them by next,
 // delivering nothing.
-func TestPollLongRunAtBound(t *testing.T) {
+func TestTAXIIPollLongRunAtBound(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{PageSize: 10})
 	defer srv.Close()
 	var objs []json.RawMessage
@@ -310,9 +310,9 @@ func TestPollLongRunAtBound(t *testing.T) {
 	}
 }
 
-// TestPollBrokenServers checks that a server repeating next, or answering
+// TestTAXIIPollBrokenServers checks that a server repeating next, or answering
 // more:true with no objects, ends the poll with a WARN and no error.
-func TestPollBrokenServers(t *testing.T) {
+func TestTAXIIPollBrokenServers(t *testing.T) {
 	tests := []struct {
 		name string
 		opts taxiitest.Options
@@ -351,9 +351,9 @@ func TestPollBrokenServers(t *testing.T) {
 	}
 }
 
-// TestPollRetries checks that a 429's Retry-After is waited and that
+// TestTAXIIPollRetries checks that a 429's Retry-After is waited and that
 // 5xx answers are retried.
-func TestPollRetries(t *testing.T) {
+func TestTAXIIPollRetries(t *testing.T) {
 	t.Run("429 Retry-After", func(t *testing.T) {
 		srv := taxiitest.NewServer(taxiitest.Options{PageSize: 20, RateLimitEvery: 2, RetryAfter: time.Second})
 		defer srv.Close()
@@ -398,9 +398,9 @@ func TestPollRetries(t *testing.T) {
 	})
 }
 
-// TestDiscoverAndResolve checks discovery and the resolving of a
+// TestTAXIIDiscoverAndResolve checks discovery and the resolving of a
 // collection by id, title and alias, and the refusals.
-func TestDiscoverAndResolve(t *testing.T) {
+func TestTAXIIDiscoverAndResolve(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{})
 	defer srv.Close()
 	c, _ := newClient(t, 0)
@@ -441,9 +441,9 @@ func TestDiscoverAndResolve(t *testing.T) {
 	}
 }
 
-// TestRefusals checks the errors of wrong credentials, of a server that
+// TestTAXIIRefusals checks the errors of wrong credentials, of a server that
 // is not TAXII 2.1, and of a proxy's page.
-func TestRefusals(t *testing.T) {
+func TestTAXIIRefusals(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{Faults: faults.Options{ProxyPage: true}})
 	defer srv.Close()
 	ctx := ctxFor(t)
@@ -485,8 +485,8 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestCursorJSON checks the cursor's JSON form.
-func TestCursorJSON(t *testing.T) {
+// TestTAXIICursorJSON checks the cursor's JSON form.
+func TestTAXIICursorJSON(t *testing.T) {
 	tests := []struct {
 		name string
 		cur  taxii.Cursor
@@ -512,8 +512,8 @@ func TestCursorJSON(t *testing.T) {
 	}
 }
 
-// TestCursorAdvance checks Advance's three cases.
-func TestCursorAdvance(t *testing.T) {
+// TestTAXIICursorAdvance checks Advance's three cases.
+func TestTAXIICursorAdvance(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a, b := taxii.ObjectVersion{ID: "x--a"}, taxii.ObjectVersion{ID: "x--b"}
 	cur := taxii.Cursor{AddedAfter: t0, Seen: []taxii.ObjectVersion{a}}
@@ -539,10 +539,10 @@ func TestCursorAdvance(t *testing.T) {
 	}
 }
 
-// TestPollWithoutNext pages a server that gives no next by added_after
+// TestTAXIIPollWithoutNext pages a server that gives no next by added_after
 // alone: every object once; a run of equal date_added longer than a page
 // ends the poll with a WARN instead of a loop.
-func TestPollWithoutNext(t *testing.T) {
+func TestTAXIIPollWithoutNext(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{NoNext: true, PageSize: 7, SameDateAdded: 3})
 	defer srv.Close()
 	c, logs := newClient(t, 0)
@@ -563,9 +563,9 @@ func TestPollWithoutNext(t *testing.T) {
 	}
 }
 
-// TestPollRefusesBadPages checks the errors of a page too large to read
+// TestTAXIIPollRefusesBadPages checks the errors of a page too large to read
 // and of a page without the date_added headers, which a cursor needs.
-func TestPollRefusesBadPages(t *testing.T) {
+func TestTAXIIPollRefusesBadPages(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{})
 	defer srv.Close()
 	c, err := taxii.New(taxii.Options{Username: "demo", Password: "demo", MaxPageBytes: 2000})

@@ -94,7 +94,7 @@ func objectsPath(id string) string {
 	return taxiitest.APIRootPath + "collections/" + id + "/objects/"
 }
 
-func TestDiscoveryAPIRootCollections(t *testing.T) {
+func TestTAXIIDiscoveryAPIRootCollections(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{})
 	defer srv.Close()
 	var d struct {
@@ -148,7 +148,7 @@ func TestDiscoveryAPIRootCollections(t *testing.T) {
 	}
 }
 
-func TestAuthAndMediaTypes(t *testing.T) {
+func TestTAXIIAuthAndMediaTypes(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{})
 	defer srv.Close()
 	tests := []struct {
@@ -209,9 +209,9 @@ func TestAuthAndMediaTypes(t *testing.T) {
 	}
 }
 
-// TestObjectsFilters checks added_after (exclusive), limit, next, match[type],
+// TestTAXIIObjectsFilters checks added_after (exclusive), limit, next, match[type],
 // match[id] and the date_added headers on the demo collection.
-func TestObjectsFilters(t *testing.T) {
+func TestTAXIIObjectsFilters(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{SameDateAdded: 3})
 	defer srv.Close()
 	path := objectsPath(taxiitest.DemoCollectionID)
@@ -292,8 +292,8 @@ func TestObjectsFilters(t *testing.T) {
 	}
 }
 
-// TestVersions checks that match[version] defaults to the last version.
-func TestVersions(t *testing.T) {
+// TestTAXIIVersions checks that match[version] defaults to the last version.
+func TestTAXIIVersions(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{})
 	defer srv.Close()
 	obj := func(modified string) json.RawMessage {
@@ -310,9 +310,9 @@ func TestVersions(t *testing.T) {
 	}
 }
 
-// TestAddAndReset checks POST to a writable collection, the control
+// TestTAXIIAddAndReset checks POST to a writable collection, the control
 // endpoint's date_added choices, and that reset empties scratch.
-func TestAddAndReset(t *testing.T) {
+func TestTAXIIAddAndReset(t *testing.T) {
 	srv := taxiitest.NewServer(taxiitest.Options{})
 	defer srv.Close()
 	bundle := func(n, from int) string {
@@ -384,8 +384,8 @@ func TestAddAndReset(t *testing.T) {
 	}
 }
 
-// TestDemoIsDeterministic checks that two emulators serve the same demo.
-func TestDemoIsDeterministic(t *testing.T) {
+// TestTAXIIDemoIsDeterministic checks that two emulators serve the same demo.
+func TestTAXIIDemoIsDeterministic(t *testing.T) {
 	a, b := taxiitest.NewServer(taxiitest.Options{}), taxiitest.NewServer(taxiitest.Options{})
 	defer a.Close()
 	defer b.Close()
@@ -409,9 +409,9 @@ func TestDemoIsDeterministic(t *testing.T) {
 	}
 }
 
-// TestFaults checks the 429 with Retry-After, injected 5xx and the two
+// TestTAXIIFaults checks the 429 with Retry-After, injected 5xx and the two
 // broken servers.
-func TestFaults(t *testing.T) {
+func TestTAXIIFaults(t *testing.T) {
 	path := objectsPath(taxiitest.DemoCollectionID)
 	t.Run("429", func(t *testing.T) {
 		srv := taxiitest.NewServer(taxiitest.Options{RateLimitEvery: 2, RetryAfter: 1500 * time.Millisecond})

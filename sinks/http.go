@@ -54,6 +54,11 @@ type HTTPOptions struct {
 	Limiter Limiter
 	// MaxConns caps connections to the API host; 0 means 16.
 	MaxConns int
+	// MaxAnswer is the most of an answer's body read, in bytes; 0 means
+	// 64 KiB, enough for the sinks' answers. A longer 2xx body is cut at
+	// this size: a client that reads large answers (TAXII pages) sets it
+	// and treats a body of exactly this size as too large.
+	MaxAnswer int
 	// InsecureSkipVerify turns TLS verification off. Callers log a warning.
 	InsecureSkipVerify bool
 	// Logger receives retries and failures; nil discards them.
@@ -99,6 +104,9 @@ func (o *HTTPOptions) defaults() {
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = 16
+	}
+	if o.MaxAnswer <= 0 {
+		o.MaxAnswer = maxAnswer
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -444,7 +452,7 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 		return nil, nil, timedOut(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(d.opts.MaxAnswer)))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	if err != nil {
 		return resp, nil, timedOut(fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Redacted(), err))
@@ -452,7 +460,7 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 	// An error body may reflect what was sent, credentials included.
 	secrets := credentials(req, d.secrets)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if !jsonOrEmpty(body) {
+		if !jsonOrEmpty(body, d.opts.MaxAnswer) {
 			return resp, nil, &HTTPError{
 				Method: req.Method, URL: req.URL.Redacted(), Status: resp.StatusCode,
 				Message: "the answer is not JSON (a proxy's page?), so not the API's: " + Excerpt(Scrub(body, secrets)),
@@ -486,15 +494,15 @@ func (d *Doer) once(ctx context.Context, build Request, decode Decoder, timeout 
 // jsonOrEmpty reports whether a 2xx answer's body is the API's: empty,
 // or JSON (a body cut at the read limit only needs to start like JSON).
 // Anything else — an HTML page from a proxy or a captive portal — is not.
-func jsonOrEmpty(body []byte) bool {
+func jsonOrEmpty(body []byte, limit int) bool {
 	t := bytes.TrimSpace(body)
 	if len(t) == 0 || json.Valid(t) {
 		return true
 	}
-	return len(body) == maxAnswer && (t[0] == '{' || t[0] == '[')
+	return len(body) == limit && (t[0] == '{' || t[0] == '[')
 }
 
-// maxAnswer is the most of an answer's body read.
+// maxAnswer is the most of an answer's body read by default.
 const maxAnswer = 64 << 10
 
 // certError reports a TLS certificate that failed verification.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iocpipe/iocpipe/pipeline/taxii/taxiitest"
 	"github.com/iocpipe/iocpipe/sinks/threatwinds/threatwindstest"
 	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
 )
@@ -47,7 +48,7 @@ func TestCheckExampleAgainstEmulate(t *testing.T) {
 	ts := trustartest.New(trustartest.Options{})
 	tw := threatwindstest.New(threatwindstest.Options{})
 	t.Cleanup(tw.Close)
-	srv := httptest.NewServer(emulatorMux(ts, tw))
+	srv := httptest.NewServer(emulatorMux(ts, tw, taxiitest.New(taxiitest.Options{})))
 	t.Cleanup(srv.Close)
 	example, err := os.ReadFile(examplePath)
 	if err != nil {

@@ -189,6 +189,10 @@ type RouteConfig struct {
 	// delivered within it (by an earlier run or file), kept in the
 	// ledger; 0 means off.
 	DedupWindow Duration `yaml:"dedup_window"`
+
+	// TAXII is a TAXII 2.1 collection the route polls (config_taxii.go);
+	// nil means none.
+	TAXII *TAXIIConfig `yaml:"taxii"`
 }
 
 // WebhookConfig is a scan route's webhook.
@@ -464,6 +468,9 @@ func (c *Config) validateRoute(i int) error {
 	if err := c.validateMapping(key+".json_fields", r.JSONFields, true); err != nil {
 		return err
 	}
+	if err := c.validateTAXII(r, key); err != nil {
+		return err
+	}
 	return c.loadWarninglists(r, key+".warninglists")
 }
 
@@ -625,15 +632,26 @@ func checkURL(s string) error {
 	return nil
 }
 
-// secret reads an environment variable named by the config. A value an
-// HTTP header cannot carry (a control character) is a config error.
+// secret reads an environment variable named by the config (see
+// secretFromEnv); its error is a config error naming key.
 func (c *Config) secret(key, env string) (string, error) {
+	v, err := secretFromEnv(env)
+	if err != nil {
+		return "", &ConfigError{File: c.path, Key: key, Err: err}
+	}
+	return v, nil
+}
+
+// secretFromEnv reads a secret from the environment variable env: unset,
+// empty, or holding a value an HTTP header cannot carry (a control
+// character) is an error that does not show the value.
+func secretFromEnv(env string) (string, error) {
 	v, ok := os.LookupEnv(env)
 	if !ok || v == "" {
-		return "", c.errorf(key, "environment variable %s is not set (secrets come from the environment only)", env)
+		return "", fmt.Errorf("environment variable %s is not set (secrets come from the environment only)", env)
 	}
 	if i := strings.IndexFunc(v, func(r rune) bool { return (r < 0x20 && r != '\t') || r == 0x7f }); i >= 0 {
-		return "", c.errorf(key, "environment variable %s holds a control character at byte %d, such as a newline, that an HTTP header cannot carry; its value is not shown", env, i+1)
+		return "", fmt.Errorf("environment variable %s holds a control character at byte %d, such as a newline, that an HTTP header cannot carry; its value is not shown", env, i+1)
 	}
 	return v, nil
 }

@@ -15,7 +15,8 @@
 //	status       show each route's inbox, files, last import, ledger and sink
 //	requeue      move files from a route's failed/ back into its inbox
 //	check        check the configuration and reach every sink
-//	emulate      serve the TruSTAR and ThreatWinds emulators
+//	emulate      serve the TruSTAR, ThreatWinds and TAXII 2.1 emulators
+//	taxii discover  list a TAXII 2.1 server's API roots and collections
 //	definitions  print the ThreatWinds entity definitions
 //	version      print the version
 //

@@ -158,6 +158,7 @@ rejected; 1 something valid could not be delivered, or a fatal error;
 	root.AddCommand(newInspectCmd(e))
 	root.AddCommand(newStatusCmd(e), newRequeueCmd(e), newCheckCmd(e))
 	root.AddCommand(newLedgerCmd(e))
+	root.AddCommand(newTAXIICmd(e))
 	return root
 }
 

@@ -229,28 +229,37 @@ func New(opts Options) (*Inbox, error) {
 	if err := ib.lock(); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{ib.work, ib.done, ib.failed, ib.private} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			ib.unlock()
-			return nil, fmt.Errorf("inbox: %w", err)
-		}
-	}
-	// Files move by rename, which cannot cross file systems.
-	if top, err := os.Stat(dir); err == nil {
-		tid, ok := idOf(top)
-		for _, d := range []string{ib.work, ib.done, ib.failed} {
-			fi, err := os.Stat(d)
-			if err != nil {
-				ib.unlock()
-				return nil, fmt.Errorf("inbox: %w", err)
-			}
-			if id, _ := idOf(fi); ok && id.dev != tid.dev {
-				ib.unlock()
-				return nil, fmt.Errorf("inbox %s: %s is on another file system: files move by rename, so work, done and failed folders must be on the inbox's", dir, d)
-			}
-		}
+	if err := ib.makeDirs(); err != nil {
+		ib.unlock()
+		return nil, err
 	}
 	return ib, nil
+}
+
+// makeDirs creates the work, done, failed (and private) folders, and
+// checks they are on the inbox's file system: files move by rename,
+// which cannot cross file systems.
+func (ib *Inbox) makeDirs() error {
+	for _, d := range []string{ib.work, ib.done, ib.failed, ib.private} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
+	}
+	top, err := os.Stat(ib.dir)
+	if err != nil {
+		return nil
+	}
+	tid, ok := idOf(top)
+	for _, d := range []string{ib.work, ib.done, ib.failed} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
+		if id, _ := idOf(fi); ok && id.dev != tid.dev {
+			return fmt.Errorf("inbox %s: %s is on another file system: files move by rename, so work, done and failed folders must be on the inbox's", ib.dir, d)
+		}
+	}
+	return nil
 }
 
 // Dirs returns the inbox and its work, done and failed folders, absolute.

@@ -697,6 +697,34 @@ func (r *run) tally() error {
 		}
 		byID[p.id] = &in
 	}
+	if err := r.readReports(byID); err != nil {
+		return err
+	}
+	list := func(dir string) []string {
+		var out []string
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			if !strings.HasPrefix(e.Name(), ".") && e.Type().IsRegular() {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
+	r.res.InWork = list(filepath.Join(r.inbox, ".iocpipe", "work"))
+	r.res.Failed = list(filepath.Join(r.inbox, "failed"))
+	r.res.Instances = nil
+	r.res.Warned = map[string]bool{}
+	for _, p := range r.procs {
+		r.res.Instances = append(r.res.Instances, *byID[p.id])
+		b, _ := os.ReadFile(p.log)
+		r.res.Warned[p.id] = strings.Contains(string(b), "the database is unreachable")
+	}
+	return nil
+}
+
+// readReports reads the reports in done/: the files filed, by whom, and
+// how long after their drop their import started.
+func (r *run) readReports(byID map[string]*Instance) error {
 	done := filepath.Join(r.inbox, "done")
 	reports, err := filepath.Glob(filepath.Join(done, "*.report.json"))
 	if err != nil {
@@ -733,25 +761,6 @@ func (r *run) tally() error {
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		r.res.PickupMedian, r.res.PickupMax = lat[len(lat)/2], lat[len(lat)-1]
-	}
-	list := func(dir string) []string {
-		var out []string
-		es, _ := os.ReadDir(dir)
-		for _, e := range es {
-			if !strings.HasPrefix(e.Name(), ".") && e.Type().IsRegular() {
-				out = append(out, e.Name())
-			}
-		}
-		return out
-	}
-	r.res.InWork = list(filepath.Join(r.inbox, ".iocpipe", "work"))
-	r.res.Failed = list(filepath.Join(r.inbox, "failed"))
-	r.res.Instances = nil
-	r.res.Warned = map[string]bool{}
-	for _, p := range r.procs {
-		r.res.Instances = append(r.res.Instances, *byID[p.id])
-		b, _ := os.ReadFile(p.log)
-		r.res.Warned[p.id] = strings.Contains(string(b), "the database is unreachable")
 	}
 	return nil
 }

@@ -15,7 +15,8 @@ import (
 // BenchmarkLedgerAcks measures how fast acknowledgements reach the ledger
 // with many small files: `iocpipe run` imports 2,000 files of 5 rows each
 // through the real pipeline into the TruSTAR emulator, with a bbolt ledger
-// on disk (a new one per iteration, so that every file is imported). Each
+// on disk or a PostgreSQL one on the test server (a new one per
+// iteration, so that every file is imported). Each
 // file's acknowledged rows are recorded, and each file is recorded as
 // imported at the end. It reports acknowledged files and rows per second
 // over the whole run, and the same without a ledger (the floor).
@@ -40,23 +41,24 @@ func BenchmarkLedgerAcks(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, withLedger := range []bool{true, false} {
-		name := "ledger=bolt"
-		if !withLedger {
-			name = "ledger=none" // the floor: the same import without a ledger
-		}
-		b.Run(name, func(b *testing.B) { benchRun(b, srv, dir, in, withLedger, files, rows) })
+	// none is the floor: the same import without a ledger.
+	for _, kind := range []string{"bolt", "postgres", "none"} {
+		b.Run("ledger="+kind, func(b *testing.B) { benchRun(b, srv, dir, in, kind, files, rows) })
 	}
 }
 
-func benchRun(b *testing.B, srv *trustartest.Server, dir, in string, withLedger bool, files, rows int) {
+func benchRun(b *testing.B, srv *trustartest.Server, dir, in, kind string, files, rows int) {
 	var elapsed time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		cfg := filepath.Join(dir, "config.yaml")
 		top := ""
-		if withLedger {
+		switch kind {
+		case "bolt":
 			top = "ledger: " + filepath.Join(dir, fmt.Sprintf("ledger-%d.db", i)) + "\n"
+		case "postgres":
+			b.Setenv("IOCPIPE_TEST_DSN", pg.Database(b))
+			top = pgLedgerKey
 		}
 		body := fmt.Sprintf("%ssinks:\n  trustar:\n    url: %s\n    rate_limit: 0\n    linger: 20ms\n"+
 			"routes:\n  - name: feeds\n    sink: trustar\n    enclaves: [%s]\n", top, srv.URL, watchEnclave)

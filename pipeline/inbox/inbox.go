@@ -162,9 +162,15 @@ type job struct {
 	// without a ledger).
 	start ledger.Start
 
-	// Guarded by Inbox.mu: the current run's state.
-	finished bool
-	retryAt  time.Time
+	// Guarded by Inbox.mu: the current run's state; fed says the
+	// pipeline has it.
+	finished, fed bool
+	retryAt       time.Time
+	// abandoned says the rest of the current run is not sent: a shared
+	// inbox's lease expired while the database could not be reached (see
+	// abandon). The rows not read yet are skipped, and the file is not
+	// filed: it is fed again once the database answers.
+	abandoned atomic.Bool
 
 	// failing is when a run over the file first failed delivery, reasons
 	// the distinct reasons since (see giveUp); owned by finish.
@@ -299,6 +305,10 @@ func (ib *Inbox) input(j *job) pipeline.Input {
 	if l != nil {
 		in.Skip = j.start.Skip
 	}
+	if ib.shared() {
+		start := j.start
+		in.Skip = func(row int) bool { return j.abandoned.Load() || start.Skip(row) }
+	}
 	in.Report = func(r pipeline.FileReport) {
 		j.rej.add(r.Rejects)
 		if l != nil {
@@ -329,9 +339,16 @@ func (ib *Inbox) finish(j *job, r pipeline.FileResult) {
 		ib.mu.Unlock()
 		return
 	}
-	j.finished = true
+	j.finished, j.fed = true, false
 	ib.mu.Unlock()
 	ib.inProgress.Add(-1)
+	if j.abandoned.Load() {
+		ib.end(j) // what was acknowledged is kept: the next run resumes
+		ib.log.Info("abandoned run over: the file stays in work/, and is fed again once the database answers", "file", j.name,
+			"delivered", r.Delivered)
+		ib.retryIn(j, nil, dbRetry)
+		return
+	}
 	if r.Err == "" && j.changed() {
 		r.Err = fmt.Sprintf("the file changed after it was claimed: what was sent is its content at the claim (sha256 %s), read from a copy; "+
 			"this file is not recorded as imported: drop it in again to import what it holds now", j.sum)
@@ -669,6 +686,7 @@ func (ib *Inbox) begin(j *job) (ledger.Start, error) {
 	j.start, j.finished = st, false
 	j.rej = newRejectStream(j.snap)
 	ib.mu.Unlock()
+	j.abandoned.Store(false)
 	return st, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
@@ -23,6 +24,8 @@ type Claims interface {
 	// Valid reports whether the lease is renewed: false when the
 	// database cannot be reached, and the instance claims nothing.
 	Valid() bool
+	// LeaseUntil is when the lease expires unless renewed.
+	LeaseUntil() time.Time
 	// Claim claims a content, named name in work/, through key, in one
 	// transaction (see ledger.Instance.Claim).
 	Claim(ctx context.Context, key, sum, name string) (ledger.Claim, error)
@@ -233,4 +236,33 @@ func (ib *Inbox) takeOne(name, from string) {
 		ib.log.Info("resuming a file nobody claimed for a whole lease (an instance died between moving it into work/ and claiming it)", "file", name)
 	}
 	ib.admit(j)
+}
+
+// abandon stops the runs in progress of a shared inbox once its lease
+// expired with the database unreachable: another instance may take their
+// files over as soon as the database answers it, so this one sends no
+// more of them than the batches already in flight (the rows not read yet
+// are skipped), and files none of them; each is fed again, resumed,
+// once the database answers, if this instance still holds it. Called by
+// the Watch goroutine on every tick.
+func (ib *Inbox) abandon(now time.Time) {
+	if !ib.shared() || ib.opts.Claims.Valid() || now.Before(ib.opts.Claims.LeaseUntil()) {
+		return
+	}
+	var names []string
+	ib.mu.Lock()
+	for _, j := range ib.active {
+		if j.fed && !j.finished && !j.abandoned.Load() {
+			j.abandoned.Store(true)
+			names = append(names, j.name)
+		}
+	}
+	ib.mu.Unlock()
+	if len(names) > 0 {
+		// INFO: the instance's WARN said files in hand would be finished
+		// or abandoned within the lease.
+		slices.Sort(names)
+		ib.log.Info("the lease expired with the database unreachable: the files in hand are abandoned (no more of their rows is sent beyond the batches in flight) and resumed once it answers",
+			"files", len(names), "names", names[:min(len(names), 10)])
+	}
 }

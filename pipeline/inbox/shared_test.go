@@ -141,3 +141,86 @@ func TestSharedTakeOver(t *testing.T) {
 		t.Errorf("stats %+v, want 1 taken over and 2 resumed", st)
 	}
 }
+
+// TestSharedAbandon: the database stops answering while a file is in
+// progress; once the lease expired, the rest of the file is not sent (its
+// rows not read yet are skipped) and the file is not filed; when the
+// database is back it is fed again, and then filed.
+func TestSharedAbandon(t *testing.T) {
+	if v := os.Getenv(pgtest.OptOut); v != "" && v != "0" {
+		t.Skipf("%s=%s: PostgreSQL tests skipped", pgtest.OptOut, v)
+	}
+	srv, err := pgtest.Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	l, err := ledger.OpenPostgres(t.Context(), srv.DSN, ledger.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const lease = 1500 * time.Millisecond
+	in, err := l.Join(t.Context(), ledger.InstanceOptions{ID: "me", Lease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	dir := t.TempDir()
+	ib, err := New(Options{Dir: dir, Ledger: l, Route: "feeds", Sink: "trustar", Settle: 50 * time.Millisecond, Claims: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ib.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	feed := make(chan pipeline.Input)
+	go ib.Watch(ctx, feed)
+	os.WriteFile(filepath.Join(dir, "big.csv"), []byte("value\na.example.com\nb.example.com\n"), 0o600)
+	var first pipeline.Input
+	select {
+	case first = <-feed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the file was not fed")
+	}
+	if first.Skip(0) {
+		t.Fatal("row 0 skipped before the outage")
+	}
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(lease + 10*time.Second)
+	for !first.Skip(1) {
+		if time.Now().After(deadline) {
+			t.Fatal("the run was not abandoned after the lease expired")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	first.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: first.Name}})
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	var second pipeline.Input
+	select {
+	case second = <-feed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the abandoned file was not fed again once the database answered")
+	}
+	if second.Name != "big.csv" || second.Skip(1) {
+		t.Fatalf("fed again: %s, row 1 skipped %v; want big.csv, sent", second.Name, second.Skip(1))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "done", "big.csv")); err == nil {
+		t.Fatal("the abandoned run's file was filed in done/")
+	}
+	second.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: second.Name}})
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "done", "big.csv")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the file was not filed after its second run")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -102,6 +102,7 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 			}
 			ib.check(now)
 			ib.dueRetries(now)
+			ib.abandon(now)
 		case now := <-rescan.C:
 			ib.heal(w, true)
 			ib.scan(now)
@@ -113,6 +114,9 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 		case <-ib.wake:
 			ib.unpark()
 		case out <- next:
+			ib.mu.Lock()
+			ib.queue[0].fed = true
+			ib.mu.Unlock()
 			ib.queue = ib.queue[1:]
 			ib.inProgress.Add(1)
 		}

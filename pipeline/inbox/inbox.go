@@ -417,7 +417,13 @@ func (ib *Inbox) retryIn(j *job, r *pipeline.FileResult, d time.Duration) {
 // skips them.
 func (ib *Inbox) end(j *job) {
 	if l := ib.opts.Ledger; l != nil {
-		if err := l.Finish(context.Background(), ib.key, j.sum, false); err != nil {
+		err := l.Finish(context.Background(), ib.key, j.sum, false)
+		switch {
+		case err != nil && ib.shared():
+			// The ledger keeps them, and writes them once the database
+			// answers (the instance said once that it does not).
+			ib.dbFailed("recording acknowledged rows: kept until the database answers", j.name, err)
+		case err != nil:
 			ib.log.Error("recording acknowledged rows", "file", j.name, "error", err)
 		}
 	}

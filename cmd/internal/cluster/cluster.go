@@ -101,6 +101,9 @@ type Result struct {
 	// (batches in flight); NotInFlight and AckedResent are those that
 	// were not: each is a failure.
 	Resent      int
+	// HeldAtKills counts the files the killed instances had in hand at
+	// their kills: those the others took over.
+	HeldAtKills int
 	NotInFlight []string
 	AckedResent []string
 	// Calls are the emulator's accepted submissions, RateLimited its 429s.
@@ -184,6 +187,9 @@ func (r *Result) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "rows dropped %d; the emulator received %d distinct rows (%d deliveries: %d rows sent again, %d of them not in flight at a kill)\n",
 		r.Dropped, r.Distinct, r.Deliveries, r.Resent, len(r.NotInFlight))
+	if r.HeldAtKills > 0 {
+		fmt.Fprintf(w, "the killed instances had %d files in hand: taken over by the others\n", r.HeldAtKills)
+	}
 	fmt.Fprintf(w, "calls %d, 429s %d; files in done/ %d; from drop to import median %s, slowest %s; %s in all\n",
 		r.Calls, r.RateLimited, r.Done, r.PickupMedian.Round(time.Millisecond), r.PickupMax.Round(time.Millisecond), r.Elapsed.Round(time.Second))
 	per := func(n int64) float64 { return float64(n) * 10000 / float64(max(r.Dropped, 1)) }
@@ -683,6 +689,7 @@ func (r *run) account() {
 	}
 	st := r.srv.Stats()
 	r.res.Calls, r.res.RateLimited = st.Submissions, st.RateLimited
+	r.res.HeldAtKills = len(r.held)
 }
 
 // tally reads done/, work/ and failed/ and the instances' logs.

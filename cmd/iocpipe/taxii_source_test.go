@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline/ledger"
+	"github.com/iocpipe/iocpipe/pipeline/taxii"
+	"github.com/iocpipe/iocpipe/pipeline/taxii/taxiitest"
+	"github.com/iocpipe/iocpipe/sinks/trustar/trustartest"
+)
+
+// taxiiEpoch is when the test collections' objects were added.
+var taxiiEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// taxiiValue is the domain of the test collections' i-th indicator.
+func taxiiValue(i int) string { return fmt.Sprintf("tx%06d.example.com", i) }
+
+// taxiiIndicator is the test collections' i-th STIX indicator.
+func taxiiIndicator(i int) json.RawMessage {
+	h := sha256.Sum256([]byte(taxiiValue(i)))
+	created := taxiiEpoch.Add(-time.Hour).Format("2006-01-02T15:04:05.000Z")
+	return json.RawMessage(fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":"indicator--%s","created":%q,"modified":%q,`+
+		`"pattern":"[domain-name:value = '%s']","pattern_type":"stix","valid_from":%q}`, uuidFrom(h[:]), created, created, taxiiValue(i), created))
+}
+
+// taxiiAt is the date_added of the test collections' i-th indicator after
+// base: a third of them share one across the boundaries of pages of 100
+// (the 34 around each multiple of 100, counted from 0), the others have
+// one each, a millisecond apart.
+func taxiiAt(base time.Time, i int) time.Time {
+	if (i+17)%100 < 34 {
+		i = (i+17)/100*100 - 17
+	}
+	return base.Add(time.Duration(i) * time.Millisecond)
+}
+
+// taxiiFill adds the indicators [from, to) to the collection id, each at
+// its taxiiAt.
+func taxiiFill(t *testing.T, srv *taxiitest.Server, id string, base time.Time, from, to int) {
+	t.Helper()
+	for i := from; i < to; {
+		at := taxiiAt(base, i)
+		objs := []json.RawMessage{}
+		for ; i < to && taxiiAt(base, i).Equal(at); i++ {
+			objs = append(objs, taxiiIndicator(i))
+		}
+		if _, _, err := srv.Add(id, at, objs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// taxiiConfig writes a configuration with a ledger and one route, intel,
+// polling collection of the TAXII emulator at root into the TruSTAR
+// emulator at sinkURL; extra goes into the route's taxii:.
+func taxiiConfig(t *testing.T, sinkURL, root, collection, extra string) (cfg, ledgerPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	ledgerPath = filepath.Join(dir, "ledger.db")
+	text := fmt.Sprintf(`ledger: %s
+sinks:
+  trustar:
+    url: %s
+    rate_limit: 0
+    linger: 50ms
+    retry_deadline: 10s
+    batch_size: 1000
+routes:
+  - name: intel
+    sink: trustar
+    enclaves: [%s]
+    taxii:
+      url: %s
+      collection: %s
+      username_env: TAXII_USERNAME
+      password_env: TAXII_PASSWORD
+%s`, ledgerPath, sinkURL, watchEnclave, root, collection, extra)
+	cfg = filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TAXII_USERNAME", "demo")
+	t.Setenv("TAXII_PASSWORD", "demo")
+	return cfg, ledgerPath
+}
+
+// checkOnce fails unless got holds each of the indicators [0, n) once
+// and nothing else.
+func checkOnce(t *testing.T, got map[string]int, n int) {
+	t.Helper()
+	bad := 0
+	for i := range n {
+		if c := got[taxiiValue(i)]; c != 1 && bad < 10 {
+			t.Errorf("%s delivered %d times, want once", taxiiValue(i), c)
+			bad++
+		}
+	}
+	if len(got) != n {
+		t.Errorf("%d distinct values delivered, want %d", len(got), n)
+	}
+}
+
+// readCursor reads the route intel's cursor of collection id from the
+// bbolt ledger at path (no process holds it).
+func readCursor(t *testing.T, path, id string) (taxii.Cursor, bool) {
+	t.Helper()
+	l, err := ledger.OpenBolt(path, ledger.BoltOptions{ReadOnly: true, Timeout: 5 * time.Second})
+	if os.IsNotExist(err) || err != nil && strings.Contains(err.Error(), "no such file") {
+		return taxii.Cursor{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	raw, ok, err := l.Cursor(context.Background(), ledger.Key("intel", "trustar"), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c taxii.Cursor
+	if ok {
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatalf("the cursor %s: %v", raw, err)
+		}
+	}
+	return c, ok
+}
+
+// TestTAXIIRun25k polls a collection of 25,000 indicators in pages of
+// 100, a third sharing date_added values across page boundaries, with
+// iocpipe run --route: every indicator is delivered once, each page is
+// reported under its origin, the cursor ends at the last date_added, and
+// a second run finds nothing new.
+func TestTAXIIRun25k(t *testing.T) {
+	const n = 25000
+	tx := taxiitest.NewServer(taxiitest.Options{PageSize: 100})
+	defer tx.Close()
+	taxiiFill(t, tx, taxiitest.ScratchCollectionID, taxiiEpoch, 0, n)
+	sink := trustartest.NewServer(trustartest.Options{})
+	defer sink.Close()
+	cfg, ledgerPath := taxiiConfig(t, sink.URL, tx.APIRoot(), taxiitest.ScratchTitle, "      limit: 1000\n")
+	reportPath := filepath.Join(t.TempDir(), "report.json")
+
+	started := time.Now()
+	code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "intel", "--report", reportPath)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	t.Logf("%d indicators in %d pages: %v", n, tx.Stats().Pages, time.Since(started).Round(time.Millisecond))
+	checkOnce(t, watchValues(t, sink.Submissions()), n)
+	if p := tx.Stats().Pages; p != n/100 {
+		t.Errorf("%d pages served, want %d (pages of 100)", p, n/100)
+	}
+	var r report
+	b, err := os.ReadFile(reportPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "taxii:intel:" + taxiitest.ScratchCollectionID + ":"
+	rows := int64(0)
+	for _, f := range r.Files {
+		if !strings.HasPrefix(f.File, prefix) || !strings.Contains(f.File, "/") {
+			t.Errorf("a page reported as %q, want %s<first>/<last>", f.File, prefix)
+		}
+		rows += f.Rows
+	}
+	if len(r.Files) != n/100 || rows != n || r.Summary.Delivered != n {
+		t.Errorf("report: %d pages, %d rows, %d delivered; want %d, %d, %d", len(r.Files), rows, r.Summary.Delivered, n/100, n, n)
+	}
+	cur, ok := readCursor(t, ledgerPath, taxiitest.ScratchCollectionID)
+	last := taxiiAt(taxiiEpoch, n-1)
+	if !ok || !cur.AddedAfter.Equal(last) {
+		t.Errorf("cursor %+v (stored %v), want added_after %s", cur.AddedAfter, ok, last.Format(time.RFC3339Nano))
+	}
+
+	before := len(sink.Submissions())
+	code, _, stderr = cliRun(t, "run", "--config", cfg, "--route", "intel")
+	if code != exitOK || !strings.Contains(stderr, "nothing to import: no new object in TAXII collection") {
+		t.Errorf("second run: exit %d, want 0 saying nothing is new\n%s", code, stderr)
+	}
+	if after := len(sink.Submissions()); after != before {
+		t.Errorf("the second run sent %d submissions, want none", after-before)
+	}
+}
+
+// TestTAXIIWatchBetweenPolls runs watch on a collection and adds objects
+// between its polls — later ones, and some at the very date_added the
+// cursor ends on: each poll picks up what is new, and nothing is sent
+// twice.
+func TestTAXIIWatchBetweenPolls(t *testing.T) {
+	tx := taxiitest.NewServer(taxiitest.Options{PageSize: 100})
+	defer tx.Close()
+	taxiiFill(t, tx, taxiitest.ScratchCollectionID, taxiiEpoch, 0, 500)
+	sink := watchEmulator(t)
+	cfg, _ := taxiiConfig(t, sink.URL, tx.APIRoot(), taxiitest.ScratchCollectionID, "      poll: 1s\n")
+	log := startWatch(t, cfg)
+	delivered := func(n int) func() bool {
+		return func() bool { return len(watchValues(t, sink.Submissions())) >= n }
+	}
+	watchWaitFor(t, 30*time.Second, "the first 500 indicators", delivered(500))
+
+	// Later objects, then objects at the cursor's very date_added.
+	taxiiFill(t, tx, taxiitest.ScratchCollectionID, taxiiEpoch, 500, 800)
+	watchWaitFor(t, 30*time.Second, "the 300 added", delivered(800))
+	last := taxiiAt(taxiiEpoch, 799)
+	objs := []json.RawMessage{}
+	for i := 800; i < 805; i++ {
+		objs = append(objs, taxiiIndicator(i))
+	}
+	if _, _, err := tx.Add(taxiitest.ScratchCollectionID, last, objs...); err != nil {
+		t.Fatal(err)
+	}
+	watchWaitFor(t, 30*time.Second, "the 5 added at the cursor's date_added", delivered(805))
+	// One more poll after the last: nothing is sent again.
+	n := strings.Count(log.String(), "TAXII poll done")
+	watchWaitFor(t, 30*time.Second, "another poll", func() bool { return strings.Count(log.String(), "TAXII poll done") > n })
+	checkOnce(t, watchValues(t, sink.Submissions()), 805)
+	if !strings.Contains(log.String(), `"page":"taxii:intel:`+taxiitest.ScratchCollectionID+`:`) {
+		t.Errorf("the log names no page by its origin:\n%.3000s", log.String())
+	}
+}
+
+// TestTAXIIStartErrors: a route whose collection cannot be polled fails
+// at start, naming the route's key: a locked collection (can_read false),
+// one the API root does not list, a TAXII 2.0 server (exit 2); wrong
+// credentials (exit 1).
+func TestTAXIIStartErrors(t *testing.T) {
+	tx := taxiitest.NewServer(taxiitest.Options{})
+	defer tx.Close()
+	sink := trustartest.NewServer(trustartest.Options{})
+	defer sink.Close()
+	for _, tt := range []struct {
+		name, collection string
+		password         string
+		code             int
+		want             []string
+	}{
+		{"locked", taxiitest.LockedTitle, "demo", exitUsage, []string{"routes[0] (intel).taxii.collection", "can_read is false"}},
+		{"unknown", "nope", "demo", exitUsage, []string{"routes[0] (intel).taxii.collection", "no such collection", taxiitest.DemoTitle}},
+		{"password", "demo", "wrong", exitFailed, []string{"routes[0] (intel).taxii", "401"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _ := taxiiConfig(t, sink.URL, tx.APIRoot(), tt.collection, "")
+			t.Setenv("TAXII_PASSWORD", tt.password)
+			for _, args := range [][]string{{"run", "--config", cfg, "--route", "intel"}, {"watch", "--config", cfg}} {
+				code, _, stderr := cliRun(t, args...)
+				if code != tt.code {
+					t.Errorf("%s: exit %d, want %d\n%s", args[0], code, tt.code, stderr)
+				}
+				for _, w := range tt.want {
+					if !strings.Contains(stderr, w) {
+						t.Errorf("%s: stderr does not say %q:\n%s", args[0], w, stderr)
+					}
+				}
+			}
+		})
+	}
+	if got := len(sink.Submissions()); got != 0 {
+		t.Errorf("%d submissions, want none", got)
+	}
+
+	// A run of no PATH on a route without taxii: is a usage error.
+	cfg := watchConfig(t, sink.URL, t.TempDir(), "")
+	if code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "feeds"); code != exitUsage || !strings.Contains(stderr, "route feeds has no taxii:") {
+		t.Errorf("run --route feeds with no PATH: exit %d\n%s", code, stderr)
+	}
+}

@@ -44,8 +44,10 @@ var (
 // order advance it to the last page of the run settled in order. A page
 // not delivered stops the poll: the next one starts from the cursor.
 //
-// A poll waits for the pages of the previous one to settle, so one
-// content is never begun twice at once. close ends the source once the
+// At most window objects are fed past the cursor, so that a crash or a
+// failed delivery sends again a bounded number of them; a
+// poll waits for the pages of the previous one to settle, so one content
+// is never begun twice at once. close ends the source once the
 // pipeline ended (no report comes any more).
 type taxiiSource struct {
 	rc       *RouteConfig
@@ -58,6 +60,7 @@ type taxiiSource struct {
 	log      *slog.Logger
 	dir      string                    // the private spool folder
 	report   func(pipeline.FileReport) // the run's own reporting; nil for none
+	window   int                       // the most objects in flight
 
 	settled     chan settledPage // final reports, to the settler
 	settlerDone chan struct{}
@@ -68,6 +71,7 @@ type taxiiSource struct {
 	cursor  taxii.Cursor  // after every page settled in order
 	pending []*taxiiPage  // the poll's pages not folded into cursor, in order
 	open    int           // pages begun and not settled
+	objects int           // objects of the pending pages fed
 	failed  bool          // a page of this poll was not delivered
 	dirty   bool          // cursor changed since it was written
 	stats   taxiiPollStat // of the current poll
@@ -86,6 +90,7 @@ type taxiiPage struct {
 	cursor taxii.Cursor
 	done   bool
 	ok     bool
+	objects int // fed to the pipeline
 	// failedRows says a report of the page had failed rows (reports are
 	// serialized: only they touch it).
 	failedRows bool
@@ -123,6 +128,7 @@ func newTAXIISource(ctx context.Context, cfg *Config, rc *RouteConfig, l ledger.
 		rc: rc, key: ledger.Key(rc.Name, rc.Sink), client: client, col: col, led: l, reimport: reimport,
 		log: log.With("collection", col.ID), report: report, cursor: t.startCursor(),
 		settled: make(chan settledPage, 64), settlerDone: make(chan struct{}), changed: make(chan struct{}, 1),
+		window: taxiiWindow(cfg.Delivery(rc)),
 	}
 	s.cursors, _ = l.(cursorStore)
 	from := "added_after"
@@ -176,7 +182,7 @@ func (s *taxiiSource) poll(ctx context.Context, feed chan<- pipeline.Input) erro
 	cur := s.cursor
 	// Every page of the previous poll settled (wait): those left pending
 	// follow one not delivered, and are fetched again.
-	s.failed, s.stats, s.pending = false, taxiiPollStat{}, nil
+	s.failed, s.stats, s.pending, s.objects = false, taxiiPollStat{}, nil, 0
 	s.mu.Unlock()
 	for page, err := range s.client.Poll(ctx, s.col, cur) {
 		if err != nil {
@@ -207,6 +213,14 @@ func (s *taxiiSource) poll(ctx context.Context, feed chan<- pipeline.Input) erro
 			s.done(pg, true)
 			continue
 		}
+		if err := s.room(ctx); err != nil {
+			s.done(pg, false)
+			return err
+		}
+		s.mu.Lock()
+		pg.objects = len(page.Objects)
+		s.objects += pg.objects
+		s.mu.Unlock()
 		select {
 		case feed <- *in:
 		case <-ctx.Done():
@@ -287,6 +301,7 @@ func (s *taxiiSource) done(pg *taxiiPage, ok bool) {
 	}
 	for len(s.pending) > 0 && s.pending[0].done && s.pending[0].ok {
 		s.cursor, s.dirty = s.pending[0].cursor, true
+		s.objects -= s.pending[0].objects
 		s.pending = s.pending[1:]
 	}
 	s.mu.Unlock()
@@ -328,13 +343,28 @@ func (s *taxiiSource) hasFailed() bool {
 	return s.failed
 }
 
+// taxiiWindow is the most objects a source has in flight: what the
+// route's sink takes at once, and as much again being batched.
+func taxiiWindow(d DeliveryConfig) int { return (d.InFlight + 1) * d.BatchSize }
+
 // wait returns once every page begun settled, or with ctx's error.
 func (s *taxiiSource) wait(ctx context.Context) error {
+	return s.until(ctx, func() bool { return s.open == 0 })
+}
+
+// room returns once fewer than window objects were fed past the cursor
+// (or a page failed: the poll stops), or with ctx's error.
+func (s *taxiiSource) room(ctx context.Context) error {
+	return s.until(ctx, func() bool { return s.objects < s.window || s.failed })
+}
+
+// until returns once cond (called under mu) holds, or with ctx's error.
+func (s *taxiiSource) until(ctx context.Context, cond func() bool) error {
 	for {
 		s.mu.Lock()
-		n := s.open
+		ok := cond()
 		s.mu.Unlock()
-		if n == 0 {
+		if ok {
 			return nil
 		}
 		select {

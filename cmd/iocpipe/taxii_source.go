@@ -84,12 +84,12 @@ type taxiiPollStat struct {
 
 // A taxiiPage is a page on its way through the pipeline.
 type taxiiPage struct {
-	origin string
-	path   string // the spooled bundle; "" for a page with nothing to read
-	sum    string // its content in the ledger; "" when not begun
-	cursor taxii.Cursor
-	done   bool
-	ok     bool
+	origin  string
+	path    string // the spooled bundle; "" for a page with nothing to read
+	sum     string // its content in the ledger; "" when not begun
+	cursor  taxii.Cursor
+	done    bool
+	ok      bool
 	objects int // fed to the pipeline
 	// failedRows says a report of the page had failed rows (reports are
 	// serialized: only they touch it).

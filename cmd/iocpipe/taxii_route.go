@@ -45,7 +45,7 @@ func runSource(ctx context.Context, st *runSetup, led *runLedger, reimport, dry 
 		l = led.l
 	}
 	if l == nil && !dry {
-		st.log.Warn("no ledger: the poll starts from added_after and its cursor is not kept (set ledger: FILE)", "route", st.rc.Name)
+		st.log.Info("no ledger: the poll reads from added_after and keeps no cursor (ledger: FILE keeps one)", "route", st.rc.Name)
 	}
 	return newTAXIISource(ctx, st.cfg, st.rc, l, reimport, report, st.log)
 }

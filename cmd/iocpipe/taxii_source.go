@@ -79,7 +79,8 @@ type taxiiSource struct {
 
 // taxiiPollStat counts a poll's pages.
 type taxiiPollStat struct {
-	pages, objects, skipped, imported int
+	pages, objects, skipped int
+	imported                int // pages fed and delivered
 }
 
 // A taxiiPage is a page on its way through the pipeline.
@@ -293,7 +294,7 @@ func (s *taxiiSource) done(pg *taxiiPage, ok bool) {
 	s.mu.Lock()
 	pg.done, pg.ok = true, ok
 	s.open--
-	if ok && pg.sum != "" {
+	if ok && pg.objects > 0 {
 		s.stats.imported++
 	}
 	if !ok {

@@ -170,7 +170,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed+sum.Deduplicated == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
 		nothing := nothingIn(sum, len(inputs), leftOut)
 		if src != nil {
-			nothing = src.nothingPolled()
+			nothing = nothingPolled(src)
 		}
 		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothing)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -9,10 +11,61 @@ import (
 
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
+	"github.com/iocpipe/iocpipe/pipeline/taxii"
+	"github.com/iocpipe/iocpipe/pipeline/taxii/source"
 )
 
 // The hooks of run, validate and watch for routes with taxii: (the source
-// is taxii_source.go).
+// itself is package pipeline/taxii/source).
+
+// newTAXIISource resolves route rc's collection and opens its source,
+// whose cursor comes from the ledger l (nil for none), else added_after
+// (as with reimport); report receives every page's reports (nil for
+// none). Errors name the route's key: a configuration error (exit 2) for a
+// collection that cannot be used as configured, exit 1 for a server that
+// cannot be reached or refuses the credentials.
+func newTAXIISource(ctx context.Context, cfg *Config, rc *RouteConfig, l ledger.Ledger, reimport bool, report func(pipeline.FileReport), log *slog.Logger) (*source.Source, error) {
+	t := rc.TAXII
+	log = log.With("route", rc.Name)
+	opts, err := cfg.taxiiOptions(rc, log)
+	if err != nil {
+		return nil, err
+	}
+	client, err := taxii.New(opts)
+	if err != nil {
+		return nil, cfg.errorf(cfg.routeKey(rc)+".taxii", "%v", err)
+	}
+	col, err := client.Resolve(ctx, t.URL, t.Collection)
+	if err != nil {
+		return nil, taxiiStartError(cfg, rc, err)
+	}
+	d := cfg.Delivery(rc)
+	s, err := source.New(ctx, source.Options{
+		Client: client, Collection: col, Route: rc.Name, Key: ledger.Key(rc.Name, rc.Sink), Ledger: l,
+		Start: t.startCursor(), Reimport: reimport, Poll: time.Duration(t.Poll), Report: report, Logger: log,
+		// What the sink takes at once, and as much again being batched.
+		Window: (d.InFlight + 1) * d.BatchSize,
+	})
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: err}
+	}
+	return s, nil
+}
+
+// taxiiStartError is the error of a collection that cannot be resolved,
+// naming the route's key.
+func taxiiStartError(cfg *Config, rc *RouteConfig, err error) error {
+	key := cfg.routeKey(rc) + ".taxii"
+	switch {
+	case errors.Is(err, taxii.ErrNoCollection) || errors.Is(err, taxii.ErrNotReadable):
+		return cfg.errorf(key+".collection", "%v", err)
+	case errors.Is(err, taxii.ErrTAXII20) || errors.Is(err, taxii.ErrMediaType) || errors.Is(err, taxii.ErrNotFound) || errors.Is(err, taxii.ErrNotDiscovery):
+		return cfg.errorf(key+".url", "%v", err)
+	}
+	// The server cannot be reached, or refuses the credentials (which
+	// come from the environment): exit 1, as taxii discover.
+	return &exitError{code: exitFailed, err: fmt.Errorf("%s: %s: %w", cfg.path, key, err)}
+}
 
 // pathsOrRoute are run's and validate's arguments: PATHs, or none with
 // --route (a taxii: route then polls its collection; see checkPoll).
@@ -36,7 +89,7 @@ func checkPoll(rc *RouteConfig, paths []string) error {
 // runSource is the source of a run with no PATH on a taxii: route: one
 // poll of its collection, from the ledger's cursor; nil for a run of
 // files (a taxii: route given PATHs imports them and does not poll).
-func runSource(ctx context.Context, st *runSetup, led *runLedger, reimport, dry bool, report func(pipeline.FileReport)) (*taxiiSource, error) {
+func runSource(ctx context.Context, st *runSetup, led *runLedger, reimport, dry bool, report func(pipeline.FileReport)) (*source.Source, error) {
 	if len(st.paths) > 0 || st.rc.TAXII == nil {
 		return nil, nil
 	}
@@ -54,7 +107,7 @@ func runSource(ctx context.Context, st *runSetup, led *runLedger, reimport, dry 
 // one poll to the end of the collection, fed as the pipeline takes them.
 // The function returned, called once the pipeline ended, returns the
 // poll's error and closes src (its cursor written).
-func runFeed(ctx context.Context, src *taxiiSource, inputs []pipeline.Input) (<-chan pipeline.Input, func() error) {
+func runFeed(ctx context.Context, src *source.Source, inputs []pipeline.Input) (<-chan pipeline.Input, func() error) {
 	if src == nil {
 		ch := make(chan pipeline.Input, len(inputs))
 		for _, in := range inputs {
@@ -69,20 +122,20 @@ func runFeed(ctx context.Context, src *taxiiSource, inputs []pipeline.Input) (<-
 	started := time.Now()
 	go func() {
 		defer close(ch)
-		errc <- src.poll(ctx, ch)
+		errc <- src.Poll(ctx, ch)
 	}()
 	return ch, func() error {
 		cancel() // a pipeline that stopped early takes no more page
 		err := <-errc
-		src.close()
-		src.logPoll(started, err)
+		src.Close()
+		src.LogPoll(started, err)
 		return err
 	}
 }
 
-// nothingPolled is what a run that polled says when nothing was new.
-func (s *taxiiSource) nothingPolled() string {
-	return "no new object in TAXII collection " + s.col.String() + " (the next poll starts from the cursor)"
+// nothingPolled is what a run that polled src says when nothing was new.
+func nothingPolled(src *source.Source) string {
+	return "no new object in TAXII collection " + src.Collection().String() + " (the next poll starts from the cursor)"
 }
 
 // checkTAXIILedger returns a configuration error when a watched route
@@ -112,7 +165,7 @@ func attachTAXII(ctx context.Context, cfg *Config, ws []*watched, l ledger.Ledge
 		if err != nil {
 			for _, w := range ws {
 				if w.src != nil {
-					w.src.close()
+					w.src.Close()
 				}
 			}
 			return err
@@ -144,6 +197,6 @@ func pageLogger(log *slog.Logger) func(pipeline.FileReport) {
 // ended: the cursor is written.
 func (w *watched) closeSource() {
 	if w.src != nil {
-		w.src.close()
+		w.src.Close()
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
+	"github.com/iocpipe/iocpipe/pipeline/taxii/source"
 	"github.com/iocpipe/iocpipe/sinks/quota"
 )
 
@@ -111,8 +112,8 @@ over once its lease expired, resumed from the rows it had acknowledged.`,
 type watched struct {
 	rc   *RouteConfig
 	p    *pipeline.Pipeline
-	ib   *inbox.Inbox // nil: the route has no inbox
-	src  *taxiiSource // nil: the route has no taxii:
+	ib   *inbox.Inbox   // nil: the route has no inbox
+	src  *source.Source // nil: the route has no taxii:
 	feed chan pipeline.Input
 }
 
@@ -300,7 +301,7 @@ func supervise(ctx context.Context, ws []*watched, m *metrics, srv *metricsServe
 			watching.Add(1)
 			g.Go(func() error {
 				defer watching.Done()
-				return w.src.watch(gctx, w.feed)
+				return w.src.Watch(gctx, w.feed)
 			})
 		}
 		if w.ib != nil {

@@ -27,8 +27,8 @@ func taxiiValue(i int) string { return fmt.Sprintf("tx%06d.example.com", i) }
 
 // taxiiID is the STIX id of the test collections' i-th indicator.
 func taxiiID(i int) string {
-	h := sha256.Sum256([]byte(taxiiValue(i)))
-	return "indicator--" + uuidFrom(h[:])
+	x := fmt.Sprintf("%x", sha256.Sum256([]byte(taxiiValue(i))))
+	return "indicator--" + x[0:8] + "-" + x[8:12] + "-8" + x[13:16] + "-8" + x[17:20] + "-" + x[20:32]
 }
 
 // taxiiIndicator is the test collections' i-th STIX indicator.

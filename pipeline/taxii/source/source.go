@@ -1,4 +1,4 @@
-package main
+package source
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,48 +18,63 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline/taxii"
 )
 
-// cursorStore keeps where the polls of a route's TAXII collection resume:
-// both ledgers are one (pipeline/ledger/cursor.go). A cursor is written
-// durably before PutCursor returns.
-type cursorStore interface {
+// Cursors keeps where the polls of a collection resume, per route key
+// and collection id, as the JSON of a taxii.Cursor: both ledgers do
+// (pipeline/ledger/cursor.go). PutCursor is durable when it returns.
+type Cursors interface {
 	Cursor(ctx context.Context, key, collection string) ([]byte, bool, error)
 	PutCursor(ctx context.Context, key, collection string, cursor []byte) error
 }
 
 // Both ledgers keep cursors.
 var (
-	_ cursorStore = (*ledger.Bolt)(nil)
-	_ cursorStore = (*ledger.Postgres)(nil)
+	_ Cursors = (*ledger.Bolt)(nil)
+	_ Cursors = (*ledger.Postgres)(nil)
 )
 
-// taxiiSource is a route's taxii: source. Each page a poll yields is a
-// unit of input like a file: spooled to a private file as a STIX bundle,
-// named by its origin taxii:<route>:<collection id>:<date_added range>,
-// begun in the ledger by its content (a page fetched again after a crash
-// resumes, skipping the rows acknowledged), and fed to the route's
-// pipeline. The cursor in the ledger advances to a page's Cursor only once
-// that page and every earlier one settled with nothing failed (every
-// object acknowledged by the sink, or rejected); pages that settle out of
-// order advance it to the last page of the run settled in order. A page
-// not delivered stops the poll: the next one starts from the cursor.
-//
-// At most window objects are fed past the cursor, so that a crash or a
-// failed delivery sends again a bounded number of them; a
-// poll waits for the pages of the previous one to settle, so one content
-// is never begun twice at once. close ends the source once the
-// pipeline ended (no report comes any more).
-type taxiiSource struct {
-	rc       *RouteConfig
-	key      string // the ledger's route key
-	client   *taxii.Client
-	col      taxii.Collection
-	led      ledger.Ledger // nil: none (validate, or no ledger configured)
-	cursors  cursorStore   // nil: the cursor lives as long as the process
-	reimport bool
-	log      *slog.Logger
-	dir      string                    // the private spool folder
-	report   func(pipeline.FileReport) // the run's own reporting; nil for none
-	window   int                       // the most objects in flight
+// DefaultWindow is Options.Window when it is zero.
+const DefaultWindow = 10000
+
+// Options configures a Source.
+type Options struct {
+	// Client polls; Collection is the collection polled, resolved
+	// (Client.Resolve). Both required.
+	Client     *taxii.Client
+	Collection taxii.Collection
+	// Route names the route in origins, log lines and errors.
+	Route string
+	// Key is the route key of the ledger (ledger.Key).
+	Key string
+	// Ledger records the pages and, when it implements Cursors, keeps the
+	// cursor; nil means none: every Source starts from Start.
+	Ledger ledger.Ledger
+	// Start is where the first poll starts when the ledger keeps no cursor
+	// (or with Reimport): the zero Cursor reads the whole collection.
+	Start taxii.Cursor
+	// Reimport starts from Start whatever cursor the ledger keeps, and
+	// imports pages the ledger has as imported again.
+	Reimport bool
+	// Window is the most objects fed past the cursor; zero means
+	// DefaultWindow.
+	Window int
+	// Poll is Watch's period.
+	Poll time.Duration
+	// Report, when set, receives every report of every page, after the
+	// Source's own bookkeeping (reports are serialized).
+	Report func(pipeline.FileReport)
+	// Logger receives the log; nil discards it.
+	Logger *slog.Logger
+}
+
+// A Source feeds the pages of a TAXII collection to a pipeline. Create
+// one with New; Poll (or Watch) feeds, Close ends it once the pipeline
+// ended.
+type Source struct {
+	opts    Options
+	col     taxii.Collection
+	cursors Cursors // nil: the cursor lives as long as the Source
+	log     *slog.Logger
+	dir     string // the private spool folder
 
 	settled     chan settledPage // final reports, to the settler
 	settlerDone chan struct{}
@@ -68,23 +82,23 @@ type taxiiSource struct {
 	writeMu     sync.Mutex    // serializes the cursor's writes, in order
 
 	mu      sync.Mutex
-	cursor  taxii.Cursor  // after every page settled in order
-	pending []*taxiiPage  // the poll's pages not folded into cursor, in order
-	open    int           // pages begun and not settled
-	objects int           // objects of the pending pages fed
-	failed  bool          // a page of this poll was not delivered
-	dirty   bool          // cursor changed since it was written
-	stats   taxiiPollStat // of the current poll
+	cursor  taxii.Cursor // after every page settled in order
+	pending []*pageState // the poll's pages not folded into cursor, in order
+	open    int          // pages begun and not settled
+	objects int          // objects of the pending pages fed
+	failed  bool         // a page of this poll was not delivered
+	dirty   bool         // cursor changed since it was written
+	stats   pollStat     // of the current poll
 }
 
-// taxiiPollStat counts a poll's pages.
-type taxiiPollStat struct {
+// pollStat counts a poll's pages.
+type pollStat struct {
 	pages, objects, skipped int
 	imported                int // pages fed and delivered
 }
 
-// A taxiiPage is a page on its way through the pipeline.
-type taxiiPage struct {
+// A pageState is a page on its way through the pipeline.
+type pageState struct {
 	origin  string
 	path    string // the spooled bundle; "" for a page with nothing to read
 	sum     string // its content in the ledger; "" when not begun
@@ -99,54 +113,42 @@ type taxiiPage struct {
 
 // settledPage is a page's final report: ok when nothing of it failed.
 type settledPage struct {
-	page *taxiiPage
+	page *pageState
 	ok   bool
 }
 
-// newTAXIISource resolves route rc's collection and reads its cursor (else
-// starts from added_after, as with --reimport). l is the ledger (nil for
-// none), report the run's reporting of each page (nil for none). Errors
-// name the route's key: a configuration error (exit 2) for a collection
-// that cannot be used as configured, exit 1 for a server that cannot be
-// reached or refuses the credentials.
-func newTAXIISource(ctx context.Context, cfg *Config, rc *RouteConfig, l ledger.Ledger, reimport bool, report func(pipeline.FileReport), log *slog.Logger) (*taxiiSource, error) {
-	t := rc.TAXII
-	key := cfg.routeKey(rc) + ".taxii"
-	log = log.With("route", rc.Name)
-	opts, err := cfg.taxiiOptions(rc, log)
-	if err != nil {
-		return nil, err
+// New returns the Source of opts, its cursor read from the ledger (else
+// Options.Start), and starts its settler.
+func New(ctx context.Context, opts Options) (*Source, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	client, err := taxii.New(opts)
-	if err != nil {
-		return nil, cfg.errorf(key, "%v", err)
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
 	}
-	col, err := client.Resolve(ctx, t.URL, t.Collection)
-	if err != nil {
-		return nil, taxiiStartError(cfg, rc, err)
-	}
-	s := &taxiiSource{
-		rc: rc, key: ledger.Key(rc.Name, rc.Sink), client: client, col: col, led: l, reimport: reimport,
-		log: log.With("collection", col.ID), report: report, cursor: t.startCursor(),
+	col := opts.Collection
+	s := &Source{
+		opts: opts, col: col, log: opts.Logger.With("route", opts.Route, "collection", col.ID), cursor: opts.Start,
 		settled: make(chan settledPage, 64), settlerDone: make(chan struct{}), changed: make(chan struct{}, 1),
-		window: taxiiWindow(cfg.Delivery(rc)),
 	}
-	s.cursors, _ = l.(cursorStore)
-	from := "added_after"
-	if s.cursors != nil && !reimport {
-		raw, ok, err := s.cursors.Cursor(ctx, s.key, col.ID)
+	s.cursors, _ = opts.Ledger.(Cursors)
+	from := "the start (no cursor kept)"
+	if s.cursors != nil && !opts.Reimport {
+		from = "the start"
+		raw, ok, err := s.cursors.Cursor(ctx, opts.Key, col.ID)
 		if err != nil {
-			return nil, &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
+			return nil, fmt.Errorf("route %s: %w", opts.Route, err)
 		}
 		if ok {
 			if err := json.Unmarshal(raw, &s.cursor); err != nil {
-				return nil, &exitError{code: exitFailed, err: fmt.Errorf("route %s: the ledger's cursor of collection %s: %w", rc.Name, col.ID, err)}
+				return nil, fmt.Errorf("route %s: the ledger's cursor of collection %s: %w", opts.Route, col.ID, err)
 			}
 			from = "the ledger's cursor"
 		}
 	}
+	var err error
 	if s.dir, err = os.MkdirTemp("", "iocpipe-taxii-"); err != nil {
-		return nil, &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
+		return nil, fmt.Errorf("route %s: %w", opts.Route, err)
 	}
 	go s.settle()
 	s.log.Info("TAXII collection resolved", "title", col.Title, "api_root", col.APIRoot,
@@ -154,46 +156,35 @@ func newTAXIISource(ctx context.Context, cfg *Config, rc *RouteConfig, l ledger.
 	return s, nil
 }
 
-// taxiiStartError is the error of a collection that cannot be resolved,
-// naming the route's key.
-func taxiiStartError(cfg *Config, rc *RouteConfig, err error) error {
-	key := cfg.routeKey(rc) + ".taxii"
-	switch {
-	case errors.Is(err, taxii.ErrNoCollection) || errors.Is(err, taxii.ErrNotReadable):
-		return cfg.errorf(key+".collection", "%v", err)
-	case errors.Is(err, taxii.ErrTAXII20) || errors.Is(err, taxii.ErrMediaType) || errors.Is(err, taxii.ErrNotFound) || errors.Is(err, taxii.ErrNotDiscovery):
-		return cfg.errorf(key+".url", "%v", err)
-	}
-	// The server cannot be reached, or refuses the credentials (which
-	// come from the environment): exit 1, as taxii discover.
-	return &exitError{code: exitFailed, err: fmt.Errorf("%s: %s: %w", cfg.path, key, err)}
-}
+// Collection returns the collection polled.
+func (s *Source) Collection() taxii.Collection { return s.col }
 
 // origin names a page in reports and rejects.
-func (s *taxiiSource) origin(p *taxii.Page) string {
-	return "taxii:" + s.rc.Name + ":" + s.col.ID + ":" + p.DateAddedRange()
+func (s *Source) origin(p *taxii.Page) string {
+	return "taxii:" + s.opts.Route + ":" + s.col.ID + ":" + p.DateAddedRange()
 }
 
-// poll reads the collection once to its end from the cursor, feeding each
-// page to feed; it returns once every page was fed (see wait), early when
+// Poll reads the collection once to its end from the cursor, feeding each
+// page to feed; it returns once every page was fed (see Wait), early when
 // a page of the poll was not delivered, and with the error of a poll
-// that failed (the cursor stays at the last page delivered).
-func (s *taxiiSource) poll(ctx context.Context, feed chan<- pipeline.Input) error {
+// that failed (the cursor stays at the last page delivered). A poll
+// starts after every page of the previous one settled (Wait).
+func (s *Source) Poll(ctx context.Context, feed chan<- pipeline.Input) error {
 	s.mu.Lock()
 	cur := s.cursor
 	// Every page of the previous poll settled (wait): those left pending
 	// follow one not delivered, and are fetched again.
-	s.failed, s.stats, s.pending, s.objects = false, taxiiPollStat{}, nil, 0
+	s.failed, s.stats, s.pending, s.objects = false, pollStat{}, nil, 0
 	s.mu.Unlock()
-	for page, err := range s.client.Poll(ctx, s.col, cur) {
+	for page, err := range s.opts.Client.Poll(ctx, s.col, cur) {
 		if err != nil {
-			return fmt.Errorf("route %s: %w", s.rc.Name, err)
+			return fmt.Errorf("route %s: %w", s.opts.Route, err)
 		}
 		if s.hasFailed() {
 			s.log.Warn("a page was not delivered: the poll stops; the next one starts from the cursor", "page", page.Number)
 			return nil
 		}
-		pg := &taxiiPage{origin: s.origin(page), cursor: page.Cursor}
+		pg := &pageState{origin: s.origin(page), cursor: page.Cursor}
 		s.mu.Lock()
 		s.pending = append(s.pending, pg)
 		s.open++
@@ -234,15 +225,15 @@ func (s *taxiiSource) poll(ctx context.Context, feed chan<- pipeline.Input) erro
 
 // input spools page and begins it in the ledger; nil means the ledger
 // has the page imported (every row delivered) already.
-func (s *taxiiSource) input(ctx context.Context, page *taxii.Page, pg *taxiiPage) (*pipeline.Input, error) {
+func (s *Source) input(ctx context.Context, page *taxii.Page, pg *pageState) (*pipeline.Input, error) {
 	path, sum, size, err := spoolBundle(s.dir, page.Number, page.Objects)
 	if err != nil {
-		return nil, fmt.Errorf("route %s: spooling %s: %w", s.rc.Name, pg.origin, err)
+		return nil, fmt.Errorf("route %s: spooling %s: %w", s.opts.Route, pg.origin, err)
 	}
 	pg.path = path
 	in := &pipeline.Input{Path: path, Name: pg.origin}
-	if s.led != nil {
-		st, err := s.led.Begin(ctx, s.key, ledger.Content{Sum: sum, Name: pg.origin, Size: size}, s.reimport)
+	if s.opts.Ledger != nil {
+		st, err := s.opts.Ledger.Begin(ctx, s.opts.Key, ledger.Content{Sum: sum, Name: pg.origin, Size: size}, s.opts.Reimport)
 		switch {
 		case err != nil:
 			s.log.Error("reading the ledger: importing the page without it", "page", pg.origin, "error", err)
@@ -258,12 +249,12 @@ func (s *taxiiSource) input(ctx context.Context, page *taxii.Page, pg *taxiiPage
 	}
 	in.Report = func(r pipeline.FileReport) {
 		if pg.sum != "" {
-			s.led.Record(s.key, pg.sum, r.Acked)
-			s.led.Undelivered(s.key, pg.sum, r.Rejected.Union(r.Failed))
+			s.opts.Ledger.Record(s.opts.Key, pg.sum, r.Acked)
+			s.opts.Ledger.Undelivered(s.opts.Key, pg.sum, r.Rejected.Union(r.Failed))
 		}
 		pg.failedRows = pg.failedRows || r.Failed.Len() > 0
-		if s.report != nil {
-			s.report(r)
+		if s.opts.Report != nil {
+			s.opts.Report(r)
 		}
 		if r.Final {
 			s.settled <- settledPage{page: pg, ok: !pg.failedRows && r.Result.Err == ""}
@@ -273,7 +264,7 @@ func (s *taxiiSource) input(ctx context.Context, page *taxii.Page, pg *taxiiPage
 }
 
 // settle settles the pages whose final report came, until close.
-func (s *taxiiSource) settle() {
+func (s *Source) settle() {
 	defer close(s.settlerDone)
 	for sp := range s.settled {
 		s.done(sp.page, sp.ok)
@@ -282,9 +273,9 @@ func (s *taxiiSource) settle() {
 
 // done settles pg: ends its import in the ledger, removes its bundle,
 // advances the cursor over the pages settled in order and writes it.
-func (s *taxiiSource) done(pg *taxiiPage, ok bool) {
+func (s *Source) done(pg *pageState, ok bool) {
 	if pg.sum != "" {
-		if err := s.led.Finish(context.Background(), s.key, pg.sum, ok); err != nil {
+		if err := s.opts.Ledger.Finish(context.Background(), s.opts.Key, pg.sum, ok); err != nil {
 			s.log.Error("recording the page in the ledger", "page", pg.origin, "error", err)
 		}
 	}
@@ -315,7 +306,7 @@ func (s *taxiiSource) done(pg *taxiiPage, ok bool) {
 
 // writeCursor writes the cursor when it changed since the last write;
 // writes are serialized, each of the newest cursor, so they come in order.
-func (s *taxiiSource) writeCursor() {
+func (s *Source) writeCursor() {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
@@ -327,7 +318,7 @@ func (s *taxiiSource) writeCursor() {
 	}
 	raw, err := json.Marshal(cur)
 	if err == nil {
-		err = s.cursors.PutCursor(context.Background(), s.key, s.col.ID, raw)
+		err = s.cursors.PutCursor(context.Background(), s.opts.Key, s.col.ID, raw)
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -338,29 +329,26 @@ func (s *taxiiSource) writeCursor() {
 }
 
 // hasFailed says a page of the current poll was not delivered.
-func (s *taxiiSource) hasFailed() bool {
+func (s *Source) hasFailed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.failed
 }
 
-// taxiiWindow is the most objects a source has in flight: what the
-// route's sink takes at once, and as much again being batched.
-func taxiiWindow(d DeliveryConfig) int { return (d.InFlight + 1) * d.BatchSize }
-
-// wait returns once every page begun settled, or with ctx's error.
-func (s *taxiiSource) wait(ctx context.Context) error {
+// Wait returns once every page fed settled (its final report came), or
+// with ctx's error.
+func (s *Source) Wait(ctx context.Context) error {
 	return s.until(ctx, func() bool { return s.open == 0 })
 }
 
 // room returns once fewer than window objects were fed past the cursor
 // (or a page failed: the poll stops), or with ctx's error.
-func (s *taxiiSource) room(ctx context.Context) error {
-	return s.until(ctx, func() bool { return s.objects < s.window || s.failed })
+func (s *Source) room(ctx context.Context) error {
+	return s.until(ctx, func() bool { return s.objects < s.opts.Window || s.failed })
 }
 
 // until returns once cond (called under mu) holds, or with ctx's error.
-func (s *taxiiSource) until(ctx context.Context, cond func() bool) error {
+func (s *Source) until(ctx context.Context, cond func() bool) error {
 	for {
 		s.mu.Lock()
 		ok := cond()
@@ -376,8 +364,9 @@ func (s *taxiiSource) until(ctx context.Context, cond func() bool) error {
 	}
 }
 
-// logPoll says how the poll went.
-func (s *taxiiSource) logPoll(started time.Time, err error) {
+// LogPoll logs how the last poll, started at started and ended with err,
+// went: its pages, objects and cursor.
+func (s *Source) LogPoll(started time.Time, err error) {
 	s.mu.Lock()
 	st, cur, failed := s.stats, s.cursor, s.failed
 	s.mu.Unlock()
@@ -393,17 +382,18 @@ func (s *taxiiSource) logPoll(started time.Time, err error) {
 	}
 }
 
-// watch polls every poll: (from the start of one poll to the next), until
-// ctx is done; a poll that fails is logged and tried again at the next.
-func (s *taxiiSource) watch(ctx context.Context, feed chan<- pipeline.Input) error {
-	period := time.Duration(s.rc.TAXII.Poll)
+// Watch polls every Options.Poll (from the start of one poll to the
+// next) until ctx is done, then returns nil; a poll that fails is logged
+// and tried again at the next. Call Close once the pipeline ended.
+func (s *Source) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
+	period := s.opts.Poll
 	for {
 		started := time.Now()
-		err := s.poll(ctx, feed)
-		if ctx.Err() != nil || s.wait(ctx) != nil {
+		err := s.Poll(ctx, feed)
+		if ctx.Err() != nil || s.Wait(ctx) != nil {
 			return nil
 		}
-		s.logPoll(started, err)
+		s.LogPoll(started, err)
 		t := time.NewTimer(time.Until(started.Add(period)))
 		select {
 		case <-ctx.Done():
@@ -414,9 +404,10 @@ func (s *taxiiSource) watch(ctx context.Context, feed chan<- pipeline.Input) err
 	}
 }
 
-// close ends the source once the pipeline ended: it settles the pages
-// whose final report came, writes the cursor and removes the spool.
-func (s *taxiiSource) close() {
+// Close ends the source once the pipeline ended (no report comes any
+// more): it settles the pages whose final report came, writes the cursor
+// and removes the spool folder.
+func (s *Source) Close() {
 	close(s.settled)
 	<-s.settlerDone
 	s.writeCursor()

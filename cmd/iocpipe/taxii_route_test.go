@@ -369,3 +369,69 @@ func TestTAXIIFailedPageHoldsCursor(t *testing.T) {
 		t.Errorf("%d rows sent again, want at most %d", again, window)
 	}
 }
+
+// TestTAXIIPostgresLedger: run --route on a taxii: route with a
+// PostgreSQL ledger keeps the cursor there: a second run sends only what
+// was added since, --reimport everything again.
+func TestTAXIIPostgresLedger(t *testing.T) {
+	tx := taxiitest.NewServer(taxiitest.Options{PageSize: 100})
+	defer tx.Close()
+	taxiiFill(t, tx, taxiitest.ScratchCollectionID, taxiiEpoch, 0, 300)
+	sink := trustartest.NewServer(trustartest.Options{})
+	defer sink.Close()
+	t.Setenv("IOCPIPE_TEST_DSN", pg.Database(t))
+	cfg, ledgerPath := taxiiConfig(t, sink.URL, tx.APIRoot(), taxiitest.ScratchTitle, "")
+	b, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), "ledger: "+ledgerPath+"\n", pgLedgerKey, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	runOnce := func(what string, want int, args ...string) {
+		t.Helper()
+		code, _, stderr := cliRun(t, append([]string{"run", "--config", cfg, "--route", "intel"}, args...)...)
+		bodies := sink.Submissions()
+		got := watchValues(t, bodies[sent:])
+		sent = len(bodies)
+		if code != exitOK || len(got) != want {
+			t.Errorf("%s: exit %d, %d values sent; want 0 and %d\n%s", what, code, len(got), want, stderr)
+		}
+	}
+	runOnce("first run", 300)
+	taxiiFill(t, tx, taxiitest.ScratchCollectionID, taxiiEpoch, 300, 350)
+	runOnce("after 50 were added", 50)
+	runOnce("nothing new", 0)
+	runOnce("--reimport", 350, "--reimport")
+	if _, err := os.Stat(ledgerPath); err == nil {
+		t.Errorf("a bbolt ledger was written beside the PostgreSQL one")
+	}
+}
+
+// TestTAXIIWatchInboxAndTAXII: a route with both inbox: and taxii: feeds
+// one pipeline from both; its ledger (the inbox's default) keeps the
+// cursor.
+func TestTAXIIWatchInboxAndTAXII(t *testing.T) {
+	tx := taxiitest.NewServer(taxiitest.Options{PageSize: 100})
+	defer tx.Close()
+	taxiiFill(t, tx, taxiitest.ScratchCollectionID, taxiiEpoch, 0, 250)
+	sink := watchEmulator(t)
+	dir := filepath.Join(t.TempDir(), "inbox")
+	os.MkdirAll(dir, 0o755)
+	t.Setenv("TAXII_USERNAME", "demo")
+	t.Setenv("TAXII_PASSWORD", "demo")
+	cfg := watchConfig(t, sink.URL, dir, fmt.Sprintf("    settle: 200ms\n    taxii:\n      url: %s\n      collection: scratch\n      poll: 1s\n"+
+		"      username_env: TAXII_USERNAME\n      password_env: TAXII_PASSWORD\n", tx.APIRoot()))
+	startWatch(t, cfg)
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("value\n"+csvRows("inbox", 0, 20)), 0o644)
+	watchWaitFor(t, 30*time.Second, "the file and the collection delivered", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "done", "a.csv.report.json"))
+		return err == nil && len(watchValues(t, sink.Submissions())) >= 270
+	})
+	got := watchValues(t, sink.Submissions())
+	for i := range 20 {
+		if v := fmt.Sprintf("inbox%d.example.com", i); got[v] != 1 {
+			t.Errorf("%s delivered %d times, want once", v, got[v])
+		}
+		delete(got, fmt.Sprintf("inbox%d.example.com", i))
+	}
+	checkOnce(t, got, 250)
+}

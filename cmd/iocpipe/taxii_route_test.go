@@ -81,33 +81,27 @@ func taxiiFill(t *testing.T, srv *taxiitest.Server, id string, base time.Time, f
 	}
 }
 
-// taxiiConfig writes a configuration with a ledger and one route, intel,
-// polling collection of the TAXII emulator at root into the TruSTAR
-// emulator at sinkURL; extra goes into the route's taxii:.
+// taxiiKey is a route's taxii: polling collection of the TAXII emulator
+// at root with its demo credentials (put in the environment by
+// taxiiConfig); extra goes inside.
+func taxiiKey(root, collection, extra string) string {
+	return fmt.Sprintf("    taxii:\n      url: %s\n      collection: %s\n      username_env: TAXII_USERNAME\n      password_env: TAXII_PASSWORD\n%s",
+		root, collection, extra)
+}
+
+// taxiiConfig writes watchConfig's configuration with a ledger and no
+// inbox, its route feeds polling collection of the TAXII emulator at root
+// into the TruSTAR emulator at sinkURL; extra goes into the route's
+// taxii:.
 func taxiiConfig(t *testing.T, sinkURL, root, collection, extra string) (cfg, ledgerPath string) {
 	t.Helper()
-	dir := t.TempDir()
-	ledgerPath = filepath.Join(dir, "ledger.db")
-	text := fmt.Sprintf(`ledger: %s
-sinks:
-  trustar:
-    url: %s
-    rate_limit: 0
-    linger: 50ms
-    retry_deadline: 10s
-    batch_size: 1000
-routes:
-  - name: intel
-    sink: trustar
-    enclaves: [%s]
-    taxii:
-      url: %s
-      collection: %s
-      username_env: TAXII_USERNAME
-      password_env: TAXII_PASSWORD
-%s`, ledgerPath, sinkURL, watchEnclave, root, collection, extra)
-	cfg = filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+	cfg = watchConfig(t, sinkURL, `""`, taxiiKey(root, collection, extra))
+	ledgerPath = filepath.Join(filepath.Dir(cfg), "ledger.db")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append([]byte("ledger: "+ledgerPath+"\n"), b...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TAXII_USERNAME", "demo")
@@ -131,7 +125,7 @@ func checkOnce(t *testing.T, got map[string]int, n int) {
 	}
 }
 
-// readCursor reads the route intel's cursor of collection id from the
+// readCursor reads the route feeds's cursor of collection id from the
 // bbolt ledger at path (no process holds it).
 func readCursor(t *testing.T, path, id string) (taxii.Cursor, bool) {
 	t.Helper()
@@ -143,7 +137,7 @@ func readCursor(t *testing.T, path, id string) (taxii.Cursor, bool) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	raw, ok, err := l.Cursor(context.Background(), ledger.Key("intel", "trustar"), id)
+	raw, ok, err := l.Cursor(context.Background(), ledger.Key("feeds", "trustar"), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +166,7 @@ func TestTAXIIRun25k(t *testing.T) {
 	reportPath := filepath.Join(t.TempDir(), "report.json")
 
 	started := time.Now()
-	code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "intel", "--report", reportPath)
+	code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "feeds", "--report", reportPath)
 	if code != exitOK {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
@@ -189,7 +183,7 @@ func TestTAXIIRun25k(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	prefix := "taxii:intel:" + taxiitest.ScratchCollectionID + ":"
+	prefix := "taxii:feeds:" + taxiitest.ScratchCollectionID + ":"
 	rows := int64(0)
 	for _, f := range r.Files {
 		if !strings.HasPrefix(f.File, prefix) || !strings.Contains(f.File, "/") {
@@ -207,7 +201,7 @@ func TestTAXIIRun25k(t *testing.T) {
 	}
 
 	before := len(sink.Submissions())
-	code, _, stderr = cliRun(t, "run", "--config", cfg, "--route", "intel")
+	code, _, stderr = cliRun(t, "run", "--config", cfg, "--route", "feeds")
 	if code != exitOK || !strings.Contains(stderr, "nothing to import: no new object in TAXII collection") {
 		t.Errorf("second run: exit %d, want 0 saying nothing is new\n%s", code, stderr)
 	}
@@ -248,7 +242,7 @@ func TestTAXIIWatchBetweenPolls(t *testing.T) {
 	n := strings.Count(log.String(), "TAXII poll done")
 	watchWaitFor(t, 30*time.Second, "another poll", func() bool { return strings.Count(log.String(), "TAXII poll done") > n })
 	checkOnce(t, watchValues(t, sink.Submissions()), 805)
-	if !strings.Contains(log.String(), `"page":"taxii:intel:`+taxiitest.ScratchCollectionID+`:`) {
+	if !strings.Contains(log.String(), `"page":"taxii:feeds:`+taxiitest.ScratchCollectionID+`:`) {
 		t.Errorf("the log names no page by its origin:\n%.3000s", log.String())
 	}
 }
@@ -268,14 +262,14 @@ func TestTAXIIStartErrors(t *testing.T) {
 		code             int
 		want             []string
 	}{
-		{"locked", taxiitest.LockedTitle, "demo", exitUsage, []string{"routes[0] (intel).taxii.collection", "can_read is false"}},
-		{"unknown", "nope", "demo", exitUsage, []string{"routes[0] (intel).taxii.collection", "no such collection", taxiitest.DemoTitle}},
-		{"password", "demo", "wrong", exitFailed, []string{"routes[0] (intel).taxii", "401"}},
+		{"locked", taxiitest.LockedTitle, "demo", exitUsage, []string{"routes[0] (feeds).taxii.collection", "can_read is false"}},
+		{"unknown", "nope", "demo", exitUsage, []string{"routes[0] (feeds).taxii.collection", "no such collection", taxiitest.DemoTitle}},
+		{"password", "demo", "wrong", exitFailed, []string{"routes[0] (feeds).taxii", "401"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := taxiiConfig(t, sink.URL, tx.APIRoot(), tt.collection, "")
 			t.Setenv("TAXII_PASSWORD", tt.password)
-			for _, args := range [][]string{{"run", "--config", cfg, "--route", "intel"}, {"watch", "--config", cfg}} {
+			for _, args := range [][]string{{"run", "--config", cfg, "--route", "feeds"}, {"watch", "--config", cfg}} {
 				code, _, stderr := cliRun(t, args...)
 				if code != tt.code {
 					t.Errorf("%s: exit %d, want %d\n%s", args[0], code, tt.code, stderr)
@@ -316,7 +310,7 @@ func TestTAXIIFailedPageHoldsCursor(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "intel")
+	code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "feeds")
 	if code != exitFailed {
 		t.Fatalf("run with a failing batch: exit %d, want 1\n%s", code, stderr)
 	}
@@ -333,7 +327,7 @@ func TestTAXIIFailedPageHoldsCursor(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(text, broken.URL, fixed.URL, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "intel"); code != exitOK {
+	if code, _, stderr := cliRun(t, "run", "--config", cfg, "--route", "feeds"); code != exitOK {
 		t.Fatalf("run again: exit %d\n%s", code, stderr)
 	}
 	second := watchValues(t, fixed.Submissions())
@@ -388,7 +382,7 @@ func TestTAXIIPostgresLedger(t *testing.T) {
 	sent := 0
 	runOnce := func(what string, want int, args ...string) {
 		t.Helper()
-		code, _, stderr := cliRun(t, append([]string{"run", "--config", cfg, "--route", "intel"}, args...)...)
+		code, _, stderr := cliRun(t, append([]string{"run", "--config", cfg, "--route", "feeds"}, args...)...)
 		bodies := sink.Submissions()
 		got := watchValues(t, bodies[sent:])
 		sent = len(bodies)
@@ -418,8 +412,7 @@ func TestTAXIIWatchInboxAndTAXII(t *testing.T) {
 	os.MkdirAll(dir, 0o755)
 	t.Setenv("TAXII_USERNAME", "demo")
 	t.Setenv("TAXII_PASSWORD", "demo")
-	cfg := watchConfig(t, sink.URL, dir, fmt.Sprintf("    settle: 200ms\n    taxii:\n      url: %s\n      collection: scratch\n      poll: 1s\n"+
-		"      username_env: TAXII_USERNAME\n      password_env: TAXII_PASSWORD\n", tx.APIRoot()))
+	cfg := watchConfig(t, sink.URL, dir, "    settle: 200ms\n"+taxiiKey(tx.APIRoot(), taxiitest.ScratchTitle, "      poll: 1s\n"))
 	startWatch(t, cfg)
 	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("value\n"+csvRows("inbox", 0, 20)), 0o644)
 	watchWaitFor(t, 30*time.Second, "the file and the collection delivered", func() bool {

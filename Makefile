@@ -61,8 +61,12 @@ demo: build
 	  THREATWINDS_API_KEY=reporter THREATWINDS_API_SECRET=reporter $(BIN) run --config $(DEMO)/config.yaml --route threatwinds \
 	    --rejects $(DEMO)/threatwinds-rejects.jsonl testdata/inputs/stix21-bundle.json; twcode=$$?; \
 	  echo; echo "== exit code $$twcode (rejects and skipped STIX objects with their reasons: $(DEMO)/threatwinds-rejects.jsonl)"; \
+	  echo; echo "== TAXII: iocpipe run --config $(DEMO)/config.yaml --route taxii (polls the emulator's demo collection once)"; \
+	  TRUSTAR_API_KEY=demo TRUSTAR_API_SECRET=demo TAXII_USERNAME=demo TAXII_PASSWORD=demo $(BIN) run --config $(DEMO)/config.yaml \
+	    --route taxii --report $(DEMO)/taxii-report.json; txcode=$$?; \
+	  echo; echo "== exit code $$txcode (each page is named taxii:taxii:<collection id>:<date_added range> in $(DEMO)/taxii-report.json)"; \
 	  kill $$(cat $(DEMO)/emulate.pid); \
-	  test $$code -eq 0 -o $$code -eq 3 && test $$twcode -eq 0 -o $$twcode -eq 3
+	  test $$code -eq 0 -o $$code -eq 3 && test $$twcode -eq 0 -o $$twcode -eq 3 && test $$txcode -eq 0 -o $$txcode -eq 3
 
 bench:
 	$(GO) run ./cmd/iocbench

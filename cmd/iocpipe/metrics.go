@@ -212,7 +212,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
 	}
 	for _, r := range routes {
-		st := r.ib.Stats()
+		var st inbox.Stats // a route without inbox (taxii: only) claims no file
+		if r.ib != nil {
+			st = r.ib.Stats()
+		}
 		for _, f := range []struct {
 			event string
 			n     int64
@@ -313,6 +316,9 @@ func (m *metrics) unhealthy() string {
 	m.mu.Unlock()
 	var b strings.Builder
 	for _, r := range routes {
+		if r.ib == nil {
+			continue
+		}
 		if err := r.ib.Health(); err != nil {
 			fmt.Fprintf(&b, "route %s cannot claim files: %s\n", r.route, escapeLine(err.Error()))
 		}

@@ -54,7 +54,7 @@ func (f *importFlags) register(cmd *cobra.Command, dry bool) {
 func newRunCmd(e *env) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
-		Use:   "run [--config FILE] [--route NAME] [--rejects FILE] [--report FILE] PATH...",
+		Use:   "run [--config FILE] [--route NAME] [--rejects FILE] [--report FILE] PATH...|--route NAME",
 		Short: "Import files and folders (recursively) once",
 		Long: `Import the named files, and every file in the named folders (recursively;
 dotfiles, *.part, *.tmp and what is not data -- documentation, licences,
@@ -63,11 +63,18 @@ case -- are left out; --include and --exclude choose), through one route, and ex
 usage error (exit 2), before anything is sent; an input with no
 indicators is said on stderr.
 
+With --route NAME and no PATH, a route with taxii: polls its TAXII 2.1
+collection once to the end, from the cursor the ledger keeps (else from
+added_after), each page a unit of input like a file, named
+taxii:<route>:<collection id>:<date_added range> in reports and rejects; the
+cursor advances as pages are delivered (--reimport starts from added_after
+again). Given PATHs, a taxii: route imports them and does not poll.
+
 Exit codes: 0 everything valid was delivered and nothing was rejected;
 3 everything valid was delivered, but some rows or files were rejected;
 1 some valid row could not be delivered, or a fatal error; 2 usage or
 configuration error.`,
-		Args: minArgs(1),
+		Args: pathsOrRoute(&f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return importFiles(cmd.Context(), e, &f, args, false)
 		},
@@ -84,8 +91,9 @@ func newValidateCmd(e *env) *cobra.Command {
 		Long: `Read, validate, normalize and batch the named files exactly as run would,
 but send nothing and need no secrets. Prints the rejects and what would be
 sent per submission key; --dump writes the exact request bodies as NDJSON.
-Exit codes as for run.`,
-		Args: minArgs(1),
+With --route NAME and no PATH, a taxii: route reads its collection from
+added_after (keeping no cursor). Exit codes as for run.`,
+		Args: pathsOrRoute(&f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return importFiles(cmd.Context(), e, &f, args, true)
 		},
@@ -115,13 +123,17 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	defer rejects.Close()
 
 	inputs, total, leftOut := expand(st.paths, st.filter, log)
-	results := reportInto(inputs, st.nameOf, rejects, log)
+	results, report := reportInto(inputs, st.nameOf, rejects, log)
 	led, err := runLedgerOf(ctx, cfg, rc, f.reimport, dry, log)
 	if err != nil {
 		return err
 	}
 	defer led.close()
 	inputs = led.prepare(ctx, inputs)
+	src, err := runSource(ctx, st, led, f.reimport, dry, report)
+	if err != nil {
+		return err
+	}
 	opts := pipelineOptions(cfg, rc, out.sink, log)
 	opts.DedupAcrossFiles = true // one run: a duplicate in another file is not sent again
 	if led != nil && !dry {
@@ -131,15 +143,14 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err != nil {
 		return err
 	}
-	ch := make(chan pipeline.Input, len(inputs))
-	for _, in := range inputs {
-		ch <- in
-	}
-	close(ch)
+	ch, polled := runFeed(ctx, src, inputs)
 
 	stopBar := bar.start(total, dry, p.Progress)
 	started := time.Now()
 	sum, runErr := p.Run(ctx, ch)
+	if err := polled(); runErr == nil {
+		runErr = err
+	}
 	stopBar()
 	led.finish(ctx, sum, runErr)
 	if err := rejects.Close(); err != nil {
@@ -157,7 +168,11 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	}
 	printSummary(text, sum, files, dry)
 	if runErr == nil && sum.Delivered+sum.Merged+sum.Failed+sum.Deduplicated == 0 && sum.RowsResumed == 0 && imported+repeated == 0 {
-		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothingIn(sum, len(inputs), leftOut))
+		nothing := nothingIn(sum, len(inputs), leftOut)
+		if src != nil {
+			nothing = nothingPolled(src)
+		}
+		fmt.Fprintln(e.stderr, "iocpipe: nothing to import: "+nothing)
 	}
 	out.printDump(text)
 	if f.report != "" {
@@ -234,6 +249,9 @@ func setUpRun(e *env, f *importFlags, paths []string) (*runSetup, error) {
 	if st.rc, err = st.cfg.Route(f.route); err != nil {
 		return nil, err
 	}
+	if err := checkPoll(st.rc, paths); err != nil {
+		return nil, err
+	}
 	if st.paths, st.cleanup, st.nameOf, err = stdinInput(e, paths); err != nil {
 		return nil, err
 	}
@@ -242,24 +260,26 @@ func setUpRun(e *env, f *importFlags, paths []string) (*runSetup, error) {
 
 // reportInto names the inputs as reports name them and has each file's
 // reports write its rejects and collect its result and row outcomes
-// (reports are serialized).
-func reportInto(inputs []pipeline.Input, nameOf func(string) string, rejects *rejectWriter, log *slog.Logger) *[]pipeline.FileResult {
+// (reports are serialized); it returns the results and that Report, for
+// inputs that come later (TAXII pages).
+func reportInto(inputs []pipeline.Input, nameOf func(string) string, rejects *rejectWriter, log *slog.Logger) (*[]pipeline.FileResult, func(pipeline.FileReport)) {
 	results := new([]pipeline.FileResult)
-	for i := range inputs {
-		inputs[i].Name = nameOf(inputs[i].Name)
-		inputs[i].Report = func(r pipeline.FileReport) {
-			for _, rej := range r.Rejects {
-				rejects.Write(rej, rej.Failed)
-			}
-			if r.Final {
-				res := r.Result
-				*results = append(*results, res)
-				log.Debug("file done", "file", res.File, "rows", res.Rows, "rows_rejected", res.RowsRejected,
-					"delivered", res.Delivered, "rejected", res.Rejected)
-			}
+	report := func(r pipeline.FileReport) {
+		for _, rej := range r.Rejects {
+			rejects.Write(rej, rej.Failed)
+		}
+		if r.Final {
+			res := r.Result
+			*results = append(*results, res)
+			log.Debug("file done", "file", res.File, "rows", res.Rows, "rows_rejected", res.RowsRejected,
+				"delivered", res.Delivered, "rejected", res.Rejected)
 		}
 	}
-	return results
+	for i := range inputs {
+		inputs[i].Name = nameOf(inputs[i].Name)
+		inputs[i].Report = report
+	}
+	return results, report
 }
 
 // printReport writes --report (to stdout for "-").

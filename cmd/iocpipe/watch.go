@@ -20,6 +20,7 @@ import (
 	"github.com/iocpipe/iocpipe/pipeline"
 	"github.com/iocpipe/iocpipe/pipeline/inbox"
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
+	"github.com/iocpipe/iocpipe/pipeline/taxii/source"
 	"github.com/iocpipe/iocpipe/sinks/quota"
 )
 
@@ -76,6 +77,15 @@ which is safe too.
 A file whose delivery keeps failing is retried every minute, and given up to
 failed/ with every reason after give_up_after (default 24h).
 
+A route with taxii: has its TAXII 2.1 collection polled every poll: (default
+15m), from the cursor the ledger keeps: each page is imported like a file
+(taxii:<route>:<collection id>:<date_added range> in the log), and the cursor
+advances only once the page and every earlier one were delivered, so a crash
+resumes from the last page delivered and sends again only what was in flight.
+A route may have both inbox: and taxii:; they feed one pipeline. A collection
+that cannot be read, or a server that does not speak TAXII 2.1, fails watch at
+start; a poll that fails later is logged and tried again at the next.
+
 With the bbolt ledger one watch owns an inbox: a second one on it exits 1,
 naming the process that holds the lock. With a PostgreSQL ledger any number of
 watches, on one host or several, share an inbox: each file is claimed once, by
@@ -102,7 +112,8 @@ over once its lease expired, resumed from the rows it had acknowledged.`,
 type watched struct {
 	rc   *RouteConfig
 	p    *pipeline.Pipeline
-	ib   *inbox.Inbox
+	ib   *inbox.Inbox   // nil: the route has no inbox
+	src  *source.Source // nil: the route has no taxii:
 	feed chan pipeline.Input
 }
 
@@ -133,6 +144,9 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		if err := checkInbox(cfg, rc); err != nil {
 			return err
 		}
+	}
+	if err := checkTAXIILedger(cfg, routes); err != nil {
+		return err
 	}
 	if f.instance != "" && cfg.Ledger.Postgres == nil {
 		return usageErrorf("--instance %s: only a shared (PostgreSQL) ledger has instances", f.instance)
@@ -170,6 +184,9 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		}
 		ws = append(ws, w)
 	}
+	if err := attachTAXII(ctx, cfg, ws, ledger, f.reimport, log); err != nil {
+		return err
+	}
 
 	stopped := make(chan struct{})
 	defer close(stopped)
@@ -198,19 +215,22 @@ func watchRoute(cfg *Config, rc *RouteConfig, m *metrics, l ledger.Ledger, claim
 		return nil, err
 	}
 	route := cfg.PipelineRoute(rc)
-	o := inboxOptions(rc)
-	o.MustExist, o.Settle, o.Rescan = !rc.CreateInbox, time.Duration(rc.Settle), time.Duration(rc.Rescan)
-	o.DeleteDone, o.GiveUpAfter = rc.DeleteDone, time.Duration(rc.GiveUpAfter)
-	o.Ledger, o.Reimport, o.Reader, o.Logger = l, reimport, route, log
-	if claims != nil {
-		o.Claims = claims
-	}
-	ib, err := inbox.New(o)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, missingInbox(cfg, rc, err)
-	}
-	if err != nil {
-		return nil, &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
+	var ib *inbox.Inbox // a route with taxii: only has none
+	if rc.Inbox != "" {
+		o := inboxOptions(rc)
+		o.MustExist, o.Settle, o.Rescan = !rc.CreateInbox, time.Duration(rc.Settle), time.Duration(rc.Rescan)
+		o.DeleteDone, o.GiveUpAfter = rc.DeleteDone, time.Duration(rc.GiveUpAfter)
+		o.Ledger, o.Reimport, o.Reader, o.Logger = l, reimport, route, log
+		if claims != nil {
+			o.Claims = claims
+		}
+		ib, err = inbox.New(o)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, missingInbox(cfg, rc, err)
+		}
+		if err != nil {
+			return nil, &exitError{code: exitFailed, err: fmt.Errorf("route %s: %w", rc.Name, err)}
+		}
 	}
 	opts := pipelineOptions(cfg, rc, m.instrument(rc.Name, rc.Sink, s), log.With("route", rc.Name))
 	// The inbox streams each file's rejects to disk from its reports: the
@@ -277,18 +297,27 @@ func supervise(ctx context.Context, ws []*watched, m *metrics, srv *metricsServe
 	var ended []runResult // in the order the pipelines ended
 	var watching, running sync.WaitGroup
 	for _, w := range ws {
-		watching.Add(1)
-		g.Go(func() error {
-			defer watching.Done()
-			err := w.ib.Watch(gctx, w.feed)
-			if err != nil {
-				log.Error("watching stopped", "error", err)
-				mu.Lock()
-				watchErrs = append(watchErrs, err)
-				mu.Unlock()
-			}
-			return err
-		})
+		if w.src != nil {
+			watching.Add(1)
+			g.Go(func() error {
+				defer watching.Done()
+				return w.src.Watch(gctx, w.feed)
+			})
+		}
+		if w.ib != nil {
+			watching.Add(1)
+			g.Go(func() error {
+				defer watching.Done()
+				err := w.ib.Watch(gctx, w.feed)
+				if err != nil {
+					log.Error("watching stopped", "error", err)
+					mu.Lock()
+					watchErrs = append(watchErrs, err)
+					mu.Unlock()
+				}
+				return err
+			})
+		}
 		running.Add(1)
 		g.Go(func() error {
 			defer running.Done()
@@ -325,7 +354,10 @@ func supervise(ctx context.Context, ws []*watched, m *metrics, srv *metricsServe
 		running.Wait()
 		t.Stop()
 		for _, w := range ws {
-			w.ib.Close() // the files finished last are filed away
+			if w.ib != nil {
+				w.ib.Close() // the files finished last are filed away
+			}
+			w.closeSource() // the cursor of the pages finished last is written
 		}
 		stopServing()
 		return nil
@@ -370,9 +402,9 @@ func watchedRoutes(cfg *Config, names []string) ([]*RouteConfig, error) {
 		if len(names) > 0 && !slices.Contains(names, rc.Name) {
 			continue
 		}
-		if rc.Inbox == "" {
+		if rc.Inbox == "" && rc.TAXII == nil {
 			if len(names) > 0 {
-				return nil, usageErrorf("route %q has no inbox: watch needs inbox: in the route", rc.Name)
+				return nil, usageErrorf("route %q has no inbox: watch needs inbox: or taxii: in the route", rc.Name)
 			}
 			continue
 		}
@@ -384,10 +416,13 @@ func watchedRoutes(cfg *Config, names []string) ([]*RouteConfig, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, usageErrorf("no route in %s has an inbox: watch imports from the folders named by inbox: in routes", cfg.path)
+		return nil, usageErrorf("no route in %s has an inbox: watch imports from the folders named by inbox: in routes (and polls the TAXII collections of taxii:)", cfg.path)
 	}
 	seen := map[string]string{}
 	for _, rc := range out {
+		if rc.Inbox == "" {
+			continue
+		}
 		abs, err := filepath.Abs(rc.Inbox)
 		if err != nil {
 			return nil, usageErrorf("route %s: inbox %s: %v", rc.Name, rc.Inbox, err)

@@ -32,4 +32,8 @@
 // and the registrar are shared, so they behave the same by construction,
 // and one contract suite (contract_test.go) runs on both. Package pgtest
 // starts a throw-away PostgreSQL server for the tests.
+//
+// Both ledgers also keep the cursors of polled sources (cursor.go: a
+// route's taxii: collection, package pipeline/taxii/source), per route key
+// and collection, written durably by PutCursor; they are no entries.
 package ledger

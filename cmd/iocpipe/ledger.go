@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -255,19 +256,14 @@ func joinInstance(ctx context.Context, cfg *Config, l ledger.Ledger, id string, 
 		return nil, nil
 	}
 	in, err := pg.Join(ctx, ledger.InstanceOptions{ID: id, Lease: time.Duration(cfg.Ledger.Postgres.Lease), Logger: log})
+	if errors.Is(err, ledger.ErrBadInstanceID) || errors.Is(err, ledger.ErrInstanceInUse) {
+		return nil, usageErrorf("--instance: %v", err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	log.Info("joined the shared ledger", "instance", in.ID(), "lease", in.Lease())
 	return in, nil
-}
-
-// leaveInstance ends the instance's lease: files it did not finish may be
-// taken over at once.
-func leaveInstance(in *ledger.Instance, log *slog.Logger) {
-	if err := in.Close(); err != nil {
-		log.Warn("ending the lease: other instances take over this one's unfinished files once it expires", "error", err)
-	}
 }
 
 // instanceID returns in's id, "" for none.

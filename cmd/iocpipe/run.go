@@ -134,12 +134,7 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if err != nil {
 		return err
 	}
-	opts := pipelineOptions(cfg, rc, out.sink, log)
-	opts.DedupAcrossFiles = true // one run: a duplicate in another file is not sent again
-	if led != nil && !dry {
-		dedupWindow(&opts, rc, led.l)
-	}
-	p, err := pipeline.New(opts)
+	p, err := runPipeline(cfg, rc, out, led, dry, log)
 	if err != nil {
 		return err
 	}
@@ -178,14 +173,31 @@ func importFiles(ctx context.Context, e *env, f *importFlags, paths []string, dr
 	if f.report != "" {
 		printReport(e, log, f.report, rc, started, sum, *results, out.retries(), dry)
 	}
-	exit := exitOf(sum, runErr)
-	if interrupted {
-		exit = &exitError{code: exitInterrupted, err: errors.New(interruptedLine(sum.RowsDelivered+sum.RowsMerged+sum.RowsResumed+sum.RowsDeduplicated, sum.Rows, ledgerFile(cfg), dry))}
-	}
+	exit := runExit(cfg, sum, runErr, interrupted, dry)
 	if f.json {
 		printJSONSummary(e, log, rc, dry, sum, files, exit, out)
 	}
 	return exit
+}
+
+// runPipeline builds the pipeline of a run: one run, so a duplicate in
+// another file is not sent again; dedup_window with a ledger.
+func runPipeline(cfg *Config, rc *RouteConfig, out *outputs, led *runLedger, dry bool, log *slog.Logger) (*pipeline.Pipeline, error) {
+	opts := pipelineOptions(cfg, rc, out.sink, log)
+	opts.DedupAcrossFiles = true
+	if led != nil && !dry {
+		dedupWindow(&opts, rc, led.l)
+	}
+	return pipeline.New(opts)
+}
+
+// runExit is the exit of a run that ended with sum and runErr: an
+// interrupted one says how far it got.
+func runExit(cfg *Config, sum pipeline.Summary, runErr error, interrupted, dry bool) error {
+	if interrupted {
+		return &exitError{code: exitInterrupted, err: errors.New(interruptedLine(sum.RowsDelivered+sum.RowsMerged+sum.RowsResumed+sum.RowsDeduplicated, sum.Rows, ledgerFile(cfg), dry))}
+	}
+	return exitOf(sum, runErr)
 }
 
 // runLedgerOf attaches the configuration's ledger to a run; a dry run

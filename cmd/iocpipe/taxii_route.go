@@ -18,6 +18,11 @@ import (
 // The hooks of run, validate and watch for routes with taxii: (the source
 // itself is package pipeline/taxii/source).
 
+// taxiiResolveTimeout bounds finding a route's collection at start,
+// retries included: a server that does not answer within it is an error
+// at once, not after the retry deadline of every request (5 minutes).
+const taxiiResolveTimeout = 30 * time.Second
+
 // newTAXIISource resolves route rc's collection and opens its source,
 // whose cursor comes from the ledger l (nil for none), else added_after
 // (as with reimport); report receives every page's reports (nil for
@@ -35,7 +40,9 @@ func newTAXIISource(ctx context.Context, cfg *Config, rc *RouteConfig, l ledger.
 	if err != nil {
 		return nil, cfg.errorf(cfg.routeKey(rc)+".taxii", "%v", err)
 	}
-	col, err := client.Resolve(ctx, t.URL, t.Collection)
+	rctx, cancel := context.WithTimeout(ctx, taxiiResolveTimeout)
+	col, err := client.Resolve(rctx, t.URL, t.Collection)
+	cancel()
 	if err != nil {
 		return nil, taxiiStartError(cfg, rc, err)
 	}

@@ -133,23 +133,9 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	if err != nil {
 		return err
 	}
-	routes, err := watchedRoutes(cfg, f.routes)
+	routes, err := checkWatch(cfg, f)
 	if err != nil {
 		return err
-	}
-	if f.shutdownTimeout <= 0 {
-		return usageErrorf("--shutdown-timeout must be positive")
-	}
-	for _, rc := range routes {
-		if err := checkInbox(cfg, rc); err != nil {
-			return err
-		}
-	}
-	if err := checkTAXIILedger(cfg, routes); err != nil {
-		return err
-	}
-	if f.instance != "" && cfg.Ledger.Postgres == nil {
-		return usageErrorf("--instance %s: only a shared (PostgreSQL) ledger has instances", f.instance)
 	}
 	ledger, err := openLedger(ctx, cfg, log)
 	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
@@ -161,11 +147,15 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 	defer closeLedger(ledger, log)
 	log.Info("ledger", "path", ledgerName(ledger))
 	claims, err := joinInstance(ctx, cfg, ledger, f.instance, log)
+	if ee := (*exitError)(nil); errors.As(err, &ee) {
+		return err
+	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
 	if claims != nil {
-		defer leaveInstance(claims, log)
+		// Closing the ledger ends the instance's lease, after its last
+		// acknowledgements are written.
 		log = log.With("instance", claims.ID())
 	}
 
@@ -203,6 +193,30 @@ func watch(ctx context.Context, e *env, f *watchFlags) error {
 		return &exitError{code: exitFailed, err: failure}
 	}
 	return nil
+}
+
+// checkWatch checks what watch is told before it opens anything, and
+// returns the routes it watches.
+func checkWatch(cfg *Config, f *watchFlags) ([]*RouteConfig, error) {
+	routes, err := watchedRoutes(cfg, f.routes)
+	if err != nil {
+		return nil, err
+	}
+	if f.shutdownTimeout <= 0 {
+		return nil, usageErrorf("--shutdown-timeout must be positive")
+	}
+	for _, rc := range routes {
+		if err := checkInbox(cfg, rc); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkTAXIILedger(cfg, routes); err != nil {
+		return nil, err
+	}
+	if f.instance != "" && cfg.Ledger.Postgres == nil {
+		return nil, usageErrorf("--instance %s: only a shared (PostgreSQL) ledger has instances", f.instance)
+	}
+	return routes, nil
 }
 
 // watchRoute sets up one route of watch: its sink (observed for health),

@@ -132,6 +132,7 @@ type Inbox struct {
 	parked  []*job // same content as a file in progress
 	told    map[string]bool
 	orphans map[string]time.Time // unclaimed files in a shared work/, since when (see takeOver)
+	lapses  int64                // Claims.Lapses when abandon last looked
 
 	mu      sync.Mutex
 	active  map[string]*job // by name in work/: queued, fed or waiting for a retry
@@ -246,6 +247,12 @@ func New(opts Options) (*Inbox, error) {
 // checks they are on the inbox's file system: files move by rename,
 // which cannot cross file systems.
 func (ib *Inbox) makeDirs() error {
+	if ib.shared() {
+		// What an earlier process under this id left there (a restart
+		// with the same --instance; Join refuses an id in use) is of no
+		// use: files are copied anew.
+		os.RemoveAll(ib.private)
+	}
 	for _, d := range []string{ib.work, ib.done, ib.failed, ib.private} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("inbox: %w", err)
@@ -758,6 +765,13 @@ func (ib *Inbox) claim(name string, c *cand) bool {
 	}
 	dst := filepath.Join(ib.work, name)
 	if err := renameNoReplace(src, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) && ib.shared() {
+			// Most likely another instance's rename of the same file won
+			// (with the link-and-remove fallback of file systems without
+			// renameat2): its source goes away, or waits its turn.
+			ib.log.Debug("a file of the same name is in work/: another instance claims it, or it waits", "file", name)
+			return false
+		}
 		if errors.Is(err, fs.ErrExist) {
 			if !ib.told["work:"+name] {
 				ib.told["work:"+name] = true

@@ -26,9 +26,15 @@ type Claims interface {
 	Valid() bool
 	// LeaseUntil is when the lease expires unless renewed.
 	LeaseUntil() time.Time
+	// Lapses counts the times the lease may have expired between two
+	// renewals (the process paused, say): claims may have been taken over.
+	Lapses() int64
 	// Claim claims a content, named name in work/, through key, in one
 	// transaction (see ledger.Instance.Claim).
 	Claim(ctx context.Context, key, sum, name string) (ledger.Claim, error)
+	// Holds reports whether this instance holds the claim, claiming
+	// nothing.
+	Holds(ctx context.Context, key, sum string) (bool, error)
 	// Release gives up the claim once the file is filed away.
 	Release(ctx context.Context, key, sum string) error
 	// Holdings returns the claims through key by name in work/.
@@ -46,11 +52,16 @@ const dbRetry = time.Second
 // lease is renewed, else at DEBUG (the instance said once that the
 // database is unreachable).
 func (ib *Inbox) dbFailed(msg, name string, err error) {
-	level := slog.LevelWarn
+	ib.log.Log(context.Background(), ib.dbLevel(), msg, "file", name, "error", err)
+}
+
+// dbLevel is the level of a statement on the claims that failed (see
+// dbFailed).
+func (ib *Inbox) dbLevel() slog.Level {
 	if !ib.canClaim() {
-		level = slog.LevelDebug
+		return slog.LevelDebug
 	}
-	ib.log.Log(context.Background(), level, msg, "file", name, "error", err)
+	return slog.LevelWarn
 }
 
 // shared reports whether the inbox is shared with other instances.
@@ -98,9 +109,10 @@ func (ib *Inbox) hold(j *job) bool {
 		return false
 	default:
 		if cl.From != "" {
+			// Its private folder stays: a lease expired does not mean its
+			// process is gone (paused, cut off), and it may claim again.
 			ib.takenOver.Add(1)
 			ib.log.Info("taken over from an instance whose lease expired: its acknowledged rows are not sent again", "file", j.name, "from", cl.From)
-			os.RemoveAll(privateDir(ib.work, cl.From))
 		}
 		return true
 	}
@@ -112,25 +124,27 @@ func (ib *Inbox) hold(j *job) bool {
 }
 
 // stillHeld reports whether this instance still holds j's claim before
-// it files j away: a claim taken over by another instance (this one's
-// lease expired while it worked) is left to it, j forgotten, unfiled. An
-// error (the database cannot be reached) answers false, with err set:
-// the filing waits.
+// it files j away, claiming nothing: a claim taken over by another
+// instance (this one's lease expired while it worked), or released by it
+// once it filed the file, is left alone, j forgotten, unfiled (if the file
+// is still in work/ under a claim of this instance, takeOver admits it
+// again). An error (the database cannot be reached) answers false, with
+// err set: the filing waits.
 func (ib *Inbox) stillHeld(j *job) (bool, error) {
 	if !ib.shared() {
 		return true, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 	defer cancel()
-	cl, err := ib.opts.Claims.Claim(ctx, ib.key, j.sum, j.name)
+	held, err := ib.opts.Claims.Holds(ctx, ib.key, j.sum)
 	if err != nil {
 		return false, err
 	}
-	if !cl.OK {
-		ib.log.Warn("this instance's lease expired while it worked on the file, and another instance took it over: left to it, not filed here",
-			"file", j.name, "holder", cl.Holder)
+	if !held {
+		ib.log.Warn("this instance's lease expired while it worked on the file: not filed here (another instance took it over, or takes it over from work/)",
+			"file", j.name)
 	}
-	return cl.OK, nil
+	return held, nil
 }
 
 // unclaim releases j's claim, if shared; a failure leaves a claim that
@@ -181,7 +195,7 @@ func (ib *Inbox) takeOver(now time.Time) {
 	hs, err := ib.opts.Claims.Holdings(ctx, ib.key)
 	cancel()
 	if err != nil {
-		ib.dbFailed("reading the claims: files left in work/ are not taken over yet", "", err)
+		ib.log.Log(context.Background(), ib.dbLevel(), "reading the claims: files left in work/ are not taken over yet", "error", err)
 		return
 	}
 	seen := make(map[string]bool, len(names))
@@ -238,17 +252,26 @@ func (ib *Inbox) takeOne(name, from string) {
 	ib.admit(j)
 }
 
-// abandon stops the runs in progress of a shared inbox once its lease
-// expired with the database unreachable: another instance may take their
-// files over as soon as the database answers it, so this one sends no
-// more of them than the batches already in flight (the rows not read yet
-// are skipped), and files none of them; each is fed again, resumed,
-// once the database answers, if this instance still holds it. Called by
-// the Watch goroutine on every tick.
+// abandon stops the runs in progress of a shared inbox when its lease is
+// about to expire with the database unreachable (a sixth of it left), or
+// may have expired already (a renewal came a whole lease after the one
+// before: the process was paused): another instance may take their files
+// over, so this one sends no more of them than the batches already
+// formed (the rows not read yet are skipped), and files none of them;
+// each, and each claimed but not fed yet, is claimed again and fed again,
+// resumed, once the database answers, if this instance still holds it or
+// gets it back. Called by the Watch goroutine on every tick.
 func (ib *Inbox) abandon(now time.Time) {
-	if !ib.shared() || ib.opts.Claims.Valid() || now.Before(ib.opts.Claims.LeaseUntil()) {
+	if !ib.shared() {
 		return
 	}
+	c := ib.opts.Claims
+	lapsed := c.Lapses() != ib.lapses
+	expiring := !c.Valid() && !now.Before(c.LeaseUntil().Add(-c.Lease()/6))
+	if !lapsed && !expiring {
+		return
+	}
+	ib.lapses = c.Lapses()
 	var names []string
 	ib.mu.Lock()
 	for _, j := range ib.active {
@@ -257,7 +280,16 @@ func (ib *Inbox) abandon(now time.Time) {
 			names = append(names, j.name)
 		}
 	}
+	// Those claimed and not fed yet are claimed again before they are.
+	queued := ib.queue
+	ib.queue = nil
+	for _, j := range queued {
+		j.finished = true
+	}
 	ib.mu.Unlock()
+	for _, j := range queued {
+		ib.retryIn(j, nil, dbRetry)
+	}
 	if len(names) > 0 {
 		// INFO: the instance's WARN said files in hand would be finished
 		// or abandoned within the lease.

@@ -3,9 +3,11 @@ package inbox
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,3 +226,73 @@ func TestSharedAbandon(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSharedNotHeld: a file whose claim this instance no longer holds
+// when its run ends (taken over, filed and released by another instance
+// while this one's lease lapsed) is not filed here, and no claim is
+// made for it again.
+func TestSharedNotHeld(t *testing.T) {
+	dir := t.TempDir()
+	l, join := sharedLedger(t)
+	me := join("me", ledger.DefaultLease)
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	ib, err := New(Options{Dir: dir, Ledger: l, Route: "feeds", Sink: "trustar", Settle: 50 * time.Millisecond, Claims: me, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ib.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	feed := make(chan pipeline.Input)
+	go ib.Watch(ctx, feed)
+	os.WriteFile(filepath.Join(dir, "f.csv"), []byte("value\nf.example.com\n"), 0o600)
+	var in pipeline.Input
+	select {
+	case in = <-feed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the file was not fed")
+	}
+	sum, _, err := ledger.Sum(filepath.Join(dir, ".iocpipe", "work", "f.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := ledger.Key("feeds", "trustar")
+	if err := me.Release(t.Context(), key, sum); err != nil {
+		t.Fatal(err)
+	}
+	in.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: in.Name}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		said := strings.Contains(logs.String(), "not filed here")
+		mu.Unlock()
+		if said {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of the claim lost:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "done", "f.csv")); err == nil {
+		t.Error("a file whose claim was lost was filed in done/")
+	}
+	hs, err := me.Holdings(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := hs["f.csv"]; ok {
+		t.Errorf("a claim was made again for a file not held: %+v", h)
+	}
+}
+
+// writerFunc is an io.Writer of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

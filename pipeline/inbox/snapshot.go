@@ -37,6 +37,9 @@ func (ib *Inbox) open(name, path string) (*job, error) {
 		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
 	before := stateOf(fi)
+	if err := os.MkdirAll(ib.private, 0o700); err != nil {
+		return nil, fmt.Errorf("taking a private copy to read: %w", err)
+	}
 	snap, err := os.CreateTemp(ib.private, snapshotPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("taking a private copy to read: %w", err)

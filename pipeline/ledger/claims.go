@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +55,7 @@ type Instance struct {
 	mu      sync.Mutex
 	renewed time.Time // local time the last renewal that succeeded was sent
 	down    time.Time // when renewals started failing; zero while they succeed
+	lapses  int64     // renewals that came a whole lease or more after the one before
 
 	stop chan struct{}
 	done chan struct{}
@@ -69,6 +72,13 @@ type InstanceOptions struct {
 	// Logger receives the renewals' warnings; nil discards them.
 	Logger *slog.Logger
 }
+
+// validID is what an instance id may be: it names files (the instance's
+// private folder in work/, its status file) and metric series.
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ErrBadInstanceID is returned by Join for an id validID refuses.
+var ErrBadInstanceID = errors.New("an instance id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 
 // ErrLeaseLost is returned by Claim when this instance's own lease has
 // expired in the database: its claims may have been taken over, and it
@@ -89,6 +99,9 @@ func (l *Postgres) Join(ctx context.Context, opts InstanceOptions) (*Instance, e
 	if opts.ID == "" {
 		opts.ID = NewInstanceID(host, os.Getpid())
 	}
+	if !validID.MatchString(opts.ID) {
+		return nil, fmt.Errorf("instance %q: %w", opts.ID, ErrBadInstanceID)
+	}
 	in := &Instance{
 		pool: l.pool, name: l.name, id: opts.ID, host: host, pid: os.Getpid(),
 		started: time.Now().UTC(), lease: opts.Lease,
@@ -101,6 +114,9 @@ func (l *Postgres) Join(ctx context.Context, opts InstanceOptions) (*Instance, e
 	if _, err := l.pool.Exec(ctx, forget, forgetAfter.Milliseconds()); err != nil {
 		return nil, fmt.Errorf("ledger %s: forgetting old instances: %w", l.name, err)
 	}
+	if err := in.checkUnused(ctx); err != nil {
+		return nil, err
+	}
 	if err := in.renew(ctx); err != nil {
 		return nil, err
 	}
@@ -111,12 +127,44 @@ func (l *Postgres) Join(ctx context.Context, opts InstanceOptions) (*Instance, e
 	return in, nil
 }
 
+// ErrInstanceInUse is returned by Join for an id a live process holds.
+var ErrInstanceInUse = errors.New("the instance id is in use")
+
+// checkUnused refuses the instance's id while another live process has
+// it (its lease not expired, on another host, or on this one while its
+// process runs): both would hold every claim. A process killed and
+// restarted under its id takes it back at once.
+func (in *Instance) checkUnused(ctx context.Context) error {
+	var host string
+	var pid int
+	var live bool
+	err := in.pool.QueryRow(ctx, "SELECT host, pid, lease_until > now() AND NOT stopped FROM iocpipe_instances WHERE id = $1", in.id).Scan(&host, &pid, &live)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("ledger %s: instance %s: %w", in.name, in.id, err)
+	case !live || host == in.host && (pid == in.pid || !processAlive(pid)):
+		return nil
+	}
+	return fmt.Errorf("ledger %s: instance %s: %w by process %d on %s (its lease is live): give this one another --instance", in.name, in.id, ErrInstanceInUse, pid, host)
+}
+
 // NewInstanceID returns a new instance id: the host, the process id and
 // a random suffix (a process id may be used again).
 func NewInstanceID(host string, pid int) string {
 	var b [3]byte
 	rand.Read(b[:])
-	if host == "" {
+	host = strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '-' || r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '-'
+	}, host)
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	if host == "" || !validID.MatchString(host) {
 		host = "host"
 	}
 	return fmt.Sprintf("%s-%d-%s", host, pid, hex.EncodeToString(b[:]))
@@ -143,9 +191,28 @@ func (in *Instance) renew(ctx context.Context) error {
 		return fmt.Errorf("ledger %s: renewing the lease of instance %s: %w", in.name, in.id, err)
 	}
 	in.mu.Lock()
+	gap := sent.Sub(in.renewed)
+	lapsed := !in.renewed.IsZero() && gap >= in.lease
+	if lapsed {
+		in.lapses++
+	}
 	in.renewed = sent
 	in.mu.Unlock()
+	if lapsed {
+		in.log.Warn("the lease was not renewed for a whole lease (the process was paused, or the database away): other instances may have taken files of this one over; the files in hand are checked again",
+			"since_last_renewal", gap.Round(time.Millisecond))
+	}
 	return nil
+}
+
+// Lapses counts the renewals that came a whole lease or more after the
+// one before: each time, the lease may have expired in between, and
+// another instance may have taken claims of this one over, which the
+// holder of files must check again (see inbox's abandon).
+func (in *Instance) Lapses() int64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.lapses
 }
 
 // run renews the lease every third of it until Close, and every second
@@ -301,8 +368,15 @@ func (in *Instance) Claim(ctx context.Context, key, sum, name string) (Claim, er
 		err = tx.QueryRow(ctx, claim, key, sum, name, in.id).Scan(&holder)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
+			// Another instance holds it since the SELECT (or held it, and
+			// released it meanwhile: not claimed, try again later).
 			c.From = ""
-			return tx.QueryRow(ctx, "SELECT instance FROM iocpipe_claims WHERE route_key = $1 AND content_sum = $2", key, sum).Scan(&c.Holder)
+			err := tx.QueryRow(ctx, "SELECT instance FROM iocpipe_claims WHERE route_key = $1 AND content_sum = $2", key, sum).Scan(&c.Holder)
+			if errors.Is(err, pgx.ErrNoRows) {
+				c.Holder = "another instance"
+				return nil
+			}
+			return err
 		case err != nil:
 			return err
 		}
@@ -311,12 +385,30 @@ func (in *Instance) Claim(ctx context.Context, key, sum, name string) (Claim, er
 	})
 	if err != nil {
 		if errors.Is(err, ErrLeaseLost) {
-			return Claim{}, fmt.Errorf("ledger %s: claiming %s: %w", in.name, name, err)
+			return Claim{}, fmt.Errorf("ledger %s: claiming %s (sha256 %s): %w", in.name, name, sum, err)
 		}
 		in.check(err)
 		return Claim{}, fmt.Errorf("ledger %s: claiming %s (sha256 %s): %w", in.name, name, sum, err)
 	}
 	return c, nil
+}
+
+// Holds reports whether this instance holds the claim on the content sum
+// through key, its lease live; it never claims anything (a claim released
+// by another instance that filed the file stays released).
+func (in *Instance) Holds(ctx context.Context, key, sum string) (bool, error) {
+	var held bool
+	err := in.pool.QueryRow(ctx, `SELECT c.instance = $3 AND i.lease_until > now() AND NOT i.stopped
+		FROM iocpipe_claims c JOIN iocpipe_instances i ON i.id = c.instance
+		WHERE c.route_key = $1 AND c.content_sum = $2`, key, sum, in.id).Scan(&held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		in.check(err)
+		return false, fmt.Errorf("ledger %s: checking the claim on %s: %w", in.name, sum, err)
+	}
+	return held, nil
 }
 
 // Release gives up this instance's claim on the content sum through key
@@ -357,6 +449,7 @@ func (in *Instance) Holdings(ctx context.Context, key string) (map[string]Holdin
 		return nil
 	})
 	if err != nil {
+		in.check(err)
 		return nil, fmt.Errorf("ledger %s: reading claims: %w", in.name, err)
 	}
 	return out, nil
@@ -364,7 +457,8 @@ func (in *Instance) Holdings(ctx context.Context, key string) (map[string]Holdin
 
 // Close stops renewing the lease and ends it at once: the files this
 // instance did not finish may be taken over by another without waiting
-// for the lease to expire.
+// for the lease to expire. Closing the ledger closes its instance (after
+// writing what it recorded); a second Close does nothing.
 func (in *Instance) Close() error {
 	if !in.halt() {
 		return nil
@@ -443,6 +537,7 @@ func InstancesPostgres(ctx context.Context, dsn string) ([]InstanceInfo, error) 
 	return out, nil
 }
 
+// instances reads every instance and the files each holds, through q.
 func instances(ctx context.Context, q querier) ([]InstanceInfo, error) {
 	rows, err := q.Query(ctx, `SELECT id, host, pid, started_at, renewed_at, lease_until, lease_until > now() AND NOT stopped, stopped
 		FROM iocpipe_instances ORDER BY id`)
@@ -473,4 +568,10 @@ func instances(ctx context.Context, q querier) ([]InstanceInfo, error) {
 		return nil
 	})
 	return out, err
+}
+
+// processAlive reports whether process pid of this host runs.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }

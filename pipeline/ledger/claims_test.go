@@ -2,10 +2,13 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/iocpipe/iocpipe/pipeline/ioc"
 )
 
 // openShared opens n PostgreSQL ledgers on one new database, each with
@@ -197,5 +200,73 @@ func BenchmarkClaim(b *testing.B) {
 		if err := in.Release(b.Context(), "r/s", sum); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLateWriteFenced: an instance that lost a file (its lease lapsed,
+// another took the file over) may still write what it recorded: its
+// write neither shrinks the holder's acknowledged rows nor undoes an
+// import the holder finished.
+func TestLateWriteFenced(t *testing.T) {
+	ls, ins := openShared(t, 2, DefaultLease)
+	la, lb := ls[0], ls[1]
+	a := ins[0]
+	ctx := t.Context()
+	const key = "r/s"
+	acked := func(sum string) Entry {
+		t.Helper()
+		e, ok, err := la.Get(ctx, key, sum)
+		if err != nil || !ok {
+			t.Fatalf("%s: %v, %v", sum, ok, err)
+		}
+		return e
+	}
+	// b began the content before it lost it; a holds it now.
+	if _, err := lb.Begin(ctx, key, Content{Sum: "1", Name: "f"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if cl, err := a.Claim(ctx, key, "1", "f"); err != nil || !cl.OK {
+		t.Fatal(cl, err)
+	}
+	if _, err := la.Begin(ctx, key, Content{Sum: "1", Name: "f"}, false); err != nil {
+		t.Fatal(err)
+	}
+	la.Record(key, "1", ioc.Ranges{{0, 8}})
+	if err := la.Finish(ctx, key, "1", false); err != nil {
+		t.Fatal(err)
+	}
+	lb.Record(key, "1", ioc.Ranges{{0, 3}})
+	if err := lb.Finish(ctx, key, "1", false); err != nil {
+		t.Fatal(err)
+	}
+	if e := acked("1"); fmt.Sprint(e.Acked) != "[[0 8]]" {
+		t.Errorf("after b's late write: acked %v, want a's [[0 8]]", e.Acked)
+	}
+
+	// a finishes the import and releases the claim; b's late write comes
+	// after.
+	if _, err := lb.Begin(ctx, key, Content{Sum: "2", Name: "g"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := la.Begin(ctx, key, Content{Sum: "2", Name: "g"}, false); err != nil {
+		t.Fatal(err)
+	}
+	la.Record(key, "2", ioc.Ranges{{0, 10}})
+	if err := la.Finish(ctx, key, "2", true); err != nil {
+		t.Fatal(err)
+	}
+	lb.Record(key, "2", ioc.Ranges{{0, 4}})
+	if err := lb.Finish(ctx, key, "2", false); err != nil {
+		t.Fatal(err)
+	}
+	if e := acked("2"); !e.Done || fmt.Sprint(e.Acked) != "[[0 10]]" {
+		t.Errorf("after b's late write: %+v, want a's import, done", e)
+	}
+	// A reimport still starts the content afresh.
+	if st, err := la.Begin(ctx, key, Content{Sum: "2", Name: "g"}, true); err != nil || st.Status != Fresh {
+		t.Fatalf("reimport: %+v, %v", st, err)
+	}
+	if e := acked("2"); e.Done || len(e.Acked) != 0 {
+		t.Errorf("after a reimport: %+v, want the entry reset", e)
 	}
 }

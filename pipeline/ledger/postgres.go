@@ -145,9 +145,18 @@ func (l *Postgres) Finish(ctx context.Context, key, sum string, imported bool) e
 	return l.reg.finish(ctx, key, sum, imported)
 }
 
-// Close implements Ledger.
+// Close implements Ledger: it writes what was recorded, then ends the
+// lease of the instance joined (see Join), if any — in this order, so
+// that an instance taking this one's files over finds every
+// acknowledgement —, then closes the connections.
 func (l *Postgres) Close() error {
 	err := l.reg.close()
+	l.mu.Lock()
+	in := l.inst
+	l.mu.Unlock()
+	if in != nil {
+		err = errors.Join(err, in.Close())
+	}
 	l.pool.Close()
 	return err
 }
@@ -222,11 +231,22 @@ func (l *Postgres) Entries(ctx context.Context, key string) (map[string]Entry, e
 }
 
 // upsert writes rows of (route key, content sum, entry, time) given as
-// arrays, in one statement: all of them or none.
-const upsert = `INSERT INTO iocpipe_ledger (route_key, content_sum, entry, updated_at)
+// arrays, in one statement: all of them or none. Two fences keep a late
+// write of an instance that lost a file (its lease lapsed, another took
+// the file over) from undoing the new holder's: a row is not updated
+// while another instance than $5 holds the content's claim ($5 is empty
+// without an instance: no claims), nor turned from imported with every
+// row delivered (done, not partial: never begun again but by a reimport,
+// whose reset has no acknowledged rows) back to in progress.
+const upsert = `INSERT INTO iocpipe_ledger AS l (route_key, content_sum, entry, updated_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[])
 ON CONFLICT (route_key, content_sum) DO UPDATE
-SET entry = EXCLUDED.entry, updated_at = EXCLUDED.updated_at`
+SET entry = EXCLUDED.entry, updated_at = EXCLUDED.updated_at
+WHERE ($5::text = '' OR NOT EXISTS (SELECT 1 FROM iocpipe_claims c
+        WHERE c.route_key = EXCLUDED.route_key AND c.content_sum = EXCLUDED.content_sum AND c.instance <> $5))
+  AND NOT (coalesce((l.entry->>'done')::boolean, false) AND NOT coalesce((l.entry->>'partial')::boolean, false)
+       AND NOT coalesce((EXCLUDED.entry->>'done')::boolean, false)
+       AND jsonb_array_length(coalesce(EXCLUDED.entry->'acked', '[]'::jsonb)) > 0)`
 
 // put writes the entries in one statement, committed before it returns.
 func (l *Postgres) put(ctx context.Context, ws []write) error {
@@ -250,7 +270,13 @@ func (l *Postgres) put(ctx context.Context, ws []write) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
-	if _, err := l.pool.Exec(ctx, upsert, keys, sums, entries, times); err != nil {
+	l.mu.Lock()
+	id := ""
+	if l.inst != nil {
+		id = l.inst.id
+	}
+	l.mu.Unlock()
+	if _, err := l.pool.Exec(ctx, upsert, keys, sums, entries, times, id); err != nil {
 		return fmt.Errorf("ledger %s: writing %d entries: %w", l.name, len(ws), err)
 	}
 	return nil

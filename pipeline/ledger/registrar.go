@@ -200,7 +200,12 @@ func (r *registrar) waitLocked(p *progress, w waiter) chan error {
 	return w.ch
 }
 
+// wait waits for the answer on ch, or ctx: a context done already wins,
+// even over an answer that is there (select would choose at random).
 func wait(ctx context.Context, ch <-chan error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case err := <-ch:
 		return err

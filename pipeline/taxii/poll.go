@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -136,20 +137,7 @@ func (p *poller) next(ctx context.Context) (*Page, bool, error) {
 	if !p.began {
 		p.began, p.since = true, p.cur.addedAfter()
 	}
-	q := url.Values{}
-	if !p.since.IsZero() {
-		q.Set("added_after", formatTime(p.since))
-	}
-	if p.c.opts.Limit > 0 {
-		q.Set("limit", strconv.Itoa(p.c.opts.Limit))
-	}
-	if p.nextToken != "" {
-		q.Set("next", p.nextToken)
-	}
-	u := p.col.objectsURL()
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
+	u := p.url()
 	var env envelope
 	h, err := p.c.get(ctx, u, &env)
 	if err != nil {
@@ -167,17 +155,8 @@ func (p *poller) next(ctx context.Context) (*Page, bool, error) {
 		return nil, false, nil
 	}
 	page := &Page{Collection: p.col, Number: p.n, More: env.More}
-	for _, name := range []string{"X-TAXII-Date-Added-First", "X-TAXII-Date-Added-Last"} {
-		s := h.Get(name)
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return nil, false, fmt.Errorf("GET %s: %w: a page of %d objects without a valid %s header (%q): the poll cannot resume from it", redacted(u), ErrMediaType, len(env.Objects), name, s)
-		}
-		if name == "X-TAXII-Date-Added-First" {
-			page.DateAddedFirst = t.UTC()
-		} else {
-			page.DateAddedLast = t.UTC()
-		}
+	if page.DateAddedFirst, page.DateAddedLast, err = dateAdded(h, u, len(env.Objects)); err != nil {
+		return nil, false, err
 	}
 	for i, raw := range env.Objects {
 		v, err := versionOf(raw)
@@ -223,6 +202,42 @@ func (p *poller) next(ctx context.Context) (*Page, bool, error) {
 		p.nextToken = env.Next
 	}
 	return page, true, nil
+}
+
+// url is the objects URL of the next request: added_after, limit and
+// next as the poll stands.
+func (p *poller) url() string {
+	q := url.Values{}
+	if !p.since.IsZero() {
+		q.Set("added_after", formatTime(p.since))
+	}
+	if p.c.opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.c.opts.Limit))
+	}
+	if p.nextToken != "" {
+		q.Set("next", p.nextToken)
+	}
+	u := p.col.objectsURL()
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// dateAdded reads a page's X-TAXII-Date-Added-First and -Last headers
+// (the page of n objects fetched from u), without which no poll can
+// resume from it.
+func dateAdded(h http.Header, u string, n int) (first, last time.Time, err error) {
+	var ts [2]time.Time
+	for i, name := range []string{"X-TAXII-Date-Added-First", "X-TAXII-Date-Added-Last"} {
+		s := h.Get(name)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return first, last, fmt.Errorf("GET %s: %w: a page of %d objects without a valid %s header (%q): the poll cannot resume from it", redacted(u), ErrMediaType, n, name, s)
+		}
+		ts[i] = t.UTC()
+	}
+	return ts[0], ts[1], nil
 }
 
 // A signature tells a page served again from the next one: its

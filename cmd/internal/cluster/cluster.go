@@ -100,7 +100,7 @@ type Result struct {
 	// files a killed instance had in hand, not acknowledged at the kill
 	// (batches in flight); NotInFlight and AckedResent are those that
 	// were not: each is a failure.
-	Resent      int
+	Resent int
 	// HeldAtKills counts the files the killed instances had in hand at
 	// their kills: those the others took over.
 	HeldAtKills int

@@ -32,6 +32,7 @@ func runCluster(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.Kill, "kill", true, "kill one instance with SIGKILL half-way, not restarted")
 	fs.IntVar(&o.Restarts, "restarts", 0, "then kill and restart a survivor at random this many times")
 	fs.DurationVar(&o.DBPause, "db-pause", 0, "stop PostgreSQL this long half-way")
+	fs.DurationVar(&o.Pause, "pause", 0, "stop one instance with SIGSTOP this long half-way (longer than --lease: the others take its files over)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the random moments (0: the clock)")
 	dirFlag := fs.String("dir", "", "folder for the inbox, config and logs (default: a temporary folder, removed at the end unless --keep)")
 	keep := fs.Bool("keep", false, "keep the temporary folder")

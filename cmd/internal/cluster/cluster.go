@@ -80,6 +80,10 @@ type Options struct {
 	Restarts int
 	// DBPause stops PostgreSQL for this long half-way (0: never).
 	DBPause time.Duration
+	// Pause stops one instance at random with SIGSTOP for this long
+	// half-way, then wakes it (0: never): longer than the lease, the
+	// others take its files over while it sleeps.
+	Pause time.Duration
 	// Seed makes the random moments repeatable (0: the clock).
 	Seed uint64
 	// Timeout bounds the whole run (10m).
@@ -126,6 +130,9 @@ type Result struct {
 	// Warned says, per instance, whether it logged the database
 	// unreachable (with DBPause).
 	Warned map[string]bool
+	// Lapsed says, per instance, whether it logged that its lease was
+	// not renewed for a whole lease (with Pause).
+	Lapsed map[string]bool
 }
 
 // An Instance is one watch process's share.
@@ -188,7 +195,7 @@ func (r *Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "rows dropped %d; the emulator received %d distinct rows (%d deliveries: %d rows sent again, %d of them not in flight at a kill)\n",
 		r.Dropped, r.Distinct, r.Deliveries, r.Resent, len(r.NotInFlight))
 	if r.HeldAtKills > 0 {
-		fmt.Fprintf(w, "the killed instances had %d files in hand: taken over by the others\n", r.HeldAtKills)
+		fmt.Fprintf(w, "the instances killed or paused had %d files in hand: taken over by the others\n", r.HeldAtKills)
 	}
 	fmt.Fprintf(w, "calls %d, 429s %d; files in done/ %d; from drop to import median %s, slowest %s; %s in all\n",
 		r.Calls, r.RateLimited, r.Done, r.PickupMedian.Round(time.Millisecond), r.PickupMax.Round(time.Millisecond), r.Elapsed.Round(time.Second))
@@ -245,8 +252,8 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.Kill && o.Instances < 2 || o.Restarts > 0 && (!o.Kill || o.Instances < 2) {
-		return errors.New("cluster: a kill needs two instances, restarts a kill")
+	if (o.Kill || o.Pause > 0) && o.Instances < 2 || o.Restarts > 0 && !o.Kill {
+		return errors.New("cluster: a kill or a pause needs two instances, restarts a kill")
 	}
 	return nil
 }
@@ -267,7 +274,7 @@ type run struct {
 	count  map[string]int       // deliveries by value
 	acked  []map[string]bool    // per kill: values acknowledged
 	after  []int                // per kill: submissions recorded when its ledger was read
-	held   map[int]bool         // files a killed instance had in hand at a kill
+	held   map[int]bool         // files a killed (or paused) instance had in hand then
 	killed map[string]bool
 }
 
@@ -506,6 +513,17 @@ func (r *run) disturb(ctx context.Context) error {
 		}
 		fmt.Fprintln(r.o.Log, "PostgreSQL is back")
 	}
+	if r.o.Pause > 0 {
+		if err := r.waitRows(ctx, at(0.2, 0.4)); err != nil {
+			return err
+		}
+		p := r.procs[r.rng.IntN(len(r.procs))]
+		fmt.Fprintf(r.o.Log, "stopping %s with SIGSTOP for %s at %d rows delivered\n", p.id, r.o.Pause, r.delivered())
+		if err := r.pause(ctx, p, r.o.Pause); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.o.Log, "woke %s with SIGCONT\n", p.id)
+	}
 	if !r.o.Kill {
 		return nil
 	}
@@ -552,11 +570,37 @@ func (r *run) restarts(id string) {
 	r.res.Instances = append(r.res.Instances, Instance{ID: id, Restarts: 1})
 }
 
-// kill kills p with SIGKILL, then notes what it had in hand (its claims)
-// and what the ledger had acknowledged at that instant.
+// kill kills p with SIGKILL, then notes what it had in hand and what the
+// ledger had acknowledged at that instant (see note).
 func (r *run) kill(ctx context.Context, p *proc) error {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
+	return r.note(ctx, p)
+}
+
+// pause stops p with SIGSTOP for d, as a process stalled or cut off
+// longer than its lease, noting what it had in hand and what the ledger
+// had acknowledged when it stopped (its batches formed then may go out
+// when it wakes: as in flight at a kill), then wakes it with SIGCONT.
+func (r *run) pause(ctx context.Context, p *proc, d time.Duration) error {
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	defer p.cmd.Process.Signal(syscall.SIGCONT)
+	if err := r.note(ctx, p); err != nil {
+		return err
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// note notes the files p holds (its claims) and the rows the ledger has
+// acknowledged, with the submissions the emulator recorded by then.
+func (r *run) note(ctx context.Context, p *proc) error {
 	conn, err := pgx.Connect(ctx, r.dsn)
 	if err != nil {
 		return err
@@ -720,11 +764,12 @@ func (r *run) tally() error {
 	r.res.InWork = list(filepath.Join(r.inbox, ".iocpipe", "work"))
 	r.res.Failed = list(filepath.Join(r.inbox, "failed"))
 	r.res.Instances = nil
-	r.res.Warned = map[string]bool{}
+	r.res.Warned, r.res.Lapsed = map[string]bool{}, map[string]bool{}
 	for _, p := range r.procs {
 		r.res.Instances = append(r.res.Instances, *byID[p.id])
 		b, _ := os.ReadFile(p.log)
 		r.res.Warned[p.id] = strings.Contains(string(b), "the database is unreachable")
+		r.res.Lapsed[p.id] = strings.Contains(string(b), "was not renewed for a whole lease")
 	}
 	return nil
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/iocpipe/iocpipe/pipeline/taxii"
 )
 
 // checkFlags configure iocpipe check.
@@ -22,7 +25,8 @@ func newCheckCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [--config FILE]",
 		Short: "Check the configuration and reach every route's sink with its credentials",
-		Long: `Load the configuration, resolve each route's enclaves, and reach each route's
+		Long: `Load the configuration, resolve each route's enclaves, find each taxii:
+route's collection (readable, with its credentials), and reach each route's
 sink with its credentials from the environment: TruSTAR issues a token and
 lists the enclaves the credentials may submit to (each route's must be among
 them, unless the API lists none); ThreatWinds answers GET /definitions (a 403
@@ -102,6 +106,10 @@ func check(ctx context.Context, e *env, f *checkFlags) error {
 		if len(rc.Enclaves) > 0 {
 			p.line(what+": enclaves", resolvedEnclaves(cfg, rc), nil)
 		}
+		if rc.TAXII != nil {
+			note, err := checkTAXII(ctx, cfg, rc, f.timeout, log)
+			p.line(what+": taxii "+rc.TAXII.URL+": collection", note, err)
+		}
 		s, err := newSink(cfg, rc, log)
 		if err != nil {
 			p.line(what+": "+sinkTitle(cfg, rc)+": credentials", "", err)
@@ -120,6 +128,27 @@ func check(ctx context.Context, e *env, f *checkFlags) error {
 		return &exitError{code: exitFailed}
 	}
 	return nil
+}
+
+// checkTAXII finds route rc's TAXII collection with its credentials,
+// within timeout, as watch does at start: the note names it and its
+// media types.
+func checkTAXII(ctx context.Context, cfg *Config, rc *RouteConfig, timeout time.Duration, log *slog.Logger) (string, error) {
+	opts, err := cfg.taxiiOptions(rc, log)
+	if err != nil {
+		return "", err
+	}
+	client, err := taxii.New(opts)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	col, err := client.Resolve(ctx, rc.TAXII.URL, rc.TAXII.Collection)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%q, id %s, readable, %s", col.Title, col.ID, strings.Join(col.MediaTypes, ", ")), nil
 }
 
 // probeSink makes a sink's cheap call (see checker), within timeout.

@@ -428,3 +428,21 @@ func TestTAXIIWatchInboxAndTAXII(t *testing.T) {
 	}
 	checkOnce(t, got, 250)
 }
+
+// TestCheckTAXII: iocpipe check finds a taxii: route's collection, and
+// fails, naming why, on one that cannot be read.
+func TestCheckTAXII(t *testing.T) {
+	srv := watchEmulator(t)
+	tx := taxiitest.NewServer(taxiitest.Options{})
+	t.Cleanup(tx.Close)
+	cfg, _ := taxiiConfig(t, srv.URL, tx.APIRoot(), "demo", "")
+	code, stdout, _ := cliRunEnv(t, "check", "--config", cfg)
+	if want := `route feeds: taxii ` + tx.APIRoot() + `: collection: ok ("Demo indicators"`; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("check: exit %d, want 0 and %q:\n%s", code, want, stdout)
+	}
+	locked, _ := taxiiConfig(t, srv.URL, tx.APIRoot(), "Locked", "")
+	code, stdout, _ = cliRunEnv(t, "check", "--config", locked)
+	if code != 1 || !strings.Contains(stdout, "collection: FAILED") || !strings.Contains(stdout, "read") {
+		t.Errorf("check of a collection that cannot be read: exit %d, want 1 and FAILED saying why:\n%s", code, stdout)
+	}
+}

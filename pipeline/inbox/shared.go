@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/iocpipe/iocpipe/pipeline/ledger"
@@ -39,6 +40,8 @@ type Claims interface {
 	Release(ctx context.Context, key, sum string) error
 	// Holdings returns the claims through key by name in work/.
 	Holdings(ctx context.Context, key string) (map[string]ledger.Holding, error)
+	// Gone returns those of ids gone for good (see ledger.Instance.Gone).
+	Gone(ctx context.Context, ids []string) ([]string, error)
 }
 
 // claimTimeout bounds one statement on the claims.
@@ -296,5 +299,49 @@ func (ib *Inbox) abandon(now time.Time) {
 		slices.Sort(names)
 		ib.log.Info("the lease expired with the database unreachable: the files in hand are abandoned (no more of their rows is sent beyond the batches in flight) and resumed once it answers",
 			"files", len(names), "names", names[:min(len(names), 10)])
+	}
+}
+
+// sweep removes what instances gone for good left in the inbox: their
+// private folders in work/ (copies of files they had in hand, long taken
+// over) and their status files. Called at the start of Watch.
+func (ib *Inbox) sweep() {
+	if !ib.shared() {
+		return
+	}
+	const dirPrefix = ".instance-"
+	var ids []string
+	paths := map[string][]string{}
+	entries, _ := readFolder(ib.work)
+	for _, d := range entries {
+		if id, ok := strings.CutPrefix(d.Name(), dirPrefix); ok && d.IsDir() {
+			ids = append(ids, id)
+			paths[id] = append(paths[id], filepath.Join(ib.work, d.Name()))
+		}
+	}
+	statuses, _ := filepath.Glob(filepath.Join(ib.dir, ".iocpipe", "status.*.json"))
+	for _, p := range statuses {
+		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "status."), ".json")
+		ids = append(ids, id)
+		paths[id] = append(paths[id], p)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	gone, err := ib.opts.Claims.Gone(ctx, ids)
+	cancel()
+	if err != nil {
+		ib.log.Log(context.Background(), ib.dbLevel(), "reading which instances are gone: what they left stays", "error", err)
+		return
+	}
+	for _, id := range gone {
+		if id == ib.opts.Claims.ID() {
+			continue
+		}
+		for _, p := range paths[id] {
+			os.RemoveAll(p)
+		}
+		ib.log.Info("removed what an instance gone for an hour left in the inbox", "gone", id)
 	}
 }

@@ -104,6 +104,13 @@ func TestSharedTakeOver(t *testing.T) {
 	}
 	put("orphan.csv")
 	gone.Close()
+	// What instances left: one never known here (gone for good), one
+	// stopped a moment ago (kept: it may come back).
+	for _, p := range []string{filepath.Join(work, ".instance-ghost", ".snapshot-1"), filepath.Join(dir, ".iocpipe", "status.ghost.json"),
+		filepath.Join(work, ".instance-gone", ".snapshot-2")} {
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		os.WriteFile(p, []byte("{}"), 0o600)
+	}
 
 	const lease = 1500 * time.Millisecond
 	ib, err := New(Options{Dir: dir, Ledger: l, Route: "feeds", Sink: "trustar", Rescan: 100 * time.Millisecond,
@@ -141,6 +148,12 @@ func TestSharedTakeOver(t *testing.T) {
 	}
 	if st := ib.Stats(); st.TakenOver != 1 || st.Resumed != 2 {
 		t.Errorf("stats %+v, want 1 taken over and 2 resumed", st)
+	}
+	for p, want := range map[string]bool{filepath.Join(work, ".instance-ghost"): false, filepath.Join(dir, ".iocpipe", "status.ghost.json"): false,
+		filepath.Join(work, ".instance-gone", ".snapshot-2"): true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", p, err == nil, want)
+		}
 	}
 }
 

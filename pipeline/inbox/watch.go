@@ -59,6 +59,7 @@ func (ib *Inbox) Watch(ctx context.Context, feed chan<- pipeline.Input) error {
 	started := time.Now().UTC()
 	ib.publish(started, false)
 	defer ib.publish(started, true)
+	ib.sweep()
 	ib.resume()
 	ib.scan(time.Now())
 	tick := time.NewTicker(min(max(ib.opts.Settle/4, 20*time.Millisecond), time.Second))

@@ -411,6 +411,24 @@ func (in *Instance) Holds(ctx context.Context, key, sum string) (bool, error) {
 	return held, nil
 }
 
+// Gone returns those of ids that are gone for good: unknown to the
+// database (forgotten), or stopped or expired more than an hour ago. What
+// they left (a private folder, a status file) may be removed.
+func (in *Instance) Gone(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := in.pool.Query(ctx, `SELECT u.id FROM unnest($1::text[]) AS u(id)
+		LEFT JOIN iocpipe_instances i ON i.id = u.id
+		WHERE i.id IS NULL OR i.lease_until < now() - $2::bigint * interval '1 millisecond'`, ids, forgetAfter.Milliseconds())
+	if err != nil {
+		in.check(err)
+		return nil, fmt.Errorf("ledger %s: reading instances: %w", in.name, err)
+	}
+	gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("ledger %s: reading instances: %w", in.name, err)
+	}
+	return gone, nil
+}
+
 // Release gives up this instance's claim on the content sum through key
 // (the file is filed away).
 func (in *Instance) Release(ctx context.Context, key, sum string) error {

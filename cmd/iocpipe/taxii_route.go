@@ -31,8 +31,8 @@ const taxiiResolveTimeout = 30 * time.Second
 // cannot be reached or refuses the credentials.
 func newTAXIISource(ctx context.Context, cfg *Config, rc *RouteConfig, l ledger.Ledger, reimport bool, report func(pipeline.FileReport), log *slog.Logger) (*source.Source, error) {
 	t := rc.TAXII
-	log = log.With("route", rc.Name)
-	opts, err := cfg.taxiiOptions(rc, log)
+	// The source names the route in its own lines; the client's need it.
+	opts, err := cfg.taxiiOptions(rc, log.With("route", rc.Name))
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func (in *Instance) checkUnused(ctx context.Context) error {
 	var host string
 	var pid int
 	var live bool
-	err := in.pool.QueryRow(ctx, "SELECT host, pid, lease_until > now() AND NOT stopped FROM iocpipe_instances WHERE id = $1", in.id).Scan(&host, &pid, &live)
+	err := in.pool.QueryRow(ctx, "SELECT host, pid, EXISTS (SELECT 1 FROM iocpipe_live_instances WHERE id = $1) FROM iocpipe_instances WHERE id = $1", in.id).Scan(&host, &pid, &live)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil
@@ -332,8 +332,8 @@ func (in *Instance) Claim(ctx context.Context, key, sum, name string) (Claim, er
 	var c Claim
 	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
 		var mine bool
-		err := tx.QueryRow(ctx, "SELECT lease_until > now() AND NOT stopped FROM iocpipe_instances WHERE id = $1", in.id).Scan(&mine)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM iocpipe_live_instances WHERE id = $1)", in.id).Scan(&mine)
+		if err != nil {
 			return err
 		}
 		if !mine {
@@ -341,8 +341,8 @@ func (in *Instance) Claim(ctx context.Context, key, sum, name string) (Claim, er
 		}
 		var holder string
 		var live bool
-		err = tx.QueryRow(ctx, `SELECT c.instance, coalesce(i.lease_until > now() AND NOT i.stopped, false)
-			FROM iocpipe_claims c LEFT JOIN iocpipe_instances i ON i.id = c.instance
+		err = tx.QueryRow(ctx, `SELECT c.instance, l.id IS NOT NULL
+			FROM iocpipe_claims c LEFT JOIN iocpipe_live_instances l ON l.id = c.instance
 			WHERE c.route_key = $1 AND c.content_sum = $2 FOR UPDATE OF c`, key, sum).Scan(&holder, &live)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -363,7 +363,7 @@ func (in *Instance) Claim(ctx context.Context, key, sum, name string) (Claim, er
 			SET name = EXCLUDED.name, instance = EXCLUDED.instance,
 			    claimed_at = CASE WHEN c.instance = EXCLUDED.instance THEN c.claimed_at ELSE now() END
 			WHERE c.instance = EXCLUDED.instance OR NOT EXISTS (
-				SELECT 1 FROM iocpipe_instances i WHERE i.id = c.instance AND i.lease_until > now() AND NOT i.stopped)
+				SELECT 1 FROM iocpipe_live_instances l WHERE l.id = c.instance)
 			RETURNING instance`
 		err = tx.QueryRow(ctx, claim, key, sum, name, in.id).Scan(&holder)
 		switch {
@@ -398,8 +398,8 @@ func (in *Instance) Claim(ctx context.Context, key, sum, name string) (Claim, er
 // by another instance that filed the file stays released).
 func (in *Instance) Holds(ctx context.Context, key, sum string) (bool, error) {
 	var held bool
-	err := in.pool.QueryRow(ctx, `SELECT c.instance = $3 AND i.lease_until > now() AND NOT i.stopped
-		FROM iocpipe_claims c JOIN iocpipe_instances i ON i.id = c.instance
+	err := in.pool.QueryRow(ctx, `SELECT c.instance = $3 AND l.id IS NOT NULL
+		FROM iocpipe_claims c LEFT JOIN iocpipe_live_instances l ON l.id = c.instance
 		WHERE c.route_key = $1 AND c.content_sum = $2`, key, sum, in.id).Scan(&held)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -451,8 +451,8 @@ type Holding struct {
 
 // Holdings returns the claims through key by name in work/.
 func (in *Instance) Holdings(ctx context.Context, key string) (map[string]Holding, error) {
-	rows, err := in.pool.Query(ctx, `SELECT c.name, c.content_sum, c.instance, coalesce(i.lease_until > now() AND NOT i.stopped, false)
-		FROM iocpipe_claims c LEFT JOIN iocpipe_instances i ON i.id = c.instance WHERE c.route_key = $1`, key)
+	rows, err := in.pool.Query(ctx, `SELECT c.name, c.content_sum, c.instance, l.id IS NOT NULL
+		FROM iocpipe_claims c LEFT JOIN iocpipe_live_instances l ON l.id = c.instance WHERE c.route_key = $1`, key)
 	if err != nil {
 		in.check(err)
 		return nil, fmt.Errorf("ledger %s: reading claims: %w", in.name, err)
@@ -557,8 +557,8 @@ func InstancesPostgres(ctx context.Context, dsn string) ([]InstanceInfo, error) 
 
 // instances reads every instance and the files each holds, through q.
 func instances(ctx context.Context, q querier) ([]InstanceInfo, error) {
-	rows, err := q.Query(ctx, `SELECT id, host, pid, started_at, renewed_at, lease_until, lease_until > now() AND NOT stopped, stopped
-		FROM iocpipe_instances ORDER BY id`)
+	rows, err := q.Query(ctx, `SELECT i.id, i.host, i.pid, i.started_at, i.renewed_at, i.lease_until, l.id IS NOT NULL, i.stopped
+		FROM iocpipe_instances i LEFT JOIN iocpipe_live_instances l ON l.id = i.id ORDER BY i.id`)
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func (s *Store) instances(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM iocpipe_instances WHERE lease_until > now() AND NOT stopped").Scan(&n)
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM iocpipe_live_instances").Scan(&n)
 	return n, err
 }
 

@@ -410,6 +410,15 @@ func (ib *Inbox) file(j *job, r pipeline.FileResult) {
 // again.
 func (ib *Inbox) retryLater(j *job, r *pipeline.FileResult) { ib.retryIn(j, r, ib.opts.RetryDelay) }
 
+// admitLater puts j, which is not fed (no run of it is in progress), on
+// the retry list for d: it is admitted again then.
+func (ib *Inbox) admitLater(j *job, d time.Duration) {
+	ib.mu.Lock()
+	j.finished = true
+	ib.mu.Unlock()
+	ib.retryIn(j, nil, d)
+}
+
 // retryIn is retryLater after d.
 func (ib *Inbox) retryIn(j *job, r *pipeline.FileResult, d time.Duration) {
 	ib.mu.Lock()
@@ -654,20 +663,14 @@ func (ib *Inbox) admit(j *job) {
 	st, err := ib.begin(j)
 	if err != nil {
 		ib.log.Error("reading the ledger: the file waits in work/", "file", j.name, "error", err)
-		ib.mu.Lock()
-		j.finished = true
-		ib.mu.Unlock()
-		ib.retryLater(j, nil)
+		ib.admitLater(j, ib.opts.RetryDelay)
 		return
 	}
 	switch st.Status {
 	case ledger.Duplicate:
 		if err := ib.duplicate(j, st.Entry); err != nil {
 			ib.filingFailed("filing a duplicate: it stays in work/, and is tried again", j.name, err, "retry_in", ib.opts.RetryDelay)
-			ib.mu.Lock()
-			j.finished = true
-			ib.mu.Unlock()
-			ib.retryLater(j, nil)
+			ib.admitLater(j, ib.opts.RetryDelay)
 			return
 		}
 		ib.unclaim(j)

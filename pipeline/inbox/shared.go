@@ -119,10 +119,7 @@ func (ib *Inbox) hold(j *job) bool {
 		}
 		return true
 	}
-	ib.mu.Lock()
-	j.finished = true
-	ib.mu.Unlock()
-	ib.retryIn(j, nil, delay)
+	ib.admitLater(j, delay)
 	return false
 }
 
@@ -283,16 +280,12 @@ func (ib *Inbox) abandon(now time.Time) {
 			names = append(names, j.name)
 		}
 	}
-	// Those claimed and not fed yet are claimed again before they are.
-	queued := ib.queue
-	ib.queue = nil
-	for _, j := range queued {
-		j.finished = true
-	}
 	ib.mu.Unlock()
-	for _, j := range queued {
-		ib.retryIn(j, nil, dbRetry)
+	// Those claimed and not fed yet are claimed again before they are.
+	for _, j := range ib.queue {
+		ib.admitLater(j, dbRetry)
 	}
+	ib.queue = nil
 	if len(names) > 0 {
 		// INFO: the instance's WARN said files in hand would be finished
 		// or abandoned within the lease.

@@ -130,7 +130,7 @@ func TestSharedTakeOver(t *testing.T) {
 		select {
 		case in := <-feed:
 			fed[in.Name] = time.Since(started)
-			in.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: in.Name}})
+			final(in)
 		case <-timeout:
 			t.Fatalf("files fed: %v, want stopped.csv and orphan.csv", fed)
 		}
@@ -157,6 +157,45 @@ func TestSharedTakeOver(t *testing.T) {
 	}
 }
 
+// watchShared creates a shared inbox in a new folder with o (Dir, Route,
+// Sink and Settle filled in) and watches it until the test ends; next
+// returns the next input fed, failing the test after 15 s.
+func watchShared(t *testing.T, o Options) (dir string, next func(what string) pipeline.Input) {
+	t.Helper()
+	o.Dir, o.Route, o.Sink, o.Settle = t.TempDir(), "feeds", "trustar", 50*time.Millisecond
+	ib, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	feed := make(chan pipeline.Input)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ib.Watch(ctx, feed)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		ib.Close()
+	})
+	return o.Dir, func(what string) pipeline.Input {
+		t.Helper()
+		select {
+		case in := <-feed:
+			return in
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s: nothing fed", what)
+			return pipeline.Input{}
+		}
+	}
+}
+
+// final ends in's run: every row settled, nothing sent.
+func final(in pipeline.Input) {
+	in.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: in.Name}})
+}
+
 // TestSharedAbandon: the database stops answering while a file is in
 // progress; once the lease expired, the rest of the file is not sent (its
 // rows not read yet are skipped) and the file is not filed; when the
@@ -169,75 +208,40 @@ func TestSharedAbandon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	l, err := ledger.OpenPostgres(t.Context(), srv.DSN, ledger.PostgresOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	const lease = 1500 * time.Millisecond
 	in, err := l.Join(t.Context(), ledger.InstanceOptions{ID: "me", Lease: lease})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	dir := t.TempDir()
-	ib, err := New(Options{Dir: dir, Ledger: l, Route: "feeds", Sink: "trustar", Settle: 50 * time.Millisecond, Claims: in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ib.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	feed := make(chan pipeline.Input)
-	go ib.Watch(ctx, feed)
+	dir, next := watchShared(t, Options{Ledger: l, Claims: in})
 	os.WriteFile(filepath.Join(dir, "big.csv"), []byte("value\na.example.com\nb.example.com\n"), 0o600)
-	var first pipeline.Input
-	select {
-	case first = <-feed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the file was not fed")
-	}
+	first := next("the file")
 	if first.Skip(0) {
 		t.Fatal("row 0 skipped before the outage")
 	}
 	if err := srv.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(lease + 10*time.Second)
-	for !first.Skip(1) {
-		if time.Now().After(deadline) {
-			t.Fatal("the run was not abandoned after the lease expired")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	first.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: first.Name}})
+	waitFor(t, lease+10*time.Second, "the run abandoned after the lease expired", func() bool { return first.Skip(1) })
+	final(first)
 	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	var second pipeline.Input
-	select {
-	case second = <-feed:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the abandoned file was not fed again once the database answered")
-	}
+	second := next("the abandoned file, once the database answered")
 	if second.Name != "big.csv" || second.Skip(1) {
 		t.Fatalf("fed again: %s, row 1 skipped %v; want big.csv, sent", second.Name, second.Skip(1))
 	}
-	if _, err := os.Stat(filepath.Join(dir, "done", "big.csv")); err == nil {
+	if exists(filepath.Join(dir, "done", "big.csv")) {
 		t.Fatal("the abandoned run's file was filed in done/")
 	}
-	second.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: second.Name}})
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "done", "big.csv")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the file was not filed after its second run")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	final(second)
+	waitFor(t, 10*time.Second, "the file filed after its second run", func() bool { return exists(filepath.Join(dir, "done", "big.csv")) })
 }
 
 // TestSharedNotHeld: a file whose claim this instance no longer holds
@@ -245,32 +249,23 @@ func TestSharedAbandon(t *testing.T) {
 // while this one's lease lapsed) is not filed here, and no claim is
 // made for it again.
 func TestSharedNotHeld(t *testing.T) {
-	dir := t.TempDir()
 	l, join := sharedLedger(t)
 	me := join("me", ledger.DefaultLease)
 	var logs strings.Builder
 	var mu sync.Mutex
+	said := func(s string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), s)
+	}
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return logs.Write(p)
 	}), nil))
-	ib, err := New(Options{Dir: dir, Ledger: l, Route: "feeds", Sink: "trustar", Settle: 50 * time.Millisecond, Claims: me, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ib.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	feed := make(chan pipeline.Input)
-	go ib.Watch(ctx, feed)
+	dir, next := watchShared(t, Options{Ledger: l, Claims: me, Logger: log})
 	os.WriteFile(filepath.Join(dir, "f.csv"), []byte("value\nf.example.com\n"), 0o600)
-	var in pipeline.Input
-	select {
-	case in = <-feed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the file was not fed")
-	}
+	in := next("the file")
 	sum, _, err := ledger.Sum(filepath.Join(dir, ".iocpipe", "work", "f.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -279,21 +274,9 @@ func TestSharedNotHeld(t *testing.T) {
 	if err := me.Release(t.Context(), key, sum); err != nil {
 		t.Fatal(err)
 	}
-	in.Report(pipeline.FileReport{Final: true, Result: pipeline.FileResult{File: in.Name}})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		said := strings.Contains(logs.String(), "not filed here")
-		mu.Unlock()
-		if said {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no word of the claim lost:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "done", "f.csv")); err == nil {
+	final(in)
+	waitFor(t, 10*time.Second, "word of the claim lost", func() bool { return said("not filed here") })
+	if exists(filepath.Join(dir, "done", "f.csv")) {
 		t.Error("a file whose claim was lost was filed in done/")
 	}
 	hs, err := me.Holdings(t.Context(), key)
